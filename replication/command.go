@@ -1,0 +1,436 @@
+package replication
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"zkfs/tree"
+)
+
+// CommandType is the one-byte tag that starts every command in the Raft log.
+// Tags are never reused: a replica that meets a tag it does not know stops,
+// because skipping an entry would make its tree diverge from its peers'.
+type CommandType uint8
+
+// The command types. Append new ones at the end.
+const (
+	CmdCreate        CommandType = 1
+	CmdDelete        CommandType = 2
+	CmdSetData       CommandType = 3
+	CmdSetACL        CommandType = 4
+	CmdCheck         CommandType = 5
+	CmdMulti         CommandType = 6
+	CmdCreateSession CommandType = 7
+	CmdCloseSession  CommandType = 8
+	CmdReap          CommandType = 9
+	CmdSetKind       CommandType = 10
+)
+
+// commandVersion is the payload version written by this build. Decoders
+// accept every version they know; a newer one stops the replica.
+const commandVersion = 1
+
+// Command is one entry of the Raft log: an operation and the header fields
+// that the leader fills in. The zxid is not encoded: it is the log index.
+type Command struct {
+	Time     int64
+	Session  int64
+	Identity tree.Identity
+	Op       tree.Op
+}
+
+// Errors from decoding commands.
+var (
+	// ErrUnknownCommand reports a type tag this build does not know.
+	ErrUnknownCommand = errors.New("replication: unknown command type")
+	// ErrBadCommand reports a payload that does not decode.
+	ErrBadCommand = errors.New("replication: malformed command")
+)
+
+// maxMultiDepth bounds nesting while decoding; ZooKeeper's multi holds no
+// nested multi, so one level is all a valid command has.
+const maxMultiDepth = 1
+
+// EncodeCommand returns the deterministic encoding of c.
+func EncodeCommand(c Command) ([]byte, error) {
+	t, err := typeOf(c.Op)
+	if err != nil {
+		return nil, err
+	}
+	b := []byte{byte(t), commandVersion}
+	b = binary.AppendVarint(b, c.Time)
+	b = binary.AppendVarint(b, c.Session)
+	b = appendBool(b, c.Identity.Super)
+	b = binary.AppendUvarint(b, uint64(len(c.Identity.IDs)))
+	for _, id := range c.Identity.IDs {
+		b = appendString(b, id.Scheme)
+		b = appendString(b, id.ID)
+	}
+	return appendOp(b, c.Op, 0)
+}
+
+// DecodeCommand decodes what EncodeCommand wrote.
+func DecodeCommand(data []byte) (Command, error) {
+	d := decoder{b: data}
+	t := CommandType(d.byte())
+	ver := d.byte()
+	if d.err != nil {
+		return Command{}, d.err
+	}
+	if _, ok := opCodecs[t]; !ok {
+		return Command{}, fmt.Errorf("%w %d", ErrUnknownCommand, t)
+	}
+	if ver != commandVersion {
+		return Command{}, fmt.Errorf("%w: command %d has payload version %d", ErrUnknownCommand, t, ver)
+	}
+	var c Command
+	c.Time = d.varint()
+	c.Session = d.varint()
+	c.Identity.Super = d.bool()
+	n := d.count(2)
+	for i := 0; i < n && d.err == nil; i++ {
+		c.Identity.IDs = append(c.Identity.IDs, tree.ID{Scheme: d.string(), ID: d.string()})
+	}
+	c.Op = decodeOp(&d, t, 0)
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", ErrBadCommand, len(d.b))
+	}
+	if d.err != nil {
+		return Command{}, d.err
+	}
+	return c, nil
+}
+
+// opCodec encodes and decodes the payload of one command type.
+type opCodec struct {
+	encode func(b []byte, op tree.Op, depth int) ([]byte, error)
+	decode func(d *decoder, depth int) tree.Op
+}
+
+// opCodecs is the table of command payloads, one entry per type.
+var opCodecs map[CommandType]opCodec
+
+func init() {
+	opCodecs = map[CommandType]opCodec{
+		CmdCreate: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				o := op.(tree.Create)
+				b = appendString(b, o.Path)
+				b = appendBytes(b, o.Data)
+				b = appendACL(b, o.ACL)
+				b = binary.AppendVarint(b, int64(o.Mode))
+				b = binary.AppendVarint(b, o.TTL)
+				return append(b, byte(o.Kind)), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.Create{Path: d.string(), Data: d.bytes(), ACL: d.acl(),
+					Mode: tree.Mode(d.int32()), TTL: d.varint(), Kind: tree.Kind(d.byte())}
+			},
+		},
+		CmdDelete: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				o := op.(tree.Delete)
+				return binary.AppendVarint(appendString(b, o.Path), int64(o.Version)), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.Delete{Path: d.string(), Version: d.int32()}
+			},
+		},
+		CmdSetData: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				o := op.(tree.SetData)
+				b = appendBytes(appendString(b, o.Path), o.Data)
+				return binary.AppendVarint(b, int64(o.Version)), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.SetData{Path: d.string(), Data: d.bytes(), Version: d.int32()}
+			},
+		},
+		CmdSetACL: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				o := op.(tree.SetACL)
+				b = appendACL(appendString(b, o.Path), o.ACL)
+				return binary.AppendVarint(b, int64(o.Version)), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.SetACL{Path: d.string(), ACL: d.acl(), Version: d.int32()}
+			},
+		},
+		CmdCheck: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				o := op.(tree.Check)
+				return binary.AppendVarint(appendString(b, o.Path), int64(o.Version)), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.Check{Path: d.string(), Version: d.int32()}
+			},
+		},
+		CmdMulti: {
+			encode: func(b []byte, op tree.Op, depth int) ([]byte, error) {
+				o := op.(tree.Multi)
+				if depth >= maxMultiDepth {
+					return nil, fmt.Errorf("%w: nested multi", ErrBadCommand)
+				}
+				b = binary.AppendUvarint(b, uint64(len(o.Ops)))
+				for _, sub := range o.Ops {
+					t, err := typeOf(sub)
+					if err != nil {
+						return nil, err
+					}
+					b = append(b, byte(t))
+					if b, err = appendOp(b, sub, depth+1); err != nil {
+						return nil, err
+					}
+				}
+				return b, nil
+			},
+			decode: func(d *decoder, depth int) tree.Op {
+				if depth >= maxMultiDepth {
+					d.fail("nested multi")
+					return nil
+				}
+				n := d.count(2)
+				m := tree.Multi{Ops: make([]tree.Op, 0, n)}
+				for i := 0; i < n && d.err == nil; i++ {
+					t := CommandType(d.byte())
+					if _, ok := opCodecs[t]; !ok && d.err == nil {
+						d.err = fmt.Errorf("%w %d inside a multi", ErrUnknownCommand, t)
+					}
+					if d.err != nil {
+						break
+					}
+					m.Ops = append(m.Ops, decodeOp(d, t, depth+1))
+				}
+				return m
+			},
+		},
+		CmdCreateSession: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				o := op.(tree.CreateSession)
+				b = binary.AppendVarint(b, o.ID)
+				b = binary.AppendVarint(b, int64(o.Timeout))
+				return appendBytes(b, o.Password), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.CreateSession{ID: d.varint(), Timeout: d.int32(), Password: d.bytes()}
+			},
+		},
+		CmdCloseSession: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				return binary.AppendVarint(b, op.(tree.CloseSession).ID), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.CloseSession{ID: d.varint()}
+			},
+		},
+		CmdReap: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				return appendString(b, op.(tree.Reap).Path), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.Reap{Path: d.string()}
+			},
+		},
+		CmdSetKind: {
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				o := op.(tree.SetKind)
+				return append(appendString(b, o.Path), byte(o.Kind)), nil
+			},
+			decode: func(d *decoder, _ int) tree.Op {
+				return tree.SetKind{Path: d.string(), Kind: tree.Kind(d.byte())}
+			},
+		},
+	}
+}
+
+func typeOf(op tree.Op) (CommandType, error) {
+	switch op.(type) {
+	case tree.Create:
+		return CmdCreate, nil
+	case tree.Delete:
+		return CmdDelete, nil
+	case tree.SetData:
+		return CmdSetData, nil
+	case tree.SetACL:
+		return CmdSetACL, nil
+	case tree.Check:
+		return CmdCheck, nil
+	case tree.Multi:
+		return CmdMulti, nil
+	case tree.CreateSession:
+		return CmdCreateSession, nil
+	case tree.CloseSession:
+		return CmdCloseSession, nil
+	case tree.Reap:
+		return CmdReap, nil
+	case tree.SetKind:
+		return CmdSetKind, nil
+	}
+	return 0, fmt.Errorf("%w: no command for %T", ErrBadCommand, op)
+}
+
+func appendOp(b []byte, op tree.Op, depth int) ([]byte, error) {
+	t, err := typeOf(op)
+	if err != nil {
+		return nil, err
+	}
+	return opCodecs[t].encode(b, op, depth)
+}
+
+func decodeOp(d *decoder, t CommandType, depth int) tree.Op {
+	op := opCodecs[t].decode(d, depth)
+	if d.err != nil {
+		return nil
+	}
+	return op
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// appendBytes keeps nil and empty apart, as ZooKeeper's data does.
+func appendBytes(b []byte, v []byte) []byte {
+	if v == nil {
+		return append(b, 0)
+	}
+	return append(binary.AppendUvarint(b, uint64(len(v))+1), v...)
+}
+
+func appendACL(b []byte, acl []tree.ACL) []byte {
+	b = binary.AppendUvarint(b, uint64(len(acl)))
+	for _, a := range acl {
+		b = binary.AppendVarint(b, int64(a.Perms))
+		b = appendString(b, a.ID.Scheme)
+		b = appendString(b, a.ID.ID)
+	}
+	return b
+}
+
+// decoder reads a payload; the first error sticks and later reads return
+// zero values, so decode functions stay linear.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrBadCommand, what)
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) bool() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail("bad bool")
+	return false
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) int32() int32 {
+	v := d.varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail("int32 out of range")
+		return 0
+	}
+	return int32(v)
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads an element count and checks it against the bytes left, each
+// element taking at least minSize bytes, so a lying count cannot make the
+// decoder allocate.
+func (d *decoder) count(minSize int) int {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)/minSize) {
+		d.fail("count exceeds payload")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) take(n uint64) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail("length exceeds payload")
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string { return string(d.take(d.uvarint())) }
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	return append([]byte{}, d.take(n-1)...)
+}
+
+func (d *decoder) acl() []tree.ACL {
+	n := d.count(3)
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	acl := make([]tree.ACL, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		acl = append(acl, tree.ACL{Perms: d.int32(), ID: tree.ID{Scheme: d.string(), ID: d.string()}})
+	}
+	return acl
+}
