@@ -1,0 +1,31 @@
+package tree
+
+// applyCreateSession registers a session. The id must be one that cannot be
+// mistaken for a container or TTL marker in an ephemeralOwner (ZooKeeper
+// keeps server ids at or below 254 for the same reason), and 0 stands for
+// the server itself; either, or an id already in use, is ErrBadArguments.
+func (t *Tree) applyCreateSession(op CreateSession) Result {
+	if ephemeralKind(op.ID) != ephemeralNormal || t.sessions[op.ID] != nil {
+		return Result{Err: ErrBadArguments}
+	}
+	s := &session{Session: Session{ID: op.ID, Timeout: op.Timeout, Password: cloneBytes(op.Password)}}
+	t.sessions[op.ID] = s
+	t.markSession(op.ID)
+	return Result{}
+}
+
+// applyCloseSession ends a session and deletes its ephemeral nodes in path
+// order, each with its NodeDeleted and NodeChildrenChanged events. An unknown
+// session is ErrSessionExpired, so a repeated close is harmless.
+func (t *Tree) applyCloseSession(h Header, op CloseSession) Result {
+	s := t.sessions[op.ID]
+	if s == nil {
+		return Result{Err: ErrSessionExpired}
+	}
+	for _, path := range sortedKeys(s.ephemerals) {
+		t.deleteNode(h, t.nodes[path])
+	}
+	delete(t.sessions, op.ID)
+	t.markSession(op.ID)
+	return Result{}
+}

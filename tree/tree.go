@@ -1,0 +1,305 @@
+package tree
+
+import (
+	"slices"
+	"sort"
+)
+
+// DefaultMaxDataSize is ZooKeeper's default limit on a node's data: 1 MiB.
+const DefaultMaxDataSize = 1 << 20
+
+// Config holds the tree's limits.
+type Config struct {
+	// MaxDataSize is the largest data a node may hold; 0 means DefaultMaxDataSize.
+	MaxDataSize int
+}
+
+func (c Config) maxDataSize() int {
+	if c.MaxDataSize <= 0 {
+		return DefaultMaxDataSize
+	}
+	return c.MaxDataSize
+}
+
+// Tree is the znode tree. It is not safe for concurrent use; the replication
+// layer serialises access. Reads do not modify the tree, so concurrent reads
+// under a read lock are safe.
+type Tree struct {
+	cfg      Config
+	nodes    map[string]*node
+	sessions map[int64]*session
+	acls     aclCache
+	// containers and ttls index the nodes that Reapable scans, as ZooKeeper's
+	// DataTree does, so that the timer does not walk the whole tree.
+	containers map[*node]struct{}
+	ttls       map[*node]struct{}
+	lastZxid   int64
+
+	dirtyNodes    map[string]struct{}
+	dirtySessions map[int64]struct{}
+
+	// undo is non-nil while a multi is being applied; every mutation
+	// pushes its inverse so that a failing multi can be rolled back.
+	undo *[]func()
+	// events collects the events of the command being applied.
+	events []Event
+}
+
+// node is one znode. Its fields are kept small: a tree of a million small
+// nodes is the design point.
+type node struct {
+	meta
+	path   string
+	parent *node
+	// kids is unordered; readers sort. Each child knows its index so that
+	// removal is O(1).
+	kids []*node
+	idx  int32
+}
+
+// meta is the part of a node that a rolled-back multi restores by copy.
+type meta struct {
+	data  []byte
+	acl   *aclEntry
+	czxid int64
+	mzxid int64
+	pzxid int64
+	ctime int64
+	mtime int64
+	// owner is ZooKeeper's persisted ephemeralOwner: a session id, or the
+	// container marker, or the TTL encoding (see EphemeralType).
+	owner   int64
+	version int32
+	// cversion is ZooKeeper's persisted cversion: the number of children
+	// ever created. The stat reports 2*cversion-numChildren, which counts
+	// creates and deletes.
+	cversion int32
+	aversion int32
+	kind     Kind
+}
+
+// session is a session and the ephemeral nodes it owns.
+type session struct {
+	Session
+	ephemerals map[string]struct{}
+}
+
+// New returns a tree as a fresh ZooKeeper 3.8 server holds it: /, /zookeeper,
+// /zookeeper/quota and /zookeeper/config (read-only for everyone), all with
+// zero zxids and times.
+func New(cfg Config) *Tree {
+	t := newEmpty(cfg)
+	root := t.bootNode("/", nil, OpenACL)
+	zk := t.bootNode("/zookeeper", root, OpenACL)
+	t.bootNode("/zookeeper/quota", zk, OpenACL)
+	cfgNode := t.bootNode("/zookeeper/config", zk, []ACL{{Perms: PermRead, ID: ID{Scheme: "world", ID: "anyone"}}})
+	cfgNode.aversion = -1
+	root.kind = KindDir
+	zk.kind = KindDir
+	return t
+}
+
+func newEmpty(cfg Config) *Tree {
+	return &Tree{
+		cfg:           cfg,
+		nodes:         make(map[string]*node),
+		sessions:      make(map[int64]*session),
+		acls:          make(aclCache),
+		containers:    make(map[*node]struct{}),
+		ttls:          make(map[*node]struct{}),
+		dirtyNodes:    make(map[string]struct{}),
+		dirtySessions: make(map[int64]struct{}),
+	}
+}
+
+// bootNode adds one of the nodes a fresh server starts with. ZooKeeper links
+// them without counting a child create, hence cversion 0.
+func (t *Tree) bootNode(path string, parent *node, acl []ACL) *node {
+	n := &node{path: path, parent: parent}
+	n.acl = t.acls.acquire(acl)
+	t.nodes[path] = n
+	if parent != nil {
+		n.idx = int32(len(parent.kids))
+		parent.kids = append(parent.kids, n)
+	}
+	return n
+}
+
+// stat returns the node's stat as a ZooKeeper client sees it.
+func (n *node) stat() Stat {
+	nc := int32(len(n.kids))
+	owner := n.owner
+	if ephemeralKind(owner) != ephemeralNormal {
+		owner = 0
+	}
+	return Stat{
+		Czxid:          n.czxid,
+		Mzxid:          n.mzxid,
+		Ctime:          n.ctime,
+		Mtime:          n.mtime,
+		Version:        n.version,
+		Cversion:       n.cversion*2 - nc,
+		Aversion:       n.aversion,
+		EphemeralOwner: owner,
+		DataLength:     int32(len(n.data)),
+		NumChildren:    nc,
+		Pzxid:          n.pzxid,
+	}
+}
+
+// lookup returns the node at path, or ErrNoNode.
+func (t *Tree) lookup(path string) (*node, error) {
+	n := t.nodes[path]
+	if n == nil {
+		return nil, ErrNoNode
+	}
+	return n, nil
+}
+
+// Get returns a node's data and stat. The data is the tree's own copy and
+// must not be modified.
+func (t *Tree) Get(path string) ([]byte, Stat, error) {
+	n, err := t.lookup(path)
+	if err != nil {
+		return nil, Stat{}, err
+	}
+	return n.data, n.stat(), nil
+}
+
+// Stat returns a node's stat.
+func (t *Tree) Stat(path string) (Stat, error) {
+	n, err := t.lookup(path)
+	if err != nil {
+		return Stat{}, err
+	}
+	return n.stat(), nil
+}
+
+// Exists reports whether a node exists at path.
+func (t *Tree) Exists(path string) bool {
+	return t.nodes[path] != nil
+}
+
+// Children returns a node's child names, sorted, and its stat.
+func (t *Tree) Children(path string) ([]string, Stat, error) {
+	n, err := t.lookup(path)
+	if err != nil {
+		return nil, Stat{}, err
+	}
+	names := make([]string, len(n.kids))
+	for i, k := range n.kids {
+		names[i] = nameOf(k.path)
+	}
+	sort.Strings(names)
+	return names, n.stat(), nil
+}
+
+// GetACL returns a node's ACL and stat. The slice is shared and must not be
+// modified.
+func (t *Tree) GetACL(path string) ([]ACL, Stat, error) {
+	n, err := t.lookup(path)
+	if err != nil {
+		return nil, Stat{}, err
+	}
+	return n.acl.list, n.stat(), nil
+}
+
+// Kind returns a node's kind.
+func (t *Tree) Kind(path string) (Kind, error) {
+	n, err := t.lookup(path)
+	if err != nil {
+		return 0, err
+	}
+	return n.kind, nil
+}
+
+// TTL returns a TTL node's time to live in milliseconds, 0 for other nodes.
+func (t *Tree) TTL(path string) (int64, error) {
+	n, err := t.lookup(path)
+	if err != nil {
+		return 0, err
+	}
+	if ephemeralKind(n.owner) != ephemeralTTL {
+		return 0, nil
+	}
+	return ttlOf(n.owner), nil
+}
+
+// AllChildrenNumber returns the number of nodes below path, as ZooKeeper's
+// getAllChildrenNumber does (for "/" that includes /zookeeper and its
+// children).
+func (t *Tree) AllChildrenNumber(path string) (int, error) {
+	n, err := t.lookup(path)
+	if err != nil {
+		return 0, err
+	}
+	count := 0
+	stack := []*node{n}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		count += len(top.kids)
+		for _, k := range top.kids {
+			if len(k.kids) > 0 {
+				stack = append(stack, k)
+			}
+		}
+	}
+	return count, nil
+}
+
+// NodeCount returns the number of nodes, the root included. (ZooKeeper's
+// znode_count metric is one higher because its map holds the root twice.)
+func (t *Tree) NodeCount() int {
+	return len(t.nodes)
+}
+
+// LastZxid returns the zxid of the last applied command.
+func (t *Tree) LastZxid() int64 {
+	return t.lastZxid
+}
+
+// Session returns a live session.
+func (t *Tree) Session(id int64) (Session, bool) {
+	s := t.sessions[id]
+	if s == nil {
+		return Session{}, false
+	}
+	return s.Session, true
+}
+
+// Sessions returns every live session, sorted by id.
+func (t *Tree) Sessions() []Session {
+	out := make([]Session, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		out = append(out, s.Session)
+	}
+	slices.SortFunc(out, func(a, b Session) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Ephemerals returns the paths of the ephemeral nodes a session owns, sorted.
+func (t *Tree) Ephemerals(id int64) []string {
+	s := t.sessions[id]
+	if s == nil {
+		return nil
+	}
+	return sortedKeys(s.ephemerals)
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
