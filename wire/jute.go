@@ -236,11 +236,14 @@ func Unmarshal(b []byte, r Record) error {
 	return r.Decode(NewDecoder(b))
 }
 
-// Marshal appends the encodings of recs to dst, unframed.
+// Marshal appends the encodings of recs to dst, unframed; nil records are
+// skipped, like bodyless replies.
 func Marshal(dst []byte, recs ...Record) []byte {
 	e := NewEncoder(dst)
 	for _, r := range recs {
-		r.Encode(e)
+		if r != nil {
+			r.Encode(e)
+		}
 	}
 	return e.Bytes()
 }

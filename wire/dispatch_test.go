@@ -1,0 +1,146 @@
+package wire
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestDecodeRequestTypes(t *testing.T) {
+	tests := []struct {
+		op   OpCode
+		want Request
+	}{
+		{OpCreate, &CreateRequest{Path: "/a"}},
+		{OpCreate2, &CreateRequest{Path: "/a"}},
+		{OpCreateContainer, &CreateRequest{Path: "/a", Mode: 4}},
+		{OpCreateTTL, &CreateTTLRequest{Path: "/a", Mode: 5, TTL: 9}},
+		{OpDelete, &DeleteRequest{Path: "/a", Version: -1}},
+		{OpExists, &ExistsRequest{Path: "/a", Watch: true}},
+		{OpGetData, &GetDataRequest{Path: "/a", Watch: true}},
+		{OpSetData, &SetDataRequest{Path: "/a", Data: []byte("x"), Version: 1}},
+		{OpGetACL, &GetACLRequest{Path: "/a"}},
+		{OpSetACL, &SetACLRequest{Path: "/a", ACL: sampleACL, Version: 2}},
+		{OpGetChildren, &GetChildrenRequest{Path: "/a"}},
+		{OpGetChildren2, &GetChildren2Request{Path: "/a", Watch: true}},
+		{OpGetAllChildrenNumber, &GetAllChildrenNumberRequest{Path: "/a"}},
+		{OpGetEphemerals, &GetEphemeralsRequest{PrefixPath: "/a"}},
+		{OpCheck, &CheckVersionRequest{Path: "/a", Version: 3}},
+		{OpSync, &SyncRequest{Path: "/a"}},
+		{OpMulti, &MultiRequest{Ops: []MultiOp{{Op: OpCheck, Req: &CheckVersionRequest{Path: "/a"}}}}},
+		{OpMultiRead, &MultiReadRequest{Ops: []MultiOp{{Op: OpGetChildren, Req: &GetChildrenRequest{Path: "/a"}}}}},
+		{OpPing, &PingRequest{}},
+		{OpCloseSession, &CloseSessionRequest{}},
+		{OpWhoAmI, &WhoAmIRequest{}},
+		{OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("u:p")}},
+		{OpSASL, &GetSASLRequest{Token: []byte{1}}},
+		{OpSetWatches, &SetWatches{RelativeZxid: 5, DataWatches: []string{"/a"}}},
+		{OpSetWatches2, &SetWatches2{RelativeZxid: 5, PersistentWatches: []string{"/a"}}},
+		{OpAddWatch, &AddWatchRequest{Path: "/a", Mode: AddWatchPersistent}},
+		{OpCheckWatches, &CheckWatchesRequest{Path: "/a", Type: WatcherChildren}},
+		{OpRemoveWatches, &RemoveWatchesRequest{Path: "/a", Type: WatcherAny}},
+		{OpReconfig, &ReconfigRequest{JoiningServers: "server.1=h:1:2", CurConfigID: -1}},
+	}
+	covered := map[OpCode]bool{}
+	for _, tt := range tests {
+		covered[tt.op] = true
+		got, err := DecodeRequest(tt.op, Marshal(nil, tt.want))
+		if err != nil {
+			t.Errorf("%v: %v", tt.op, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%v: got %#v, want %#v", tt.op, got, tt.want)
+		}
+	}
+	for op := range requests {
+		if !covered[op] {
+			t.Errorf("dispatch table serves %v but the test does not cover it", op)
+		}
+	}
+}
+
+func TestDecodeRequestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		op   OpCode
+		body []byte
+		want error
+	}{
+		{"unknown opcode", 55, nil, ErrUnknownOpcode},
+		{"server-internal createSession", OpCreateSession, nil, ErrUnknownOpcode},
+		{"server-internal deleteContainer", OpDeleteContainer, []byte{0, 0, 0, 0}, ErrUnknownOpcode},
+		{"notification is not a request", OpNotification, nil, ErrUnknownOpcode},
+		{"empty getData", OpGetData, nil, ErrMalformed},
+		{"getData missing watch", OpGetData, []byte{0, 0, 0, 1, '/'}, ErrMalformed},
+		{"create with lying ACL count", OpCreate, []byte{0, 0, 0, 1, '/', 0, 0, 0, 0, 0x7f, 0, 0, 0, 0, 0, 0, 0}, ErrMalformed},
+		{"multi without terminator", OpMulti, Marshal(nil, &MultiHeader{Type: OpDelete, Err: -1}, &DeleteRequest{Path: "/a"}), ErrMalformed},
+		{"multiRead with a write", OpMultiRead, Marshal(nil, &MultiRequest{Ops: []MultiOp{{Op: OpDelete, Req: &DeleteRequest{Path: "/a"}}}}), ErrBadMultiOp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := DecodeRequest(tt.op, tt.body)
+			if !errors.Is(err, tt.want) || r != nil {
+				t.Errorf("DecodeRequest = %v, %v; want %v", r, err, tt.want)
+			}
+		})
+	}
+	// The server answers an unknown opcode with Unimplemented and a bad body
+	// with MarshallingError.
+	_, err := DecodeRequest(55, nil)
+	if got := CodeOf(err); got != CodeUnimplemented {
+		t.Errorf("CodeOf(unknown opcode) = %d", got)
+	}
+	_, err = DecodeRequest(OpGetData, nil)
+	if got := CodeOf(err); got != CodeMarshallingError {
+		t.Errorf("CodeOf(malformed) = %d", got)
+	}
+}
+
+func TestDecodeRequestIgnoresTrailingBytes(t *testing.T) {
+	body := append(Marshal(nil, &SyncRequest{Path: "/a"}), 1, 2, 3)
+	got, err := DecodeRequest(OpSync, body)
+	if err != nil || !reflect.DeepEqual(got, &SyncRequest{Path: "/a"}) {
+		t.Errorf("DecodeRequest = %#v, %v", got, err)
+	}
+}
+
+func TestResponseTable(t *testing.T) {
+	for op := range requests {
+		if _, ok := NewResponse(op); !ok {
+			t.Errorf("%v is served but has no response entry", op)
+		}
+	}
+	bodyless := []OpCode{OpDelete, OpCheck, OpPing, OpCloseSession, OpAuth, OpSetWatches, OpSetWatches2, OpCheckWatches, OpRemoveWatches}
+	for _, op := range bodyless {
+		r, ok := NewResponse(op)
+		if !ok || r != nil {
+			t.Errorf("NewResponse(%v) = %v, %v; want no body", op, r, ok)
+		}
+		if r, err := DecodeResponse(op, nil); r != nil || err != nil {
+			t.Errorf("DecodeResponse(%v) = %v, %v", op, r, err)
+		}
+	}
+	typed := map[OpCode]Record{
+		OpCreate:          new(CreateResponse),
+		OpCreate2:         new(Create2Response),
+		OpCreateContainer: new(Create2Response),
+		OpCreateTTL:       new(Create2Response),
+		OpAddWatch:        new(ErrorResponse),
+		OpReconfig:        new(GetDataResponse),
+		OpMultiRead:       new(MultiResponse),
+		OpSASL:            new(SetSASLResponse),
+	}
+	for op, want := range typed {
+		r, _ := NewResponse(op)
+		if reflect.TypeOf(r) != reflect.TypeOf(want) {
+			t.Errorf("NewResponse(%v) = %T, want %T", op, r, want)
+		}
+	}
+	if _, err := DecodeResponse(55, nil); !errors.Is(err, ErrUnknownOpcode) {
+		t.Errorf("DecodeResponse(55) = %v", err)
+	}
+	if _, err := DecodeResponse(OpExists, []byte{1}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("DecodeResponse(truncated exists) = %v", err)
+	}
+}
