@@ -1,0 +1,262 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"zkfs/tree"
+)
+
+func openTest(t testing.TB, dir string, mod func(*Config)) *Replica {
+	t.Helper()
+	cfg := Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.WaitReady(ctx); err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	return r
+}
+
+func propose(t testing.TB, r *Replica, op tree.Op) tree.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := r.Propose(ctx, 0, tree.Identity{}, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func getData(r *Replica, path string) (string, tree.Stat, error) {
+	var data []byte
+	var st tree.Stat
+	var err error
+	r.Read(func(t *tree.Tree) { data, st, err = t.Get(path) })
+	return string(data), st, err
+}
+
+func TestProposeApplyAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	r := openTest(t, dir, nil)
+	res := propose(t, r, tree.Create{Path: "/a", Data: []byte("one"), ACL: tree.OpenACL})
+	if res.Err != nil || res.Path != "/a" {
+		t.Fatalf("create: %+v", res)
+	}
+	if res.Stat.Ctime == 0 || res.Stat.Ctime > time.Now().UnixMilli() {
+		t.Errorf("ctime %d was not stamped by the leader", res.Stat.Ctime)
+	}
+	res = propose(t, r, tree.SetData{Path: "/a", Data: []byte("two"), Version: 0})
+	if res.Err != nil || res.Stat.Version != 1 {
+		t.Fatalf("set: %+v", res)
+	}
+	res = propose(t, r, tree.SetData{Path: "/a", Data: []byte("three"), Version: 0})
+	if !errors.Is(res.Err, tree.ErrBadVersion) {
+		t.Fatalf("stale set: got %v, want ErrBadVersion", res.Err)
+	}
+	want, wantStat, _ := getData(r, "/a")
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r = openTest(t, dir, nil)
+	defer r.Close()
+	got, gotStat, err := getData(r, "/a")
+	if err != nil || got != want || gotStat != wantStat {
+		t.Fatalf("after restart got %q %+v %v, want %q %+v", got, gotStat, err, want, wantStat)
+	}
+	if want != "two" {
+		t.Fatalf("got %q, want two", want)
+	}
+}
+
+func TestConcurrentProposalsAreBatched(t *testing.T) {
+	r := openTest(t, t.TempDir(), nil)
+	defer r.Close()
+	var batches, entries int
+	var mu sync.Mutex
+	r.Listen(func(a Applied) {
+		mu.Lock()
+		batches++
+		entries += len(a.Events)
+		mu.Unlock()
+	})
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res, err := r.Propose(ctx, 0, tree.Identity{}, tree.Create{Path: fmt.Sprintf("/n%d", i), ACL: tree.OpenACL})
+			if err == nil {
+				err = res.Err
+			}
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var kids []string
+	r.Read(func(t *tree.Tree) { kids, _, _ = t.Children("/") })
+	if len(kids) != n+1 { // + zookeeper
+		t.Fatalf("got %d children, want %d", len(kids), n+1)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Each create yields NodeCreated and the parent's NodeChildrenChanged.
+	if entries != 2*n {
+		t.Errorf("listeners saw %d events, want %d", entries, 2*n)
+	}
+	if batches >= n {
+		t.Errorf("%d proposals were applied in %d batches: no batching", n, batches)
+	}
+}
+
+func TestRestartReplaysOnlyTheTail(t *testing.T) {
+	dir := t.TempDir()
+	const threshold = 500
+	mod := func(c *Config) { c.SnapshotThreshold = threshold; c.TrailingLogs = 100 }
+	r := openTest(t, dir, mod)
+	propose(t, r, tree.Create{Path: "/c", Data: []byte("0"), ACL: tree.OpenACL})
+	const writes = 3000
+	for i := 1; i <= writes; i++ {
+		propose(t, r, tree.SetData{Path: "/c", Data: []byte(fmt.Sprint(i)), Version: -1})
+		if i == 2000 {
+			if err := r.Snapshot(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.Close()
+
+	// Count what the FSM is handed on restart: only entries after the
+	// last snapshot, never the whole history.
+	r = openTest(t, dir, mod)
+	defer r.Close()
+	first, err := r.store.FirstIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first < 1000 {
+		t.Errorf("log still starts at %d after a snapshot at ~2000: not compacted", first)
+	}
+	got, st, err := getData(r, "/c")
+	if err != nil || got != fmt.Sprint(writes) || st.Version != writes {
+		t.Fatalf("got %q version %d (%v), want %d", got, st.Version, err, writes)
+	}
+}
+
+func TestStoreBehindSnapshotIsRestored(t *testing.T) {
+	// A replica whose store lost applied batches below raft's newest
+	// snapshot (an unsynced tail at power loss) must catch up from that
+	// snapshot before raft resumes after it.
+	dir := t.TempDir()
+	r := openTest(t, dir, nil)
+	var early bytes.Buffer
+	snap, err := r.store.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snap.WriteTo(&early); err != nil {
+		t.Fatal(err)
+	}
+	snap.Close()
+	propose(t, r, tree.Create{Path: "/s", Data: []byte("snap"), ACL: tree.OpenACL})
+	if err := r.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+
+	rewindStore(t, dir, &early)
+	r = openTest(t, dir, nil)
+	defer r.Close()
+	if got, _, err := getData(r, "/s"); err != nil || got != "snap" {
+		t.Fatalf("got %q %v, want snap", got, err)
+	}
+}
+
+func TestSessionsExpireThroughTheLog(t *testing.T) {
+	r := openTest(t, t.TempDir(), func(c *Config) { c.SessionTick = 10 * time.Millisecond })
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, pw, err := r.CreateSession(ctx, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CheckSession(id, pw); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CheckSession(id, []byte("wrong")); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("wrong password: got %v", err)
+	}
+	res, err := r.Propose(ctx, id, tree.Identity{}, tree.Create{Path: "/eph", ACL: tree.OpenACL, Mode: tree.ModeEphemeral})
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	// Kept alive by touches for longer than its timeout...
+	for i := 0; i < 8; i++ {
+		r.TouchSession(id)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, _, err := getData(r, "/eph"); err != nil {
+		t.Fatalf("touched session lost its ephemeral: %v", err)
+	}
+	// ...then expired once quiet, with its ephemeral node.
+	deadline := time.Now().Add(5 * time.Second)
+	for r.CheckSession(id, pw) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("session did not expire")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, _, err := getData(r, "/eph"); !errors.Is(err, tree.ErrNoNode) {
+		t.Fatalf("ephemeral after expiry: got %v, want ErrNoNode", err)
+	}
+}
+
+func TestContainersAreReaped(t *testing.T) {
+	r := openTest(t, t.TempDir(), func(c *Config) { c.ReapInterval = 20 * time.Millisecond })
+	defer r.Close()
+	propose(t, r, tree.Create{Path: "/box", ACL: tree.OpenACL, Mode: tree.ModeContainer})
+	propose(t, r, tree.Create{Path: "/box/x", ACL: tree.OpenACL})
+	time.Sleep(100 * time.Millisecond)
+	if _, _, err := getData(r, "/box"); err != nil {
+		t.Fatalf("container with a child was reaped: %v", err)
+	}
+	propose(t, r, tree.Delete{Path: "/box/x", Version: -1})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, err := getData(r, "/box"); errors.Is(err, tree.ErrNoNode) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("empty container was not reaped")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
