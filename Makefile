@@ -1,0 +1,27 @@
+GO ?= go
+BIN := bin/zkfs
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+DATA ?= data
+MNT ?= mnt
+
+.PHONY: build run test lint bench clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zkfs
+
+# run starts one standalone replica with its data in ./data.
+run: build
+	./$(BIN) server --data-dir $(DATA)
+
+test: lint
+	$(GO) test -race -timeout 20m ./...
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,41 @@
+// Command zkfs is the zkfs server and its command-line client.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// commands maps each subcommand to its entry point, which gets the
+// arguments after the subcommand's name and returns the exit status.
+var commands = map[string]func(args []string) int{
+	"server":  runServer,
+	"version": runVersion,
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	cmd, ok := commands[os.Args[1]]
+	if !ok {
+		if os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
+			usage()
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "zkfs: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	os.Exit(cmd(os.Args[2:]))
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: zkfs COMMAND [ARGS]
+
+commands:
+  server     run a replica
+  version    print the version
+`)
+}
