@@ -83,7 +83,7 @@ func readApplied(r reader) (uint64, error) {
 }
 
 // LoadTree rebuilds the stored tree and returns it with the applied index.
-// An empty store gives a new tree and index 0. Zxids are Raft indexes, so
+// An empty store gives a new tree, which it stores, and index 0. Zxids are Raft indexes, so
 // the loaded tree's last zxid is the applied index.
 func (s *Store) LoadTree(cfg tree.Config) (*tree.Tree, uint64, error) {
 	snap := s.db.NewSnapshot()
@@ -108,13 +108,45 @@ func (s *Store) LoadTree(cfg tree.Config) (*tree.Tree, uint64, error) {
 		if applied != 0 {
 			return nil, 0, fmt.Errorf("%w: applied index %d but no tree records", ErrCorrupt, applied)
 		}
-		return tree.New(cfg), 0, nil
+		return s.initTree(cfg)
 	}
 	t, err := l.Finish(int64(applied))
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: load tree: %w", err)
 	}
 	return t, applied, nil
+}
+
+// initTree stores a fresh tree in an empty store. A fresh tree's nodes (/,
+// /zookeeper, ...) are not changes that TakeChanges reports, so without this
+// the first CommitApplied would store a root whose children are missing.
+// Committing without sync is enough: until it is durable, the store is empty
+// and the next LoadTree starts over.
+func (s *Store) initTree(cfg tree.Config) (*tree.Tree, uint64, error) {
+	t := tree.New(cfg)
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := addTreeRecords(b, t); err != nil {
+		return nil, 0, err
+	}
+	if err := b.Set(metaAppliedKey, appliedValue(0), nil); err != nil {
+		return nil, 0, err
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return nil, 0, err
+	}
+	return t, 0, nil
+}
+
+// addTreeRecords adds every record of t to b.
+func addTreeRecords(b *pebble.Batch, t *tree.Tree) error {
+	return t.Records(func(r tree.Record) error {
+		k, err := recordKey(r)
+		if err != nil {
+			return err
+		}
+		return b.Set(k, r.Value, nil)
+	})
 }
 
 // iterable is what scanRecords needs; both *pebble.DB and *pebble.Snapshot
@@ -186,4 +218,12 @@ func (s *Store) Children(parent string) (names []string, err error) {
 		names = append(names, string(name))
 	}
 	return names, it.Error()
+}
+
+// Sync makes everything committed so far durable, including the applied
+// tree that CommitApplied leaves to the next synced write. Call it before
+// relying on the stored state outside this database, such as handing a
+// snapshot's index to Raft.
+func (s *Store) Sync() error {
+	return s.db.LogData(nil, pebble.Sync)
 }
