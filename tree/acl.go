@@ -270,3 +270,30 @@ func (c aclCache) release(e *aclEntry) {
 		delete(c, e.key)
 	}
 }
+
+// GetACLAs returns a node's ACL as ZooKeeper 3.8 answers a client's getACL:
+// the caller needs READ or ADMIN, and without ADMIN the digest entries show
+// "user:x" instead of the password hash.
+func (t *Tree) GetACLAs(path string, id Identity) ([]ACL, Stat, error) {
+	n, err := t.lookup(path)
+	if err != nil {
+		return nil, Stat{}, err
+	}
+	if !permitted(n.acl.list, PermRead|PermAdmin, id) {
+		return nil, Stat{}, ErrNoAuth
+	}
+	acl := n.acl.list
+	if permitted(acl, PermAdmin, id) {
+		return acl, n.stat(), nil
+	}
+	out := make([]ACL, len(acl))
+	for i, a := range acl {
+		if a.ID.Scheme == "digest" {
+			if j := strings.IndexByte(a.ID.ID, ':'); j >= 0 {
+				a.ID.ID = a.ID.ID[:j] + ":x"
+			}
+		}
+		out[i] = a
+	}
+	return out, n.stat(), nil
+}

@@ -43,8 +43,8 @@ func (t *Tree) Apply(h Header, op Op) (Result, []Event) {
 	return r, events
 }
 
-func (t *Tree) emit(typ EventType, path string, zxid int64) {
-	t.events = append(t.events, Event{Type: typ, Path: path, Zxid: zxid})
+func (t *Tree) emit(typ EventType, n *node, zxid int64) {
+	t.events = append(t.events, Event{Type: typ, Path: n.path, Zxid: zxid, ACL: n.acl.list})
 }
 
 // validMode reports the create modes, and which of them are sequential,
@@ -136,8 +136,8 @@ func (t *Tree) applyCreate(h Header, op Create) Result {
 	parent.pzxid = h.Zxid
 	parent.kind = KindDir
 
-	t.emit(EventNodeCreated, path, h.Zxid)
-	t.emit(EventNodeChildrenChanged, parent.path, h.Zxid)
+	t.emit(EventNodeCreated, n, h.Zxid)
+	t.emit(EventNodeChildrenChanged, parent, h.Zxid)
 	return Result{Path: path, Stat: n.stat()}
 }
 
@@ -179,8 +179,8 @@ func (t *Tree) deleteNode(h Header, n *node) {
 	if h.Zxid > parent.pzxid {
 		parent.pzxid = h.Zxid
 	}
-	t.emit(EventNodeDeleted, n.path, h.Zxid)
-	t.emit(EventNodeChildrenChanged, parent.path, h.Zxid)
+	t.emit(EventNodeDeleted, n, h.Zxid)
+	t.emit(EventNodeChildrenChanged, parent, h.Zxid)
 }
 
 func (t *Tree) applySetData(h Header, op SetData) Result {
@@ -205,7 +205,7 @@ func (t *Tree) applySetData(h Header, op SetData) Result {
 	n.version++
 	n.mzxid = h.Zxid
 	n.mtime = h.Time
-	t.emit(EventNodeDataChanged, n.path, h.Zxid)
+	t.emit(EventNodeDataChanged, n, h.Zxid)
 	return Result{Stat: n.stat()}
 }
 

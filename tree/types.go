@@ -96,6 +96,11 @@ type Event struct {
 	Type EventType
 	Path string
 	Zxid int64
+	// ACL is the ACL of the node at Path when the event happened (for
+	// NodeDeleted, the deleted node's), shared and not to be modified.
+	// ZooKeeper 3.8.4 and later withhold a notification from a watcher
+	// without READ on it; after a delete only the event still knows it.
+	ACL []ACL
 }
 
 // Session is a client session as the tree records it.
