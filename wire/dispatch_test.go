@@ -111,7 +111,7 @@ func TestResponseTable(t *testing.T) {
 			t.Errorf("%v is served but has no response entry", op)
 		}
 	}
-	bodyless := []OpCode{OpDelete, OpCheck, OpPing, OpCloseSession, OpAuth, OpSetWatches, OpSetWatches2, OpCheckWatches, OpRemoveWatches}
+	bodyless := []OpCode{OpDelete, OpPing, OpCloseSession, OpAuth, OpSetWatches, OpSetWatches2, OpCheckWatches, OpRemoveWatches}
 	for _, op := range bodyless {
 		r, ok := NewResponse(op)
 		if !ok || r != nil {
@@ -130,6 +130,7 @@ func TestResponseTable(t *testing.T) {
 		OpReconfig:        new(GetDataResponse),
 		OpMultiRead:       new(MultiResponse),
 		OpSASL:            new(SetSASLResponse),
+		OpCheck:           new(SetDataResponse),
 	}
 	for op, want := range typed {
 		r, _ := NewResponse(op)

@@ -47,25 +47,50 @@ const (
 // Sentinels for the codes the tree has no error for: conditions of sessions,
 // connections and the cluster that the server, not the tree, detects.
 var (
-	ErrSystemError              = errors.New("wire: system error")
-	ErrDataInconsistency        = errors.New("wire: data inconsistency")
-	ErrConnectionLoss           = errors.New("wire: connection loss")
-	ErrOperationTimeout         = errors.New("wire: operation timeout")
-	ErrUnknownSession           = errors.New("wire: unknown session")
-	ErrNewConfigNoQuorum        = errors.New("wire: no quorum of the new configuration")
-	ErrReconfigInProgress       = errors.New("wire: reconfiguration in progress")
-	ErrAPIError                 = errors.New("wire: API error")
-	ErrInvalidCallback          = errors.New("wire: invalid callback")
-	ErrAuthFailed               = errors.New("wire: authentication failed")
-	ErrSessionMoved             = errors.New("wire: session moved")
-	ErrNotReadOnly              = errors.New("wire: not a read-only call")
-	ErrEphemeralOnLocalSession  = errors.New("wire: ephemeral node on local session")
-	ErrNoWatcher                = errors.New("wire: no such watcher")
-	ErrRequestTimeout           = errors.New("wire: request timeout")
-	ErrReconfigDisabled         = errors.New("wire: reconfiguration disabled")
+	// ErrSystemError is SystemError (-1), what ZooKeeper reports for an
+	// unexpected server failure.
+	ErrSystemError = errors.New("wire: system error")
+	// ErrDataInconsistency is DataInconsistency (-3).
+	ErrDataInconsistency = errors.New("wire: data inconsistency")
+	// ErrConnectionLoss is ConnectionLoss (-4); clients raise it themselves
+	// when a connection drops with requests in flight.
+	ErrConnectionLoss = errors.New("wire: connection loss")
+	// ErrOperationTimeout is OperationTimeout (-7).
+	ErrOperationTimeout = errors.New("wire: operation timeout")
+	// ErrUnknownSession is UnknownSession (-12).
+	ErrUnknownSession = errors.New("wire: unknown session")
+	// ErrNewConfigNoQuorum is NewConfigNoQuorum (-13), a reconfig failure.
+	ErrNewConfigNoQuorum = errors.New("wire: no quorum of the new configuration")
+	// ErrReconfigInProgress is ReconfigInProgress (-14).
+	ErrReconfigInProgress = errors.New("wire: reconfiguration in progress")
+	// ErrAPIError is APIError (-100), the base of ZooKeeper's API errors.
+	ErrAPIError = errors.New("wire: API error")
+	// ErrInvalidCallback is InvalidCallback (-113).
+	ErrInvalidCallback = errors.New("wire: invalid callback")
+	// ErrAuthFailed is AuthFailed (-115): an auth packet was rejected, after
+	// which ZooKeeper closes the session.
+	ErrAuthFailed = errors.New("wire: authentication failed")
+	// ErrSessionMoved is SessionMoved (-118): the session is now attached to
+	// another server.
+	ErrSessionMoved = errors.New("wire: session moved")
+	// ErrNotReadOnly is NotReadOnly (-119): a write sent to a read-only server.
+	ErrNotReadOnly = errors.New("wire: not a read-only call")
+	// ErrEphemeralOnLocalSession is EphemeralOnLocalSession (-120).
+	ErrEphemeralOnLocalSession = errors.New("wire: ephemeral node on local session")
+	// ErrNoWatcher is NoWatcher (-121): checkWatches or removeWatches found
+	// no such watch.
+	ErrNoWatcher = errors.New("wire: no such watcher")
+	// ErrRequestTimeout is RequestTimeout (-122).
+	ErrRequestTimeout = errors.New("wire: request timeout")
+	// ErrReconfigDisabled is ReconfigDisabled (-123), the answer to reconfig
+	// when dynamic reconfiguration is off.
+	ErrReconfigDisabled = errors.New("wire: reconfiguration disabled")
+	// ErrSessionClosedRequireSASL is SessionClosedRequireSasl (-124).
 	ErrSessionClosedRequireSASL = errors.New("wire: session closed because client failed to authenticate")
-	ErrQuotaExceeded            = errors.New("wire: quota exceeded")
-	ErrThrottled                = errors.New("wire: operation throttled")
+	// ErrQuotaExceeded is QuotaExceeded (-125), for enforced quotas.
+	ErrQuotaExceeded = errors.New("wire: quota exceeded")
+	// ErrThrottled is Throttled (-127): the server shed the request under load.
+	ErrThrottled = errors.New("wire: operation throttled")
 )
 
 // CodeError is the error ErrorOf returns for a code that has no sentinel, so

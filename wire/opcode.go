@@ -90,16 +90,19 @@ func (o OpCode) String() string {
 }
 
 // Reserved xids. Replies and notifications that answer no numbered request
-// carry these in their header, which is how clients route them.
+// carry these in their header, which is how clients route them. A server
+// must dispatch on the opcode, not the xid, and echo whatever xid came in:
+// go-zookeeper sends auth and setWatches with ordinary xids, and the Java
+// 3.8 client sends setWatches2 with an ordinary xid too.
 const (
-	// XidNotification marks a watch event sent by the server.
+	// XidNotification marks a watch event sent by the server; ZooKeeper 3.8
+	// sends it with zxid -1.
 	XidNotification int32 = -1
 	// XidPing marks a ping and its reply.
 	XidPing int32 = -2
-	// XidAuth marks an auth packet and its reply.
+	// XidAuth marks the Java client's auth packets and their replies.
 	XidAuth int32 = -4
-	// XidSetWatches marks the setWatches and setWatches2 a client sends after
-	// reconnecting.
+	// XidSetWatches is what the Java client reserves for setWatches.
 	XidSetWatches int32 = -8
 )
 

@@ -127,8 +127,8 @@ func (r *ReplyHeader) Decode(d *Decoder) error {
 	return d.Err()
 }
 
-// AuthPacket is the body of an auth request (xid XidAuth), addauth in
-// zkCli.sh. Type is always 0 in practice.
+// AuthPacket is the body of an auth request (zkCli.sh's addauth). Type is
+// always 0 in practice.
 type AuthPacket struct {
 	Type   int32
 	Scheme string

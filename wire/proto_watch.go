@@ -1,9 +1,9 @@
 package wire
 
-// SetWatches is sent (xid XidSetWatches) by a client that reconnects, to
-// re-register its watches; the server fires at once those whose node changed
-// after RelativeZxid. Its reply has no body. Clients split long lists over
-// several packets.
+// SetWatches is sent by a client that reconnects, to re-register its
+// watches; the server fires at once those whose node changed after
+// RelativeZxid. Its reply has no body. Clients split long lists over several
+// packets.
 type SetWatches struct {
 	RelativeZxid int64
 	DataWatches  []string
