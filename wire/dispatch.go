@@ -104,6 +104,20 @@ func DecodeRequest(op OpCode, body []byte) (Request, error) {
 	return r, nil
 }
 
+// ParseRequest splits a request packet (a frame's payload, after the
+// connect handshake) into its header and decoded body. The header is
+// returned whenever its 8 bytes are there, even with an error, so that the
+// server can answer the request's xid with CodeOf(err): Unimplemented for an
+// unknown opcode, MarshallingError for a bad body.
+func ParseRequest(pkt []byte) (RequestHeader, Request, error) {
+	var h RequestHeader
+	if err := h.Decode(NewDecoder(pkt)); err != nil {
+		return RequestHeader{}, nil, fmt.Errorf("request header: %w", err)
+	}
+	r, err := DecodeRequest(h.Type, pkt[8:])
+	return h, r, err
+}
+
 // NewResponse returns an empty response body for a successful request of
 // type op, nil if such replies have no body. The boolean is false for an
 // unknown opcode.

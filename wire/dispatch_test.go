@@ -145,3 +145,27 @@ func TestResponseTable(t *testing.T) {
 		t.Errorf("DecodeResponse(truncated exists) = %v", err)
 	}
 }
+
+func TestParseRequest(t *testing.T) {
+	pkt := Marshal(nil, &RequestHeader{Xid: 7, Type: OpExists}, &ExistsRequest{Path: "/a", Watch: true})
+	h, r, err := ParseRequest(pkt)
+	if err != nil || h != (RequestHeader{Xid: 7, Type: OpExists}) || !reflect.DeepEqual(r, &ExistsRequest{Path: "/a", Watch: true}) {
+		t.Errorf("ParseRequest = %+v, %#v, %v", h, r, err)
+	}
+
+	h, r, err = ParseRequest(Marshal(nil, &RequestHeader{Xid: 8, Type: 55}))
+	if !errors.Is(err, ErrUnknownOpcode) || h.Xid != 8 || r != nil {
+		t.Errorf("unknown opcode: %+v, %v, %v; want the header back", h, r, err)
+	}
+
+	h, r, err = ParseRequest(Marshal(nil, &RequestHeader{Xid: 9, Type: OpGetData}))
+	if !errors.Is(err, ErrMalformed) || h.Xid != 9 || r != nil {
+		t.Errorf("missing body: %+v, %v, %v; want the header back", h, r, err)
+	}
+
+	for n := 0; n < 8; n++ {
+		if _, _, err := ParseRequest(pkt[:n]); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%d-byte packet: %v", n, err)
+		}
+	}
+}

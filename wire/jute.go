@@ -1,11 +1,3 @@
-// Package wire speaks ZooKeeper's client protocol: the jute encoding, the
-// length-prefixed framing, every request and response record of ZooKeeper
-// 3.8, and the mapping between the tree's errors and ZooKeeper's error codes.
-//
-// Records decode from a Decoder and encode to an Encoder. Decoding never
-// trusts a length field: every length is checked against the bytes that are
-// actually left before anything is allocated, so a hostile packet costs at
-// most its own size.
 package wire
 
 import (
