@@ -32,7 +32,10 @@ import (
 //	create [-e] [-s] [-c] [-t TTL] [-k dir] [-as NAME] [-acl ACL] PATH [DATA]
 //	delete [-as NAME] PATH [VERSION]     set [-as NAME] PATH DATA [VERSION]
 //	setacl [-as NAME] PATH ACL [VERSION] check [-as NAME] PATH VERSION
-//	multi [-as NAME]                     wait MS (then reap what is due)
+//	multi [-as NAME]                     wait MS
+//
+// After every write, and after "wait" moves the clock, whatever Reapable
+// lists is reaped, as ZooKeeper's ContainerManager does on its timer.
 //	stat|get|ls|getacl PATH
 //	zkfs only: kind PATH | setkind [-as NAME] PATH dir|file | reap PATH |
 //	count PATH | ephemerals NAME | reapable
@@ -516,6 +519,16 @@ func (s *scenario) run(c *scenarioCmd) (out, watched []string) {
 		return r
 	}
 	withEvents := func(lines ...string) []string {
+		// What the replication layer's timer does, and ZooKeeper's
+		// ContainerManager with a short interval: reap whatever is due.
+		// A reaped node may leave its container parent reapable in turn.
+		for due := s.tree.Reapable(s.clock); len(due) > 0; due = s.tree.Reapable(s.clock) {
+			for _, p := range due {
+				if r := apply(Reap{Path: p}); r.Err != nil {
+					s.t.Fatalf("command %d: reap %s: %v", s.cur, p, r.Err)
+				}
+			}
+		}
 		if len(events) > 0 {
 			lines = append(lines, s.formatEvents(events))
 		}
@@ -544,12 +557,6 @@ func (s *scenario) run(c *scenarioCmd) (out, watched []string) {
 	case "wait":
 		ms, _ := strconv.ParseInt(o.args[0], 10, 64)
 		s.clock += ms
-		// What the replication layer's timer does: reap whatever is due.
-		for _, p := range s.tree.Reapable(s.clock) {
-			if r := apply(Reap{Path: p}); r.Err != nil {
-				s.t.Errorf("command %d: reap %s: %v", s.cur, p, r.Err)
-			}
-		}
 		return withEvents(), nil
 	case "create":
 		r := apply(o.op(verb))
