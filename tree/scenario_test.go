@@ -2,10 +2,10 @@ package tree
 
 import (
 	"bufio"
-	"flag"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
