@@ -38,7 +38,7 @@ import (
 // lists is reaped, as ZooKeeper's ContainerManager does on its timer.
 //	stat|get|ls|getacl PATH
 //	zkfs only: kind PATH | setkind [-as NAME] PATH dir|file | reap PATH |
-//	count PATH | ephemerals NAME | reapable
+//	count PATH | ttl PATH | ephemerals NAME | reapable
 //
 // ACL is "none" or comma-separated scheme:id:perms with perms from "cdrwa".
 // The probe's server has superDigest super:secret, so "addauth X digest
@@ -626,6 +626,12 @@ func (s *scenario) run(c *scenarioCmd) (out, watched []string) {
 			return []string{"err " + errName(err)}, nil
 		}
 		return []string{strconv.Itoa(n)}, nil
+	case "ttl":
+		ttl, err := s.tree.TTL(o.args[0])
+		if err != nil {
+			return []string{"err " + errName(err)}, nil
+		}
+		return []string{strconv.FormatInt(ttl, 10)}, nil
 	case "ephemerals":
 		return []string{"[" + strings.Join(s.tree.Ephemerals(s.ids[o.args[0]]), ", ") + "]"}, nil
 	case "reapable":

@@ -96,6 +96,10 @@ func New(cfg Config) *Tree {
 	cfgNode.aversion = -1
 	root.kind = KindDir
 	zk.kind = KindDir
+	// A new tree is also a new store: its first TakeChanges writes them.
+	for p := range t.nodes {
+		t.dirtyNodes[p] = struct{}{}
+	}
 	return t
 }
 
