@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -97,7 +96,7 @@ func Open(cfg Config) (*Replica, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replication: data directory: %w", err)
 	}
-	store, err := storage.Open(filepath.Join(cfg.DataDir, "pebble"), storage.Options{})
+	store, err := storage.Open(filepath.Join(cfg.DataDir, "pebble"), storage.Options{Logger: pebbleLogger{log}})
 	if err != nil {
 		return nil, err
 	}
@@ -334,12 +333,4 @@ func raftError(err error) error {
 		return ErrClosed
 	}
 	return fmt.Errorf("replication: %w", err)
-}
-
-// slogWriter forwards hclog's lines to slog, so the replica has one log.
-type slogWriter struct{ log *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Warn(strings.TrimSpace(string(p)), "component", "raft")
-	return len(p), nil
 }
