@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"zkfs/replication"
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // serverOptions are the flags of `zkfs server`.
@@ -22,6 +25,17 @@ type serverOptions struct {
 	maxDataSize int
 	snapCount   uint64
 	logLevel    string
+
+	// The client port, with ZooKeeper's zoo.cfg names in the help.
+	clientAddress     string
+	clientPort        int
+	tickTime          int
+	minSessionTimeout int
+	maxSessionTimeout int
+	maxPacket         int
+	maxClientCnxns    int
+	fourLetterWords   []string
+	superDigest       string
 }
 
 func serverFlags(o *serverOptions) *pflag.FlagSet {
@@ -30,6 +44,15 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.IntVar(&o.maxDataSize, "max-data-size", tree.DefaultMaxDataSize, "largest data a znode may hold, in bytes")
 	fs.Uint64Var(&o.snapCount, "snap-count", 100_000, "log entries between snapshots (ZooKeeper's snapCount)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.clientAddress, "client-address", "", "address to serve ZooKeeper clients on; empty means every interface (clientPortAddress)")
+	fs.IntVar(&o.clientPort, "client-port", 2181, "port to serve ZooKeeper clients on; 0 picks a free one (clientPort)")
+	fs.IntVar(&o.tickTime, "tick-time", 2000, "ZooKeeper's basic time unit, in milliseconds (tickTime)")
+	fs.IntVar(&o.minSessionTimeout, "min-session-timeout", 0, "shortest session timeout granted, in milliseconds; 0 means 2 ticks (minSessionTimeout)")
+	fs.IntVar(&o.maxSessionTimeout, "max-session-timeout", 0, "longest session timeout granted, in milliseconds; 0 means 20 ticks (maxSessionTimeout)")
+	fs.IntVar(&o.maxPacket, "max-packet", wire.DefaultMaxPacket, "largest request accepted, in bytes (jute.maxbuffer)")
+	fs.IntVar(&o.maxClientCnxns, "max-client-cnxns", wire.DefaultMaxClientCnxns, "connections allowed from one IP address; 0 means no limit (maxClientCnxns)")
+	fs.StringSliceVar(&o.fourLetterWords, "4lw-whitelist", []string{"srvr"}, "four-letter words answered on the client port, comma-separated; * for all (4lw.commands.whitelist)")
+	fs.StringVar(&o.superDigest, "super-digest", "", "user:base64(sha1(user:password)) of a user who bypasses every ACL (zookeeper.DigestAuthenticationProvider.superDigest)")
 	return fs
 }
 
@@ -64,6 +87,15 @@ func serve(log *slog.Logger, o serverOptions) error {
 	if o.maxDataSize <= 0 {
 		return fmt.Errorf("--max-data-size must be positive, not %d", o.maxDataSize)
 	}
+	if o.tickTime <= 0 {
+		return fmt.Errorf("--tick-time must be positive, not %d", o.tickTime)
+	}
+	if o.maxPacket <= 0 {
+		return fmt.Errorf("--max-packet must be positive, not %d", o.maxPacket)
+	}
+	if o.clientPort < 0 || o.clientPort > 65535 {
+		return fmt.Errorf("--client-port must be between 0 and 65535, not %d", o.clientPort)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -89,8 +121,41 @@ func serve(log *slog.Logger, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "data-dir", o.dataDir, "applied", rep.AppliedIndex(), "startup", time.Since(start).Round(time.Millisecond))
-	<-ctx.Done()
-	log.Info("shutting down")
-	return nil
+	srv, err := wire.NewServer(wire.ServerConfig{
+		Replica:           rep,
+		TickTime:          time.Duration(o.tickTime) * time.Millisecond,
+		MinSessionTimeout: time.Duration(o.minSessionTimeout) * time.Millisecond,
+		MaxSessionTimeout: time.Duration(o.maxSessionTimeout) * time.Millisecond,
+		MaxPacket:         o.maxPacket,
+		MaxClientCnxns:    o.maxClientCnxns,
+		FourLetterWords:   o.fourLetterWords,
+		SuperDigest:       o.superDigest,
+		DataDir:           o.dataDir,
+		Version:           versionString(),
+		Logger:            log,
+	})
+	if err != nil {
+		return err
+	}
+	// The listener opens only now, once the replica serves: a client that
+	// connects can be answered at once.
+	addr := net.JoinHostPort(o.clientAddress, strconv.Itoa(o.clientPort))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("client port: %w", err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
+	log.Info("serving", "data-dir", o.dataDir, "client-address", l.Addr().String(), "applied", rep.AppliedIndex(), "startup", time.Since(start).Round(time.Millisecond))
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-serveErr:
+		log.Error("client port failed", "err", err)
+	}
+	// Connections close; sessions stay, to be resumed after a restart or
+	// to expire as usual.
+	srv.Close()
+	return err
 }

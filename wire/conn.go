@@ -1,0 +1,295 @@
+package wire
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"zkfs/replication"
+	"zkfs/tree"
+)
+
+// conn is one client connection: a reader that decodes requests and
+// proposes writes in arrival order, a processor that answers them in the
+// same order, and a writer that drains the outbound queue.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	br  *bufio.Reader
+	ip  string
+	log *slog.Logger
+
+	// Set by the handshake, before the processor starts.
+	session  int64
+	timeout  time.Duration
+	readOnly bool
+
+	// identity is replaced as a whole by auth, so the listener can read it
+	// without a lock while it checks whether a watcher may see an event.
+	identity atomic.Pointer[tree.Identity]
+
+	slots chan *slot
+	// lastOrdered is closed when the latest non-write request has run.
+	// Only the reader touches it: a write waits for it so that it can never
+	// overtake an earlier read.
+	lastOrdered chan struct{}
+
+	out *outQueue
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup
+
+	stats connStats
+}
+
+func newConn(s *Server, nc net.Conn, ip string) *conn {
+	c := &conn{
+		srv:   s,
+		nc:    nc,
+		br:    bufio.NewReaderSize(nc, 64<<10),
+		ip:    ip,
+		log:   s.log.With("client", nc.RemoteAddr().String()),
+		slots: make(chan *slot, s.cfg.MaxOutstanding),
+		done:  make(chan struct{}),
+	}
+	c.stats.established = time.Now()
+	c.identity.Store(&tree.Identity{IDs: []tree.ID{{Scheme: "ip", ID: ip}}})
+	c.out = newOutQueue(s.cfg.MaxQueued/4, s.cfg.MaxQueued, func() {
+		c.log.Warn("client is not reading; its outbound queue is full; closing the connection", "limit", s.cfg.MaxQueued)
+		c.close()
+	})
+	return c
+}
+
+// serve runs the connection until it closes.
+func (c *conn) serve() {
+	c.wg.Add(1)
+	go c.writeLoop()
+	if c.run() == readDrain {
+		// The last reply is queued and the writer closes the connection
+		// once it is out; a client that stops reading is not waited for.
+		select {
+		case <-c.done:
+		case <-time.After(drainTimeout):
+			c.log.Warn("client did not read its last reply; closing")
+		}
+	}
+	c.close()
+	c.wg.Wait()
+}
+
+// drainTimeout bounds the wait for a final reply to reach the client.
+const drainTimeout = 30 * time.Second
+
+// readState tells the reader what to do after a packet.
+type readState uint8
+
+const (
+	readOn    readState = iota // keep reading
+	readStop                   // close the connection now
+	readDrain                  // stop reading; close once the replies are out
+)
+
+func (c *conn) run() readState {
+	c.nc.SetReadDeadline(time.Now().Add(DefaultSessionlessTimeout))
+	var first [4]byte
+	if _, err := io.ReadFull(c.br, first[:]); err != nil {
+		if !errors.Is(err, io.EOF) {
+			c.log.Debug("connection closed before its first packet", "err", err)
+		}
+		return readStop
+	}
+	if word := string(first[:]); isFourLetterWord(word) {
+		c.srv.fourLetter(c, word)
+		return readStop
+	}
+	n := int32(binary.BigEndian.Uint32(first[:]))
+	if n < 0 || int(n) > c.srv.cfg.MaxPacket {
+		c.log.Warn("closing the connection: bad length for a connect request", "len", n, "max", c.srv.cfg.MaxPacket)
+		return readStop
+	}
+	pkt, err := readFull(c.br, int(n))
+	if err != nil {
+		c.log.Debug("connection closed inside its connect request", "err", err)
+		return readStop
+	}
+	if st := c.handshake(pkt); st != readOn {
+		return st
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	c.wg.Add(1)
+	go c.processLoop()
+	return c.readLoop()
+}
+
+// handshake answers the ConnectRequest; anything but readOn ends the
+// connection.
+func (c *conn) handshake(pkt []byte) readState {
+	var req ConnectRequest
+	if err := Unmarshal(pkt, &req); err != nil {
+		c.log.Warn("closing the connection: malformed connect request", "err", err)
+		return readStop
+	}
+	if req.ProtocolVersion != ProtocolVersion {
+		c.log.Warn("closing the connection: unknown protocol version", "version", req.ProtocolVersion)
+		return readStop
+	}
+	if c.srv.readOnly() && !req.ReadOnly {
+		c.log.Info("refusing a session from a client that does not accept read-only mode")
+		return readStop
+	}
+	if last := c.srv.rep.LastZxid(); req.LastZxidSeen > last {
+		// The client saw a later state on another server: it must not go
+		// back in time here. ZooKeeper closes such a connection.
+		c.log.Warn(fmt.Sprintf("refusing session request: client has seen zxid 0x%x, our last zxid is 0x%x; client must try another server", req.LastZxidSeen, last))
+		return readStop
+	}
+	timeout := c.srv.negotiateTimeout(req.TimeOut)
+	id, pw := req.SessionID, req.Passwd
+	if id == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), max(timeout, 10*time.Second))
+		var err error
+		id, pw, err = c.srv.rep.CreateSession(ctx, timeout)
+		cancel()
+		if err != nil {
+			c.log.Warn("closing the connection: cannot create a session", "err", err)
+			return readStop
+		}
+		c.log.Info("session established", "session", sessionHex(id), "timeout", timeout)
+	} else {
+		if err := c.srv.rep.CheckSession(id, pw); err != nil {
+			// ZooKeeper answers an expired session or a wrong password with
+			// a zero timeout and id, from which clients raise SessionExpired.
+			c.log.Info("refusing to resume session: expired or wrong password", "session", sessionHex(id))
+			resp := ConnectResponse{ProtocolVersion: ProtocolVersion, Passwd: make([]byte, 16), ReadOnly: c.srv.readOnly(), OmitReadOnly: req.OmitReadOnly}
+			c.out.push(AppendFrame(nil, &resp))
+			c.out.closeWhenDrained()
+			return readDrain
+		}
+		c.srv.rep.TouchSession(id)
+		c.log.Info("session resumed", "session", sessionHex(id), "timeout", timeout)
+	}
+	c.session, c.timeout, c.readOnly = id, timeout, c.srv.readOnly()
+	c.log = c.log.With("session", sessionHex(id))
+	if !c.srv.attach(c) {
+		return readStop
+	}
+	resp := ConnectResponse{
+		ProtocolVersion: ProtocolVersion,
+		TimeOut:         int32(timeout / time.Millisecond),
+		SessionID:       id,
+		Passwd:          pw,
+		ReadOnly:        c.readOnly,
+		OmitReadOnly:    req.OmitReadOnly,
+	}
+	c.out.push(AppendFrame(nil, &resp))
+	return readOn
+}
+
+// readLoop reads requests until the client goes away or a request ends the
+// connection. Blocking on a full slots channel is the back-pressure: the
+// socket is not read while too many requests are in flight.
+func (c *conn) readLoop() readState {
+	fr := NewFrameReader(c.br, c.srv.cfg.MaxPacket)
+	for {
+		pkt, err := fr.Next()
+		if err != nil {
+			switch {
+			case c.closed.Load():
+			case errors.Is(err, io.EOF):
+				c.log.Debug("client closed the connection")
+			case errors.Is(err, ErrPacketLength):
+				c.log.Warn("closing the connection: packet length out of range", "err", err)
+			default:
+				c.log.Debug("read failed", "err", err)
+			}
+			return readStop
+		}
+		c.stats.received.Add(1)
+		c.srv.stats.received.Add(1)
+		c.srv.rep.TouchSession(c.session)
+		if len(pkt) < 8 {
+			c.log.Warn("closing the connection: packet too short for a request header", "len", len(pkt))
+			return readStop
+		}
+		h, req, err := ParseRequest(pkt)
+		if st := c.dispatch(h, req, err); st != readOn {
+			return st
+		}
+	}
+}
+
+// enqueue hands a slot to the processor, waiting while too many are in
+// flight. It reports false if the connection closed meanwhile.
+func (c *conn) enqueue(s *slot) bool {
+	select {
+	case c.slots <- s:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// writeLoop writes queued frames until the connection closes.
+func (c *conn) writeLoop() {
+	defer c.wg.Done()
+	for {
+		batch, n, drain, ok := c.out.take()
+		if !ok {
+			return
+		}
+		if drain {
+			c.close()
+			return
+		}
+		bufs := net.Buffers(batch)
+		if _, err := bufs.WriteTo(c.nc); err != nil {
+			if !c.closed.Load() {
+				c.log.Debug("write failed; closing", "err", err)
+			}
+			c.close()
+			return
+		}
+		c.stats.sent.Add(int64(len(batch)))
+		c.srv.stats.sent.Add(int64(len(batch)))
+		c.out.written(n)
+	}
+}
+
+// close ends the connection. It may be called from any goroutine, any
+// number of times. The session is not closed: the client may resume it on
+// another connection until it expires.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		close(c.done)
+		c.nc.Close()
+		c.out.close()
+		c.srv.watches.removeConn(c)
+		c.srv.forget(c)
+	})
+}
+
+func (c *conn) ident() tree.Identity {
+	return *c.identity.Load()
+}
+
+func sessionHex(id int64) string {
+	return fmt.Sprintf("0x%x", uint64(id))
+}
+
+// errConnection marks failures after which the connection cannot go on,
+// such as a write whose outcome is unknown.
+func connectionError(err error) bool {
+	return errors.Is(err, replication.ErrClosed) || errors.Is(err, replication.ErrTimeout) || errors.Is(err, replication.ErrNotLeader)
+}

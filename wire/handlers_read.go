@@ -1,0 +1,205 @@
+package wire
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"zkfs/tree"
+)
+
+// readOp fills in how a non-write request runs. Reads check ACLs here, as
+// ZooKeeper's FinalRequestProcessor does; writes are checked by the tree.
+// Watches are set under the same read lock as the read, so that no change
+// can fall between what the client read and what its watch reports.
+func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
+	w := c.srv.watches
+	switch r := req.(type) {
+	case *PingRequest:
+		// The reply is the header alone, with the last zxid.
+	case *ExistsRequest:
+		s.run = func(t *tree.Tree) (Record, error) {
+			// ZooKeeper sets the watch whether or not the node exists (it
+			// then fires on creation) and checks no ACL.
+			if r.Watch {
+				w.add(c, r.Path, watchData, modeStandard)
+			}
+			st, err := t.Stat(r.Path)
+			if err != nil {
+				return nil, err
+			}
+			return &ExistsResponse{Stat: st}, nil
+		}
+	case *GetDataRequest:
+		s.run = func(t *tree.Tree) (Record, error) {
+			if err := t.CheckPerm(r.Path, tree.PermRead, id); err != nil {
+				return nil, err
+			}
+			data, st, err := t.Get(r.Path)
+			if err != nil {
+				return nil, err
+			}
+			if r.Watch {
+				w.add(c, r.Path, watchData, modeStandard)
+			}
+			return &GetDataResponse{Data: data, Stat: st}, nil
+		}
+	case *GetChildrenRequest:
+		s.run = func(t *tree.Tree) (Record, error) {
+			kids, _, err := c.children(t, r.Path, r.Watch, id)
+			if err != nil {
+				return nil, err
+			}
+			return &GetChildrenResponse{Children: kids}, nil
+		}
+	case *GetChildren2Request:
+		s.run = func(t *tree.Tree) (Record, error) {
+			kids, st, err := c.children(t, r.Path, r.Watch, id)
+			if err != nil {
+				return nil, err
+			}
+			return &GetChildren2Response{Children: kids, Stat: st}, nil
+		}
+	case *GetACLRequest:
+		s.run = func(t *tree.Tree) (Record, error) {
+			acl, st, err := t.GetACLAs(r.Path, id)
+			if err != nil {
+				return nil, err
+			}
+			return &GetACLResponse{ACL: acl, Stat: st}, nil
+		}
+	case *GetAllChildrenNumberRequest:
+		s.run = func(t *tree.Tree) (Record, error) {
+			if err := t.CheckPerm(r.Path, tree.PermRead, id); err != nil {
+				return nil, err
+			}
+			n, err := t.AllChildrenNumber(r.Path)
+			if err != nil {
+				return nil, err
+			}
+			return &GetAllChildrenNumberResponse{TotalNumber: int32(n)}, nil
+		}
+	case *GetEphemeralsRequest:
+		s.run = func(t *tree.Tree) (Record, error) {
+			// No ACL check: a session only sees its own nodes.
+			all := t.Ephemerals(c.session)
+			prefix := r.PrefixPath
+			if strings.TrimSpace(prefix) == "/" {
+				prefix = ""
+			}
+			out := make([]string, 0, len(all))
+			for _, p := range all {
+				if strings.HasPrefix(p, prefix) {
+					out = append(out, p)
+				}
+			}
+			return &GetEphemeralsResponse{Ephemerals: out}, nil
+		}
+	case *MultiReadRequest:
+		s.run = func(t *tree.Tree) (Record, error) {
+			return c.multiRead(t, r, id), nil
+		}
+	case *WhoAmIRequest:
+		s.run = func(*tree.Tree) (Record, error) {
+			return &WhoAmIResponse{ClientInfo: clientInfos(id)}, nil
+		}
+	case *SyncRequest:
+		s.block = func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return c.srv.rep.Sync(ctx)
+		}
+		s.run = func(*tree.Tree) (Record, error) {
+			return &SyncResponse{Path: r.Path}, nil
+		}
+	case *SetWatches:
+		s.run = func(t *tree.Tree) (Record, error) {
+			w.setWatches(c, t, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, nil, nil)
+			return nil, nil
+		}
+	case *SetWatches2:
+		s.run = func(t *tree.Tree) (Record, error) {
+			w.setWatches(c, t, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
+				r.PersistentWatches, r.PersistentRecursiveWatches)
+			return nil, nil
+		}
+	case *AddWatchRequest:
+		s.run = func(*tree.Tree) (Record, error) {
+			mode := modePersistent
+			switch r.Mode {
+			case AddWatchPersistent:
+			case AddWatchPersistentRecursive:
+				mode = modeRecursive
+			default:
+				return nil, tree.ErrBadArguments
+			}
+			w.add(c, r.Path, watchData, mode)
+			w.add(c, r.Path, watchChild, mode)
+			return &ErrorResponse{Err: CodeOK}, nil
+		}
+	case *CheckWatchesRequest:
+		s.run = func(*tree.Tree) (Record, error) {
+			if !w.contains(c, r.Path, r.Type) {
+				return nil, ErrNoWatcher
+			}
+			return nil, nil
+		}
+	case *RemoveWatchesRequest:
+		s.run = func(*tree.Tree) (Record, error) {
+			if !w.remove(c, r.Path, r.Type) {
+				return nil, ErrNoWatcher
+			}
+			return nil, nil
+		}
+	default:
+		s.err = ErrUnknownOpcode
+	}
+}
+
+// children serves getChildren and getChildren2: READ on the node, and the
+// watch only once the read succeeded.
+func (c *conn) children(t *tree.Tree, path string, watch bool, id tree.Identity) ([]string, tree.Stat, error) {
+	if err := t.CheckPerm(path, tree.PermRead, id); err != nil {
+		return nil, tree.Stat{}, err
+	}
+	kids, st, err := t.Children(path)
+	if err != nil {
+		return nil, tree.Stat{}, err
+	}
+	if watch {
+		c.srv.watches.add(c, path, watchChild, modeStandard)
+	}
+	return kids, st, nil
+}
+
+// multiRead answers each read on its own; a failed one is an error result
+// and the others still run.
+func (c *conn) multiRead(t *tree.Tree, r *MultiReadRequest, id tree.Identity) *MultiResponse {
+	out := make([]MultiResult, len(r.Ops))
+	for i, m := range r.Ops {
+		switch q := m.Req.(type) {
+		case *GetDataRequest:
+			err := t.CheckPerm(q.Path, tree.PermRead, id)
+			var data []byte
+			var st tree.Stat
+			if err == nil {
+				data, st, err = t.Get(q.Path)
+			}
+			if err != nil {
+				out[i] = MultiResult{Op: OpError, Err: CodeOf(err)}
+				continue
+			}
+			out[i] = MultiResult{Op: OpGetData, Data: data, Stat: st}
+		case *GetChildrenRequest:
+			kids, _, err := c.children(t, q.Path, false, id)
+			if err != nil {
+				out[i] = MultiResult{Op: OpError, Err: CodeOf(err)}
+				continue
+			}
+			out[i] = MultiResult{Op: OpGetChildren, Children: kids}
+		default:
+			out[i] = MultiResult{Op: OpError, Err: CodeOf(ErrUnknownOpcode)}
+		}
+	}
+	return &MultiResponse{Results: out}
+}

@@ -1,0 +1,209 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"zkfs/replication"
+	"zkfs/tree"
+)
+
+// slot is one request on its way through a connection. Replies leave in
+// slot order, which is request order.
+type slot struct {
+	xid   int32
+	op    OpCode
+	start time.Time
+
+	// A write is proposed when it arrives and answered when its turn comes.
+	prop   *replication.Proposal
+	finish func(tree.Result) (Record, error)
+
+	// Anything else runs when its turn comes: first block, outside any
+	// lock (sync, closeSession), then run under the tree's read lock, so
+	// that what it reads and the events queued around it agree.
+	block func() error
+	run   func(t *tree.Tree) (Record, error)
+	// err answers the request without running anything.
+	err error
+	// zeroZxid sends zxid 0 in the header, as ZooKeeper does for auth.
+	zeroZxid bool
+	// then runs after the reply is queued.
+	then func()
+	// done is closed once the slot has run; writes behind it wait for it.
+	done chan struct{}
+}
+
+// processLoop answers the connection's requests in order.
+func (c *conn) processLoop() {
+	defer c.wg.Done()
+	for {
+		var s *slot
+		select {
+		case s = <-c.slots:
+		case <-c.done:
+			return
+		}
+		if !c.out.waitRoom() {
+			return
+		}
+		if s.prop != nil {
+			if !c.answerWrite(s) {
+				return
+			}
+			continue
+		}
+		if !c.answerOrdered(s) {
+			return
+		}
+	}
+}
+
+// answerWrite waits for a proposed write and queues its reply.
+func (c *conn) answerWrite(s *slot) bool {
+	res, zxid, err := s.prop.Wait(context.Background())
+	if err != nil {
+		// The write may or may not be applied: only a lost connection
+		// tells the client that truthfully (it sees ConnectionLoss).
+		c.out.abandonWrite()
+		if !c.closed.Load() {
+			c.log.Warn("write outcome unknown; closing the connection", "op", s.op, "err", err)
+		}
+		c.close()
+		return false
+	}
+	body, rerr := s.finish(res)
+	c.out.pushWriteReply(zxid, c.replyFrame(s, zxid, body, rerr))
+	return true
+}
+
+// answerOrdered runs a non-write request and queues its reply.
+func (c *conn) answerOrdered(s *slot) bool {
+	err := s.err
+	if err == nil && s.block != nil {
+		err = s.block()
+		if connectionError(err) {
+			if !c.closed.Load() {
+				c.log.Warn("closing the connection", "op", s.op, "err", err)
+			}
+			c.close()
+			return false
+		}
+	}
+	c.srv.rep.Read(func(t *tree.Tree) {
+		var body Record
+		if err == nil && s.run != nil {
+			body, err = s.run(t)
+		}
+		zxid := t.LastZxid()
+		if s.zeroZxid {
+			zxid = 0
+		}
+		c.out.push(c.replyFrame(s, zxid, body, err))
+	})
+	if s.done != nil {
+		close(s.done)
+	}
+	if s.then != nil {
+		s.then()
+	}
+	return true
+}
+
+// replyFrame encodes a reply and records the request's latency. A reply
+// with an error code has no body.
+func (c *conn) replyFrame(s *slot, zxid int64, body Record, err error) []byte {
+	code := CodeOf(err)
+	if code != CodeOK {
+		body = nil
+	}
+	c.stats.record(s.xid, zxid, s.op, time.Since(s.start))
+	c.srv.stats.latency.record(time.Since(s.start))
+	return AppendFrame(nil, &ReplyHeader{Xid: s.xid, Zxid: zxid, Err: code}, body)
+}
+
+// dispatch turns one request into a slot. Writes are proposed here, in
+// arrival order; everything else runs in the processor.
+func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
+	s := &slot{xid: h.Xid, op: h.Type, start: time.Now()}
+	if err != nil {
+		if !errors.Is(err, ErrUnknownOpcode) {
+			c.log.Warn("malformed request", "op", h.Type, "err", err)
+		}
+		s.err = err
+		return c.ordered(s, readOn)
+	}
+	if c.readOnly && isWrite(h.Type) {
+		s.err = ErrNotReadOnly
+		return c.ordered(s, readOn)
+	}
+	switch r := req.(type) {
+	case *AuthPacket:
+		return c.auth(s, r)
+	case *CloseSessionRequest:
+		s.block = func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := c.srv.rep.CloseSession(ctx, c.session)
+			if err == nil {
+				c.log.Info("session closed by the client")
+			}
+			return err
+		}
+		s.then = c.out.closeWhenDrained
+		return c.ordered(s, readDrain)
+	case *GetSASLRequest:
+		s.err = ErrUnknownOpcode
+		return c.ordered(s, readOn)
+	case *ReconfigRequest:
+		s.err = ErrReconfigDisabled
+		return c.ordered(s, readOn)
+	}
+	if op, finish := c.writeOp(h.Type, req); op != nil {
+		return c.write(s, op, finish)
+	}
+	c.readOp(s, req, c.ident())
+	return c.ordered(s, readOn)
+}
+
+// ordered queues a non-write slot.
+func (c *conn) ordered(s *slot, next readState) readState {
+	s.done = make(chan struct{})
+	if !c.enqueue(s) {
+		return readStop
+	}
+	c.lastOrdered = s.done
+	return next
+}
+
+// write proposes a write and queues its slot.
+func (c *conn) write(s *slot, op tree.Op, finish func(tree.Result) (Record, error)) readState {
+	if c.lastOrdered != nil {
+		select {
+		case <-c.lastOrdered:
+			c.lastOrdered = nil
+		case <-c.done:
+			return readStop
+		}
+	}
+	c.out.beginWrite()
+	ctx, cancel := proposeCtx()
+	s.prop = c.srv.rep.Submit(ctx, c.session, c.ident(), op)
+	cancel()
+	s.finish = finish
+	if !c.enqueue(s) {
+		return readStop
+	}
+	return readOn
+}
+
+// isWrite tells the requests a read-only server refuses.
+func isWrite(op OpCode) bool {
+	switch op {
+	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL, OpDelete, OpSetData,
+		OpSetACL, OpCheck, OpMulti, OpReconfig:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,76 @@
+package wire
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// serverStats are the counters srvr, stat, mntr and cons report.
+type serverStats struct {
+	received atomic.Int64
+	sent     atomic.Int64
+	latency  latencyStats
+}
+
+// latencyStats tracks request latency in milliseconds, as ZooKeeper's
+// ServerStats does (min/avg/max since the last reset).
+type latencyStats struct {
+	mu    sync.Mutex
+	count int64
+	total time.Duration
+	min   time.Duration
+	max   time.Duration
+}
+
+func (l *latencyStats) record(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.count == 0 || d < l.min {
+		l.min = d
+	}
+	if d > l.max {
+		l.max = d
+	}
+	l.count++
+	l.total += d
+}
+
+// snapshot returns min, avg and max; all zero before the first request.
+func (l *latencyStats) snapshot() (minD, avg, maxD time.Duration, count int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.count == 0 {
+		return 0, 0, 0, 0
+	}
+	return l.min, l.total / time.Duration(l.count), l.max, l.count
+}
+
+func (l *latencyStats) reset() {
+	l.mu.Lock()
+	l.count, l.total, l.min, l.max = 0, 0, 0, 0
+	l.mu.Unlock()
+}
+
+// connStats are one connection's counters, for cons.
+type connStats struct {
+	established time.Time
+	received    atomic.Int64
+	sent        atomic.Int64
+	latency     latencyStats
+
+	mu       sync.Mutex
+	lastXid  int32
+	lastZxid int64
+	lastOp   OpCode
+	lastLat  time.Duration
+	lastResp time.Time
+	hasLast  bool
+}
+
+func (s *connStats) record(xid int32, zxid int64, op OpCode, lat time.Duration) {
+	s.latency.record(lat)
+	s.mu.Lock()
+	s.lastXid, s.lastZxid, s.lastOp, s.lastLat, s.lastResp, s.hasLast = xid, zxid, op, lat, time.Now(), true
+	s.mu.Unlock()
+}

@@ -1,0 +1,359 @@
+package wire
+
+import (
+	"strings"
+	"sync"
+
+	"zkfs/tree"
+)
+
+// watchKind names ZooKeeper's two watch tables. The server does not tell
+// data watches from exists watches (only clients do): both live in the
+// data table.
+type watchKind uint8
+
+const (
+	watchData watchKind = iota
+	watchChild
+)
+
+// watchMode is a set of modes, because one connection may hold a one-shot
+// and a persistent watch on the same path, as ZooKeeper's WatchStats
+// allows.
+type watchMode uint8
+
+const (
+	modeStandard watchMode = 1 << iota
+	modePersistent
+	modeRecursive
+)
+
+// watchTable is one of ZooKeeper's WatchManagers: watches by path, and by
+// connection for cleanup and the wchc/wchs reports.
+type watchTable struct {
+	byPath map[string]map[*conn]watchMode
+	byConn map[*conn]map[string]struct{}
+	// recursive counts recursive watches, so that a change only walks up
+	// its ancestors when somebody holds one.
+	recursive int
+}
+
+func newWatchTable() watchTable {
+	return watchTable{byPath: make(map[string]map[*conn]watchMode), byConn: make(map[*conn]map[string]struct{})}
+}
+
+func (t *watchTable) add(c *conn, path string, m watchMode) {
+	ws := t.byPath[path]
+	if ws == nil {
+		ws = make(map[*conn]watchMode)
+		t.byPath[path] = ws
+	}
+	old := ws[c]
+	if old&modeRecursive == 0 && m&modeRecursive != 0 {
+		t.recursive++
+	}
+	ws[c] = old | m
+	ps := t.byConn[c]
+	if ps == nil {
+		ps = make(map[string]struct{})
+		t.byConn[c] = ps
+	}
+	ps[path] = struct{}{}
+}
+
+// set replaces c's modes on path; zero removes the watch.
+func (t *watchTable) set(c *conn, path string, m watchMode) {
+	ws := t.byPath[path]
+	old := ws[c]
+	if old&modeRecursive != 0 && m&modeRecursive == 0 {
+		t.recursive--
+	}
+	if m != 0 {
+		ws[c] = m
+		return
+	}
+	delete(ws, c)
+	if len(ws) == 0 {
+		delete(t.byPath, path)
+	}
+	if ps := t.byConn[c]; ps != nil {
+		delete(ps, path)
+		if len(ps) == 0 {
+			delete(t.byConn, c)
+		}
+	}
+}
+
+func (t *watchTable) has(c *conn, path string) bool {
+	_, ok := t.byPath[path][c]
+	return ok
+}
+
+func (t *watchTable) removeConn(c *conn) {
+	for p := range t.byConn[c] {
+		t.set(c, p, 0)
+	}
+	delete(t.byConn, c)
+}
+
+// collect gathers the connections a change of type typ at path notifies and
+// consumes their one-shot watches, following ZooKeeper's WatchManager: every
+// watch on the path itself fires, except that a recursive watch never sees
+// NodeChildrenChanged; on ancestors only recursive watches fire.
+func (t *watchTable) collect(path string, typ EventType, into map[*conn]struct{}) {
+	for c, m := range t.byPath[path] {
+		if m&(modeStandard|modePersistent) != 0 || typ != EventNodeChildrenChanged {
+			into[c] = struct{}{}
+		}
+		if m&modeStandard != 0 {
+			t.set(c, path, m&^modeStandard)
+		}
+	}
+	if t.recursive == 0 || typ == EventNodeChildrenChanged {
+		return
+	}
+	for p := path; p != "/"; {
+		p = parentPath(p)
+		for c, m := range t.byPath[p] {
+			if m&modeRecursive != 0 {
+				into[c] = struct{}{}
+			}
+		}
+	}
+}
+
+// watchRegistry holds every connection's watches. Its lock nests inside
+// the tree's lock: triggers run under the write lock (in the replica's
+// listener), registrations under the read lock of the read they belong to.
+type watchRegistry struct {
+	mu          sync.Mutex
+	data, child watchTable
+}
+
+func newWatchRegistry() *watchRegistry {
+	return &watchRegistry{data: newWatchTable(), child: newWatchTable()}
+}
+
+func (r *watchRegistry) table(k watchKind) *watchTable {
+	if k == watchChild {
+		return &r.child
+	}
+	return &r.data
+}
+
+// add registers a watch, unless the connection is already closed (its
+// watches would then never be removed).
+func (r *watchRegistry) add(c *conn, path string, k watchKind, m watchMode) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.closed.Load() {
+		return
+	}
+	r.table(k).add(c, path, m)
+}
+
+func (r *watchRegistry) removeConn(c *conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.data.removeConn(c)
+	r.child.removeConn(c)
+}
+
+// contains answers checkWatches.
+func (r *watchRegistry) contains(c *conn, path string, typ WatcherType) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch typ {
+	case WatcherChildren:
+		return r.child.has(c, path)
+	case WatcherData:
+		return r.data.has(c, path)
+	case WatcherAny:
+		return r.child.has(c, path) || r.data.has(c, path)
+	}
+	return false
+}
+
+// remove answers removeWatches: every mode of the selected watches goes.
+func (r *watchRegistry) remove(c *conn, path string, typ WatcherType) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	removed := false
+	if typ == WatcherChildren || typ == WatcherAny {
+		if r.child.has(c, path) {
+			r.child.set(c, path, 0)
+			removed = true
+		}
+	}
+	if typ == WatcherData || typ == WatcherAny {
+		if r.data.has(c, path) {
+			r.data.set(c, path, 0)
+			removed = true
+		}
+	}
+	return removed
+}
+
+// trigger delivers one applied change, mapping the tree's events onto
+// ZooKeeper's two tables as DataTree does: creations and data changes go to
+// the data table, child changes to the child table, and a deletion to both,
+// each connection being told once.
+func (r *watchRegistry) trigger(ev tree.Event) {
+	typ := EventType(ev.Type)
+	to := make(map[*conn]struct{})
+	r.mu.Lock()
+	switch ev.Type {
+	case tree.EventNodeCreated, tree.EventNodeDataChanged:
+		r.data.collect(ev.Path, typ, to)
+	case tree.EventNodeDeleted:
+		r.data.collect(ev.Path, typ, to)
+		r.child.collect(ev.Path, typ, to)
+	case tree.EventNodeChildrenChanged:
+		r.child.collect(ev.Path, typ, to)
+	}
+	r.mu.Unlock()
+	if len(to) == 0 {
+		return
+	}
+	frame := eventFrame(typ, ev.Path)
+	for c := range to {
+		// ZooKeeper 3.8.4 and later withhold an event from a watcher that
+		// may not read the node, so that persistent recursive watches do
+		// not disclose paths under a protected node.
+		if !tree.Permitted(ev.ACL, tree.PermRead, c.ident()) {
+			continue
+		}
+		c.out.pushEvent(ev.Zxid, frame)
+	}
+}
+
+// reset answers a snapshot restore, after which the tree is replaced
+// without events. Every watch fires as if its node changed, which is
+// conservative: a client re-reads and finds the truth, and one-shot watches
+// are consumed as a real change would consume them.
+func (r *watchRegistry) reset(zxid int64) {
+	type delivery struct {
+		c    *conn
+		typ  EventType
+		path string
+	}
+	var out []delivery
+	r.mu.Lock()
+	for path, ws := range r.data.byPath {
+		for c, m := range ws {
+			out = append(out, delivery{c, EventNodeDataChanged, path})
+			if m&modeStandard != 0 {
+				r.data.set(c, path, m&^modeStandard)
+			}
+		}
+	}
+	for path, ws := range r.child.byPath {
+		for c, m := range ws {
+			if m&(modeStandard|modePersistent) != 0 {
+				out = append(out, delivery{c, EventNodeChildrenChanged, path})
+			}
+			if m&modeStandard != 0 {
+				r.child.set(c, path, m&^modeStandard)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, d := range out {
+		d.c.out.pushEvent(zxid, eventFrame(d.typ, d.path))
+	}
+}
+
+// setWatches re-registers the watches of a reconnecting client and fires
+// at once those whose node changed after relativeZxid, the last zxid the
+// client saw, as ZooKeeper's DataTree.setWatches does. It runs under the
+// tree's read lock.
+func (r *watchRegistry) setWatches(c *conn, t *tree.Tree, relativeZxid int64, data, exist, child, persistent, recursive []string) {
+	var fire [][]byte
+	r.mu.Lock()
+	if c.closed.Load() {
+		r.mu.Unlock()
+		return
+	}
+	for _, p := range data {
+		st, err := t.Stat(p)
+		switch {
+		case err != nil:
+			fire = append(fire, eventFrame(EventNodeDeleted, p))
+		case st.Mzxid > relativeZxid:
+			fire = append(fire, eventFrame(EventNodeDataChanged, p))
+		default:
+			r.data.add(c, p, modeStandard)
+		}
+	}
+	for _, p := range exist {
+		if t.Exists(p) {
+			fire = append(fire, eventFrame(EventNodeCreated, p))
+		} else {
+			r.data.add(c, p, modeStandard)
+		}
+	}
+	for _, p := range child {
+		st, err := t.Stat(p)
+		switch {
+		case err != nil:
+			fire = append(fire, eventFrame(EventNodeDeleted, p))
+		case st.Pzxid > relativeZxid:
+			fire = append(fire, eventFrame(EventNodeChildrenChanged, p))
+		default:
+			r.child.add(c, p, modeStandard)
+		}
+	}
+	for _, p := range persistent {
+		r.data.add(c, p, modePersistent)
+		r.child.add(c, p, modePersistent)
+	}
+	for _, p := range recursive {
+		r.data.add(c, p, modeRecursive)
+		r.child.add(c, p, modeRecursive)
+	}
+	r.mu.Unlock()
+	for _, f := range fire {
+		c.out.push(f)
+	}
+}
+
+// watchSummary is what wchs reports.
+type watchSummary struct {
+	conns, paths, watches int
+}
+
+func (r *watchRegistry) summary() watchSummary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s watchSummary
+	conns := make(map[*conn]struct{})
+	for _, t := range []*watchTable{&r.data, &r.child} {
+		s.paths += len(t.byPath)
+		for c, ps := range t.byConn {
+			conns[c] = struct{}{}
+			s.watches += len(ps)
+		}
+	}
+	s.conns = len(conns)
+	return s
+}
+
+// count returns how many watches c holds, for cons.
+func (r *watchRegistry) count(c *conn) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.data.byConn[c]) + len(r.child.byConn[c])
+}
+
+func eventFrame(typ EventType, path string) []byte {
+	return AppendFrame(nil, &ReplyHeader{Xid: XidNotification, Zxid: -1}, &WatcherEvent{Type: typ, State: StateSyncConnected, Path: path})
+}
+
+// parentPath returns the parent of a path other than "/".
+func parentPath(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
