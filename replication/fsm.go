@@ -43,9 +43,12 @@ type fsm struct {
 	store *storage.Store
 	cfg   tree.Config
 
-	mu        sync.RWMutex
-	tree      *tree.Tree
-	applied   uint64 // the last index whose effects are in the store
+	mu      sync.RWMutex
+	tree    *tree.Tree
+	applied uint64 // the last index whose effects are in the store
+	// appliedCh is closed, and replaced, each time applied advances, so
+	// that callers waiting for read-your-writes wake up.
+	appliedCh chan struct{}
 	listeners []Listener
 
 	// fatal stops the process. A replica that cannot apply an entry or
@@ -59,7 +62,7 @@ func newFSM(log *slog.Logger, store *storage.Store, cfg tree.Config) (*fsm, erro
 	if err != nil {
 		return nil, err
 	}
-	f := &fsm{log: log, store: store, cfg: cfg, tree: t, applied: applied}
+	f := &fsm{log: log, store: store, cfg: cfg, tree: t, applied: applied, appliedCh: make(chan struct{})}
 	f.fatal = func(msg string, args ...any) {
 		log.Error(msg, args...)
 		os.Exit(70)
@@ -109,12 +112,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		f.fatal("replication: cannot persist applied entries; stopping the replica", "index", last, "err", err)
 		return out
 	}
-	f.applied = last
+	f.setApplied(last)
 	a := Applied{Index: last, Events: events}
 	for _, fn := range f.listeners {
 		fn(a)
 	}
 	return out
+}
+
+// setApplied records progress and wakes the waiters; f.mu is held.
+func (f *fsm) setApplied(idx uint64) {
+	f.applied = idx
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
 }
 
 // Snapshot captures the state at the last applied index. Raft calls it on
@@ -146,7 +156,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("replication: restore: %w", err)
 	}
 	f.tree = t
-	f.applied = idx
+	f.setApplied(idx)
 	a := Applied{Index: idx, Reset: true}
 	for _, fn := range f.listeners {
 		fn(a)

@@ -15,29 +15,72 @@ import (
 // it arrives, so that they take log positions in arrival order, and waits
 // for the outcomes in the same order.
 type Proposal struct {
-	fut raft.ApplyFuture
-	err error // set when the write never reached Raft
+	r   *Replica
+	fut raft.ApplyFuture    // submitted on this replica, the leader
+	fwd chan forwardOutcome // forwarded to the leader
+	err error               // set when the write never reached Raft
 }
 
-// Submit hands op to Raft on behalf of a session and returns without
+// Submit hands op to the log on behalf of a session and returns without
 // waiting for it to be applied. Calls made one after another from one
-// goroutine reach the log in that order, because Raft takes entries from a
-// single queue. The context bounds only the wait for a place in that queue.
+// goroutine reach the log in that order: on the leader Raft takes entries
+// from a single queue, and a follower forwards them as one ordered stream.
+// The context bounds only the wait for a place in the queue.
 func (r *Replica) Submit(ctx context.Context, session int64, id tree.Identity, op tree.Op) *Proposal {
-	data, err := EncodeCommand(Command{Time: time.Now().UnixMilli(), Session: session, Identity: id, Op: op})
+	cmd := Command{Session: session, Identity: id, Op: op}
+	if r.IsLeader() || r.standalone() {
+		return r.submitLocal(cmd)
+	}
+	data, err := EncodeCommand(cmd)
 	if err != nil {
 		return &Proposal{err: err}
 	}
-	return &Proposal{fut: r.raft.Apply(data, timeoutOf(ctx))}
+	p := &pendingForward{data: data, done: make(chan forwardOutcome, 1)}
+	select {
+	case r.fwd.queue <- p:
+	case <-ctx.Done():
+		return &Proposal{err: fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())}
+	case <-r.stop:
+		return &Proposal{err: ErrClosed}
+	}
+	return &Proposal{r: r, fwd: p.done}
+}
+
+// submitLocal stamps the leader's time into cmd and appends it to the log.
+// The tree never reads a clock, so every replica computes the same ctime
+// and mtime.
+func (r *Replica) submitLocal(cmd Command) *Proposal {
+	cmd.Time = time.Now().UnixMilli()
+	data, err := EncodeCommand(cmd)
+	if err != nil {
+		return &Proposal{err: err}
+	}
+	return &Proposal{r: r, fut: r.raft.Apply(data, r.cfg.WriteTimeout)}
 }
 
 // Wait returns the proposal's result and its zxid (the Raft index of its
-// log entry, which ZooKeeper clients see in the reply header). If ctx ends
-// first the outcome is unknown and Wait returns ErrTimeout; the write may
-// still be applied later.
+// log entry, which ZooKeeper clients see in the reply header). It returns
+// only once this replica has applied the write, so a read that follows on
+// the same replica sees it. If ctx ends first the outcome is unknown and
+// Wait returns ErrTimeout; the write may still be applied later.
 func (p *Proposal) Wait(ctx context.Context) (tree.Result, int64, error) {
 	if p.err != nil {
 		return tree.Result{}, 0, p.err
+	}
+	if p.fwd != nil {
+		var out forwardOutcome
+		select {
+		case out = <-p.fwd:
+		case <-ctx.Done():
+			return tree.Result{}, 0, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+		}
+		if out.err != nil {
+			return tree.Result{}, 0, out.err
+		}
+		if err := p.r.waitApplied(ctx, out.index); err != nil {
+			return tree.Result{}, 0, err
+		}
+		return out.result, int64(out.index), nil
 	}
 	if ctx.Done() != nil {
 		done := make(chan struct{})
@@ -61,10 +104,36 @@ func (p *Proposal) Wait(ctx context.Context) (tree.Result, int64, error) {
 	return res.result, int64(p.fut.Index()), nil
 }
 
+// Propose replicates one operation on behalf of a session and returns the
+// result of applying it, once this replica has applied it.
+func (r *Replica) Propose(ctx context.Context, session int64, id tree.Identity, op tree.Op) (tree.Result, error) {
+	res, _, err := r.Submit(ctx, session, id, op).Wait(ctx)
+	return res, err
+}
+
 // LastZxid returns the zxid of the last applied command, which ZooKeeper
 // puts in the header of every read reply.
 func (r *Replica) LastZxid() int64 {
 	var z int64
 	r.Read(func(t *tree.Tree) { z = t.LastZxid() })
 	return z
+}
+
+// waitApplied blocks until this replica has applied index.
+func (r *Replica) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		r.fsm.mu.RLock()
+		applied, ch := r.fsm.applied, r.fsm.appliedCh
+		r.fsm.mu.RUnlock()
+		if applied >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: waiting to apply index %d: %v", ErrTimeout, index, ctx.Err())
+		case <-r.stop:
+			return ErrClosed
+		}
+	}
 }

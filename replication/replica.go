@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,7 +21,7 @@ import (
 // Errors of the write path.
 var (
 	// ErrNotLeader reports a write proposed to a replica that is not the
-	// leader and cannot forward it.
+	// leader and cannot forward it; the write was not applied.
 	ErrNotLeader = errors.New("replication: not the leader")
 	// ErrTimeout reports a write whose outcome is unknown because it was
 	// not applied before the caller's deadline.
@@ -33,8 +34,16 @@ var (
 type Config struct {
 	// DataDir holds the Pebble store and Raft's snapshots.
 	DataDir string
-	// ID is the replica's Raft server id.
+	// ID is the replica's server id (ZooKeeper's myid); "1" if empty.
 	ID string
+	// Peers lists the ensemble, this replica included. Empty means a
+	// standalone replica: a single voter with no network transport.
+	Peers []Peer
+	// TickTime is ZooKeeper's basic time unit; Raft's timeouts derive
+	// from it (see raftTimings). 0 means 2 s, ZooKeeper's default.
+	TickTime time.Duration
+	// WriteTimeout bounds a write's wait for the log; 0 means 10 s.
+	WriteTimeout time.Duration
 	// Tree holds the tree's limits.
 	Tree tree.Config
 	// SnapshotThreshold is the number of log entries between snapshots
@@ -48,8 +57,8 @@ type Config struct {
 	// expired TTL nodes (ZooKeeper's znode.container.checkIntervalMs);
 	// 0 means one minute.
 	ReapInterval time.Duration
-	// SessionTick is how often the leader looks for expired sessions;
-	// 0 means 100 ms.
+	// SessionTick is how often the leader looks for expired sessions and
+	// followers report session activity; 0 means 100 ms.
 	SessionTick time.Duration
 	// Logger receives the replica's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -67,15 +76,31 @@ type Replica struct {
 
 	sessions sessionTracker
 
+	// Ensemble plumbing; unused by a standalone replica.
+	rpc     *rpcServer
+	clients rpcClients
+	fwd     *forwarder
+	streams forwardStreams
+	peersMu sync.Mutex
+	peers   map[string]Peer
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
 // Open opens (or creates) the data directory and starts Raft. With no
-// existing state it bootstraps a cluster of one voter: this replica.
+// existing state it bootstraps the cluster: a single voter when standalone,
+// or the configured peers, which every member bootstraps identically so
+// that they may start in any order.
 func Open(cfg Config) (*Replica, error) {
 	if cfg.ID == "" {
 		cfg.ID = "1"
+	}
+	if cfg.TickTime == 0 {
+		cfg.TickTime = 2 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
 	}
 	if cfg.SnapshotThreshold == 0 {
 		cfg.SnapshotThreshold = 100_000
@@ -96,20 +121,61 @@ func Open(cfg Config) (*Replica, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replication: data directory: %w", err)
 	}
+	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), peers: make(map[string]Peer)}
+	r.sessions.lastSeen = make(map[int64]time.Time)
+	r.sessions.pending = make(map[int64]struct{})
+	for _, p := range cfg.Peers {
+		r.peers[p.ID] = p
+	}
+	if !r.standalone() {
+		if _, ok := r.peers[cfg.ID]; !ok {
+			return nil, fmt.Errorf("replication: server id %s is not among the configured servers", cfg.ID)
+		}
+	}
 	store, err := storage.Open(filepath.Join(cfg.DataDir, "pebble"), storage.Options{Logger: pebbleLogger{log}})
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{cfg: cfg, log: log, store: store, stop: make(chan struct{})}
-	r.sessions.lastSeen = make(map[int64]time.Time)
+	r.store = store
 	if err := r.start(); err != nil {
+		r.shutdownTransport()
 		store.Close()
 		return nil, err
 	}
 	r.wg.Add(2)
 	go r.reapLoop()
 	go r.expireLoop(cfg.SessionTick)
+	if !r.standalone() {
+		r.fwd = &forwarder{r: r, queue: make(chan *pendingForward, 4096)}
+		r.fwd.newStream()
+		r.wg.Add(2)
+		go r.fwd.run()
+		go r.touchLoop(cfg.SessionTick)
+	}
 	return r, nil
+}
+
+func (r *Replica) standalone() bool { return len(r.cfg.Peers) == 0 }
+
+// raftTimings derives Raft's timeouts from tickTime, as ZooKeeper derives
+// its own from it: a follower that hears nothing for one tick starts an
+// election, and a leader that cannot reach a quorum for half a tick steps
+// down. With the default 2 s tick a dead leader is replaced in about 1-2
+// ticks. A standalone replica has nobody to wait for.
+func raftTimings(rc *raft.Config, tick time.Duration, standalone bool) {
+	if standalone {
+		rc.HeartbeatTimeout = 100 * time.Millisecond
+		rc.ElectionTimeout = 100 * time.Millisecond
+		rc.LeaderLeaseTimeout = 100 * time.Millisecond
+		return
+	}
+	rc.HeartbeatTimeout = tick / 2
+	rc.ElectionTimeout = tick / 2
+	rc.LeaderLeaseTimeout = tick / 4
+	// Followers learn the commit index with the next AppendEntries; an
+	// idle leader sends one every CommitTimeout, which is what a
+	// forwarded write or a watch on a follower waits for.
+	rc.CommitTimeout = 5 * time.Millisecond
 }
 
 func (r *Replica) start() error {
@@ -141,29 +207,59 @@ func (r *Replica) start() error {
 	// The store already holds the tree as of its last applied index, so
 	// loading raft's snapshot at start would only repeat that work.
 	rc.NoSnapshotRestoreOnStart = true
-	// A lone voter has nobody to wait for: elect it at once.
-	rc.HeartbeatTimeout = 100 * time.Millisecond
-	rc.ElectionTimeout = 100 * time.Millisecond
-	rc.LeaderLeaseTimeout = 100 * time.Millisecond
+	raftTimings(rc, cfg.TickTime, r.standalone())
 
-	addr, trans := raft.NewInmemTransport(raft.ServerAddress("standalone-" + cfg.ID))
-	r.trans = trans
+	var boot raft.Configuration
+	if r.standalone() {
+		addr, trans := raft.NewInmemTransport(raft.ServerAddress("standalone-" + cfg.ID))
+		r.trans = trans
+		boot.Servers = []raft.Server{{ID: rc.LocalID, Address: addr}}
+	} else {
+		self := r.peers[cfg.ID]
+		adv, err := net.ResolveTCPAddr("tcp", self.RaftAddr)
+		if err != nil {
+			return fmt.Errorf("replication: peer address %s: %w", self.RaftAddr, err)
+		}
+		trans, err := raft.NewTCPTransportWithLogger(self.RaftAddr, adv, 3, 10*time.Second, hlog)
+		if err != nil {
+			return fmt.Errorf("replication: raft transport on %s: %w", self.RaftAddr, err)
+		}
+		r.trans = trans
+		for _, p := range cfg.Peers {
+			s := raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr), Suffrage: raft.Voter}
+			if p.Observer {
+				s.Suffrage = raft.Nonvoter
+			}
+			boot.Servers = append(boot.Servers, s)
+		}
+		if r.rpc, err = startRPC(r, self.RPCAddr); err != nil {
+			return err
+		}
+	}
 	has, err := raft.HasExistingState(r.store, r.store, snaps)
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
 	if !has {
-		boot := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr}}}
-		if err := raft.BootstrapCluster(rc, r.store, r.store, snaps, trans, boot); err != nil {
+		if err := raft.BootstrapCluster(rc, r.store, r.store, snaps, r.trans, boot); err != nil {
 			return fmt.Errorf("replication: bootstrap: %w", err)
 		}
 	}
-	ra, err := raft.NewRaft(rc, f, r.store, r.store, snaps, trans)
+	ra, err := raft.NewRaft(rc, f, r.store, r.store, snaps, r.trans)
 	if err != nil {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
 	r.raft = ra
 	return nil
+}
+
+func (r *Replica) shutdownTransport() {
+	if r.rpc != nil {
+		r.rpc.close()
+	}
+	if c, ok := r.trans.(raft.WithClose); ok {
+		c.Close()
+	}
 }
 
 // catchUpWithSnapshot loads raft's newest snapshot into the store when the
@@ -192,8 +288,10 @@ func (r *Replica) WaitReady(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if r.raft.State() == raft.Leader {
-			return r.Sync(ctx)
+		if _, id := r.raft.LeaderWithID(); id != "" {
+			if err := r.Sync(ctx); err == nil || ctx.Err() != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -205,43 +303,57 @@ func (r *Replica) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Propose replicates one operation on behalf of a session and returns the
-// result of applying it. The leader stamps the time: the tree never reads a
-// clock, so every replica computes the same ctime and mtime.
-func (r *Replica) Propose(ctx context.Context, session int64, id tree.Identity, op tree.Op) (tree.Result, error) {
-	data, err := EncodeCommand(Command{Time: time.Now().UnixMilli(), Session: session, Identity: id, Op: op})
+// Sync returns once this replica has applied every write that was committed
+// when Sync was called, so that a read after it is linearizable. The leader
+// proves it still leads by committing a barrier; a follower asks the leader
+// for that index and waits to apply it (a ReadIndex).
+func (r *Replica) Sync(ctx context.Context) error {
+	if r.IsLeader() || r.standalone() {
+		_, err := r.leaderReadIndex()
+		return err
+	}
+	idx, err := r.remoteReadIndex(ctx)
 	if err != nil {
-		return tree.Result{}, err
+		return err
 	}
-	fut := r.raft.Apply(data, timeoutOf(ctx))
-	done := make(chan struct{})
-	go func() {
-		fut.Error()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return tree.Result{}, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
-	}
-	if err := fut.Error(); err != nil {
-		return tree.Result{}, raftError(err)
-	}
-	res, ok := fut.Response().(applyResult)
-	if !ok {
-		return tree.Result{}, fmt.Errorf("replication: entry %d was not applied as a command", fut.Index())
-	}
-	return res.result, nil
+	return r.waitApplied(ctx, idx)
 }
 
-// Sync returns once this replica has applied every write that was committed
-// when Sync was called.
-func (r *Replica) Sync(ctx context.Context) error {
-	fut := r.raft.Barrier(timeoutOf(ctx))
-	if err := fut.Error(); err != nil {
-		return raftError(err)
+// leaderReadIndex commits a barrier and returns the applied index after it.
+func (r *Replica) leaderReadIndex() (uint64, error) {
+	if err := r.raft.Barrier(r.cfg.WriteTimeout).Error(); err != nil {
+		return 0, raftError(err)
 	}
-	return nil
+	return r.AppliedIndex(), nil
+}
+
+func (r *Replica) remoteReadIndex(ctx context.Context) (uint64, error) {
+	wait := r.cfg.WriteTimeout
+	if d, ok := ctx.Deadline(); ok {
+		wait = time.Until(d)
+	}
+	addr, err := r.leaderRPCAddr(wait)
+	if err != nil {
+		return 0, err
+	}
+	cl, err := r.clients.get(addr)
+	if err != nil {
+		return 0, fmt.Errorf("%w: cannot reach the leader at %s: %v", ErrTimeout, addr, err)
+	}
+	var reply ReadIndexReply
+	call := cl.Go("Peer.ReadIndex", Empty{}, &reply, nil)
+	select {
+	case <-call.Done:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+	}
+	if call.Error != nil {
+		if isTransportError(call.Error) {
+			r.clients.drop(addr, cl)
+		}
+		return 0, fmt.Errorf("%w: read index from the leader: %v", ErrTimeout, call.Error)
+	}
+	return reply.Index, nil
 }
 
 // Read runs fn with the tree under a read lock. fn must not keep the tree
@@ -269,6 +381,35 @@ func (r *Replica) AppliedIndex() uint64 {
 // IsLeader reports whether this replica is the Raft leader.
 func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
 
+// Mode returns the replica's role in ZooKeeper's words, as srvr and mntr
+// report it: standalone, leader, follower or observer.
+func (r *Replica) Mode() string {
+	switch {
+	case r.standalone():
+		return "standalone"
+	case r.IsLeader():
+		return "leader"
+	}
+	if p, ok := r.peer(r.cfg.ID); ok && p.Observer {
+		return "observer"
+	}
+	return "follower"
+}
+
+// HasQuorum reports whether this replica is in touch with a leader, which
+// is what a write needs; a replica without one serves only reads.
+func (r *Replica) HasQuorum() bool {
+	_, id := r.raft.LeaderWithID()
+	return id != ""
+}
+
+func (r *Replica) peer(id string) (Peer, bool) {
+	r.peersMu.Lock()
+	defer r.peersMu.Unlock()
+	p, ok := r.peers[id]
+	return p, ok
+}
+
 // Snapshot takes a Raft snapshot now and compacts the log behind it.
 func (r *Replica) Snapshot() error {
 	return r.raft.Snapshot().Error()
@@ -279,6 +420,8 @@ func (r *Replica) Close() error {
 	close(r.stop)
 	r.wg.Wait()
 	err := r.raft.Shutdown().Error()
+	r.clients.closeAll()
+	r.shutdownTransport()
 	if cerr := r.store.Close(); err == nil {
 		err = cerr
 	}
@@ -304,7 +447,7 @@ func (r *Replica) reapLoop() {
 		now := time.Now().UnixMilli()
 		r.Read(func(t *tree.Tree) { paths = t.Reapable(now) })
 		for _, p := range paths {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.WriteTimeout)
 			_, err := r.Propose(ctx, 0, tree.Identity{Super: true}, tree.Reap{Path: p})
 			cancel()
 			if err != nil {

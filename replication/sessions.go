@@ -32,17 +32,84 @@ type sessionTracker struct {
 	leaderSince time.Time
 	wasLeader   bool
 	nextID      int64
+	// pending holds sessions touched since the last report to the leader.
+	pending map[int64]struct{}
 }
 
 func (s *sessionTracker) touch(id int64, now time.Time) {
 	s.mu.Lock()
 	s.lastSeen[id] = now
+	s.pending[id] = struct{}{}
 	s.mu.Unlock()
+}
+
+// touchAll records activity that another replica reported.
+func (s *sessionTracker) touchAll(ids []int64) {
+	now := time.Now()
+	s.mu.Lock()
+	for _, id := range ids {
+		s.lastSeen[id] = now
+	}
+	s.mu.Unlock()
+}
+
+// takePending returns and clears the sessions touched since the last call.
+func (s *sessionTracker) takePending() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(s.pending))
+	for id := range s.pending {
+		ids = append(ids, id)
+	}
+	clear(s.pending)
+	return ids
+}
+
+// touchLoop reports this replica's session activity to the leader in
+// batches, since the leader alone expires sessions.
+func (r *Replica) touchLoop(tick time.Duration) {
+	defer r.wg.Done()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		ids := r.sessions.takePending()
+		if len(ids) == 0 || r.IsLeader() {
+			continue
+		}
+		addr, err := r.leaderRPCAddr(0)
+		if err != nil {
+			continue
+		}
+		cl, err := r.clients.get(addr)
+		if err != nil {
+			continue
+		}
+		call := cl.Go("Peer.Touch", TouchArgs{Sessions: ids}, &Empty{}, nil)
+		select {
+		case <-call.Done:
+			if isTransportError(call.Error) {
+				r.clients.drop(addr, cl)
+			}
+		case <-time.After(r.cfg.TickTime):
+			r.clients.drop(addr, cl) // a stuck connection; redial next time
+		case <-r.stop:
+			return
+		}
+	}
 }
 
 func (s *sessionTracker) forget(id int64) {
 	s.mu.Lock()
 	delete(s.lastSeen, id)
+	delete(s.pending, id)
 	s.mu.Unlock()
 }
 
