@@ -17,6 +17,9 @@ var (
 	// ErrBadSnapshot reports a snapshot stream that is truncated, damaged or
 	// of an unknown format. A Restore failing with it changed nothing.
 	ErrBadSnapshot = errors.New("storage: invalid snapshot")
+	// ErrSnapshotTooLarge reports a snapshot too large to restore in one
+	// atomic batch. A Restore failing with it changed nothing.
+	ErrSnapshotTooLarge = errors.New("storage: snapshot too large to restore")
 )
 
 // ErrKeyNotFound is returned by the StableStore methods for a missing key.

@@ -14,6 +14,10 @@ import (
 	"zkfs/tree"
 )
 
+// maxRestoreBatch caps the batch Restore builds, below Pebble's 4 GiB
+// limit. A variable so that tests can exercise the limit.
+var maxRestoreBatch = 3 << 30
+
 // Restore replaces the stored tree and applied index with the snapshot read
 // from r, written by Snapshot.WriteTo, and returns the restored tree and
 // index.
@@ -26,8 +30,9 @@ import (
 // must not run CommitApplied concurrently.
 //
 // The batch holds the whole snapshot in memory and is capped by Pebble at
-// 4 GiB, far beyond what a ZooKeeper-sized tree needs (a million 100-byte
-// nodes make a batch of a few hundred MB).
+// 4 GiB; a snapshot beyond maxRestoreBatch fails with ErrSnapshotTooLarge.
+// That is far beyond what a ZooKeeper-sized tree needs: a million 100-byte
+// nodes make a batch of about 150 MB.
 func (s *Store) Restore(r io.Reader, cfg tree.Config) (*tree.Tree, uint64, error) {
 	b, t, applied, err := s.readSnapshot(r, cfg)
 	if err != nil {
@@ -97,6 +102,10 @@ func (s *Store) readSnapshot(r io.Reader, cfg tree.Config) (_ *pebble.Batch, _ *
 		}
 		if err := loader.Add(rec); err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, count, err)
+		}
+		// Pebble panics on a batch reaching 4 GiB; fail cleanly well before.
+		if b.Len()+len(key)+len(rec.Value)+32 > maxRestoreBatch {
+			return nil, nil, 0, fmt.Errorf("%w: more than %d MiB of records", ErrSnapshotTooLarge, maxRestoreBatch>>20)
 		}
 		if err := b.Set(key, rec.Value, nil); err != nil {
 			return nil, nil, 0, err

@@ -278,3 +278,23 @@ func (w failingWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func TestRestoreTooLargeFailsCleanly(t *testing.T) {
+	src := openMem(t)
+	tr, _ := loadTree(t, src)
+	runOps(t, src, tr, genOps(9, 200), 1, 200)
+	snap := takeSnapshot(t, src)
+
+	dst := openMem(t)
+	dtr, _ := loadTree(t, dst)
+	runOps(t, dst, dtr, genOps(9, 200), 1, 50)
+	before := takeSnapshot(t, dst)
+	defer func(old int) { maxRestoreBatch = old }(maxRestoreBatch)
+	maxRestoreBatch = len(snap) / 2
+	if _, _, err := dst.Restore(bytes.NewReader(snap), tree.Config{}); !errors.Is(err, ErrSnapshotTooLarge) {
+		t.Fatalf("Restore over the batch limit: err = %v, want ErrSnapshotTooLarge", err)
+	}
+	if !bytes.Equal(takeSnapshot(t, dst), before) {
+		t.Fatal("a Restore over the batch limit changed the store")
+	}
+}
