@@ -65,7 +65,7 @@ func newEnsemble(t *testing.T, voters, observers int) *ensemble {
 func (e *ensemble) start(i int) {
 	r, err := Open(Config{
 		DataDir: e.dirs[i], ID: e.peers[i].ID, Peers: e.peers,
-		TickTime: 300 * time.Millisecond, SessionTick: 20 * time.Millisecond,
+		TickTime: time.Second, SessionTick: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
