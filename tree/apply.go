@@ -162,7 +162,7 @@ func (t *Tree) applyDelete(h Header, op Delete) Result {
 	if op.Version != -1 && op.Version != n.version {
 		return Result{Err: ErrBadVersion}
 	}
-	if len(n.kids) > 0 {
+	if n.numChildren() > 0 {
 		return Result{Err: ErrNotEmpty}
 	}
 	t.deleteNode(h, n)
@@ -173,8 +173,8 @@ func (t *Tree) applyDelete(h Header, op Delete) Result {
 // persisted cversion counts creates only, so the parent's reported cversion
 // rises because numChildren drops.
 func (t *Tree) deleteNode(h Header, n *node) {
-	parent := n.parent
-	t.removeNode(n)
+	parent := t.parent(n)
+	t.removeNode(n, parent)
 	t.touch(parent)
 	if h.Zxid > parent.pzxid {
 		parent.pzxid = h.Zxid
@@ -272,7 +272,7 @@ func (t *Tree) applySetKind(h Header, op SetKind) Result {
 	if !permitted(n.acl.list, PermWrite, h.Identity) {
 		return Result{Err: ErrNoAuth}
 	}
-	if op.Kind == KindFile && len(n.kids) > 0 {
+	if op.Kind == KindFile && n.numChildren() > 0 {
 		return Result{Err: ErrNotEmpty}
 	}
 	if n.kind != op.Kind {

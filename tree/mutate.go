@@ -44,16 +44,15 @@ func (t *Tree) insertNode(n, parent *node, acl []ACL) {
 	t.markNode(n.path)
 	if t.undo != nil {
 		t.pushUndo(func() {
-			t.unlink(n)
+			t.unlink(n, parent)
 			t.acls.release(n.acl)
 		})
 	}
 }
 
-// removeNode unlinks a childless node.
-func (t *Tree) removeNode(n *node) {
-	parent := n.parent
-	t.unlink(n)
+// removeNode unlinks a childless node from its parent.
+func (t *Tree) removeNode(n, parent *node) {
+	t.unlink(n, parent)
 	t.acls.release(n.acl)
 	t.markNode(n.path)
 	if t.undo != nil {
@@ -67,9 +66,7 @@ func (t *Tree) removeNode(n *node) {
 // link adds n to the path index, its parent's children and the indexes
 // that depend on its ephemeralOwner.
 func (t *Tree) link(n, parent *node) {
-	n.parent = parent
-	n.idx = int32(len(parent.kids))
-	parent.kids = append(parent.kids, n)
+	parent.addChild(n)
 	t.nodes[n.path] = n
 	switch ephemeralKind(n.owner) {
 	case ephemeralNormal:
@@ -87,21 +84,8 @@ func (t *Tree) link(n, parent *node) {
 }
 
 // unlink reverses link.
-func (t *Tree) unlink(n *node) {
-	parent := n.parent
-	last := len(parent.kids) - 1
-	moved := parent.kids[last]
-	parent.kids[n.idx] = moved
-	moved.idx = n.idx
-	parent.kids[last] = nil
-	parent.kids = parent.kids[:last]
-	switch {
-	case last == 0:
-		parent.kids = nil
-	case cap(parent.kids) > 16 && last < cap(parent.kids)/4:
-		// Give back the memory of a directory that was emptied.
-		parent.kids = append([]*node(nil), parent.kids...)
-	}
+func (t *Tree) unlink(n, parent *node) {
+	parent.removeChild(n)
 	delete(t.nodes, n.path)
 	switch ephemeralKind(n.owner) {
 	case ephemeralNormal:

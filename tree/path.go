@@ -70,14 +70,6 @@ func splitPath(path string) (parent, name string, ok bool) {
 	return parent, path[i+1:], true
 }
 
-// childPath joins a parent path and a child name.
-func childPath(parent, name string) string {
-	if parent == "/" {
-		return "/" + name
-	}
-	return parent + "/" + name
-}
-
 // parentOf returns the parent of a valid path other than "/".
 func parentOf(path string) string {
 	i := strings.LastIndexByte(path, '/')

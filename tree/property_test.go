@@ -24,10 +24,10 @@ func checkInvariants(t *testing.T, tr *Tree) {
 		refs[n.acl]++
 		if path != "/" {
 			p := tr.nodes[parentOf(path)]
-			if p == nil || n.parent != p {
-				t.Fatalf("%q: parent link broken", path)
+			if p == nil {
+				t.Fatalf("%q: parent missing", path)
 			}
-			if int(n.idx) >= len(p.kids) || p.kids[n.idx] != n {
+			if int(n.idx) >= p.numChildren() || p.children()[n.idx] != n {
 				t.Fatalf("%q: index %d in parent is stale", path, n.idx)
 			}
 			if p.kind != KindDir {
@@ -37,8 +37,10 @@ func checkInvariants(t *testing.T, tr *Tree) {
 				t.Fatalf("%q is a child of an ephemeral", path)
 			}
 		}
-		if n.cversion*2-int32(len(n.kids)) < -int32(len(n.kids)) && path != "/" && !strings.HasPrefix(path, "/zookeeper") {
-			t.Fatalf("%q: cversion %d below children %d", path, n.cversion, len(n.kids))
+		// Every child present was created, except those a new server
+		// starts with.
+		if int(n.cversion) < n.numChildren() && path != "/" && path != "/zookeeper" {
+			t.Fatalf("%q: %d creates but %d children", path, n.cversion, n.numChildren())
 		}
 		switch ephemeralKind(n.owner) {
 		case ephemeralNormal:
@@ -288,7 +290,7 @@ func TestFailedOpsChangeNothing(t *testing.T) {
 	tr := New(Config{MaxDataSize: 15})
 	zxid := int64(0)
 	failures := 0
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < 1500; i++ {
 		op, sess := g.op()
 		zxid++
 		before := state(t, tr)
@@ -309,7 +311,7 @@ func TestFailedOpsChangeNothing(t *testing.T) {
 			checkFailedMulti(t, r)
 		}
 	}
-	if failures < 500 {
+	if failures < 250 {
 		t.Fatalf("only %d failures exercised", failures)
 	}
 }

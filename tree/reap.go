@@ -51,7 +51,7 @@ func ttlOf(owner int64) int64 {
 // maxNeverUsedIntervalMs defaults to 0, which never reaps an unused one), or
 // an empty TTL node untouched for longer than its TTL.
 func reapable(n *node, now int64) bool {
-	if len(n.kids) > 0 {
+	if n.numChildren() > 0 {
 		return false
 	}
 	switch ephemeralKind(n.owner) {
@@ -93,7 +93,7 @@ func (t *Tree) applyReap(h Header, op Reap) Result {
 	if err != nil {
 		return Result{Err: err}
 	}
-	if len(n.kids) > 0 {
+	if n.numChildren() > 0 {
 		return Result{Err: ErrNotEmpty}
 	}
 	if !reapable(n, h.Time) {

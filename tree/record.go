@@ -31,7 +31,7 @@ func (n *node) record() NodeRecord {
 		Czxid: n.czxid, Mzxid: n.mzxid, Pzxid: n.pzxid,
 		Ctime: n.ctime, Mtime: n.mtime,
 		Version: n.version, Cversion: n.cversion, Aversion: n.aversion,
-		NumChildren:    int32(len(n.kids)),
+		NumChildren:    int32(n.numChildren()),
 		EphemeralOwner: n.owner,
 		Kind:           n.kind,
 		Data:           n.data,
@@ -63,7 +63,13 @@ func (t *Tree) TakeChanges() []Record {
 		}
 		out = append(out, r)
 	}
-	clear(t.dirtyNodes)
+	// A map keeps its buckets when cleared; after a bulk load of changes
+	// that would be tens of bytes per node for good.
+	if len(t.dirtyNodes) > 4096 {
+		t.dirtyNodes = make(map[string]struct{})
+	} else {
+		clear(t.dirtyNodes)
+	}
 	clear(t.dirtySessions)
 	return out
 }
@@ -81,7 +87,7 @@ func (t *Tree) Records(fn func(Record) error) error {
 		if err := fn(Record{Type: RecordNode, Path: n.path, Value: EncodeNode(n.record())}); err != nil {
 			return err
 		}
-		kids := slices.Clone(n.kids)
+		kids := slices.Clone(n.children())
 		// Pushed in reverse so that they pop in order.
 		sort.Slice(kids, func(i, j int) bool { return kids[i].path > kids[j].path })
 		stack = append(stack, kids...)
@@ -188,18 +194,16 @@ func (l *Loader) Finish(lastZxid int64) (*Tree, error) {
 			return nil, fmt.Errorf("%w: %q is a child of an ephemeral node", ErrCorruptRecord, p)
 		}
 		if parent.kids == nil {
-			parent.kids = make([]*node, 0, l.numChildren[parent])
+			parent.kids = &kidList{list: make([]*node, 0, l.numChildren[parent])}
 		}
-		n.parent = parent
-		n.idx = int32(len(parent.kids))
-		parent.kids = append(parent.kids, n)
+		parent.addChild(n)
 	}
 	for _, p := range paths {
 		n := t.nodes[p]
-		if got, want := int32(len(n.kids)), l.numChildren[n]; got != want {
+		if got, want := int32(n.numChildren()), l.numChildren[n]; got != want {
 			return nil, fmt.Errorf("%w: %q has %d children, its record says %d", ErrCorruptRecord, p, got, want)
 		}
-		if len(n.kids) > 0 && n.kind != KindDir {
+		if n.numChildren() > 0 && n.kind != KindDir {
 			return nil, fmt.Errorf("%w: %q has children but is not a directory", ErrCorruptRecord, p)
 		}
 		switch ephemeralKind(n.owner) {

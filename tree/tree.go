@@ -49,12 +49,67 @@ type Tree struct {
 // nodes is the design point.
 type node struct {
 	meta
-	path   string
-	parent *node
-	// kids is unordered; readers sort. Each child knows its index so that
-	// removal is O(1).
-	kids []*node
-	idx  int32
+	path string
+	// kids is nil for a node that never had children, which is most of
+	// them; the parent is found through the path index instead of a pointer.
+	kids *kidList
+	// idx is the node's position in its parent's kids.
+	idx int32
+}
+
+// kidList holds a node's children, unordered; readers sort. Each child
+// knows its index so that removal is O(1).
+type kidList struct {
+	list []*node
+}
+
+// children returns the node's children in no particular order.
+func (n *node) children() []*node {
+	if n.kids == nil {
+		return nil
+	}
+	return n.kids.list
+}
+
+func (n *node) numChildren() int {
+	if n.kids == nil {
+		return 0
+	}
+	return len(n.kids.list)
+}
+
+// addChild appends c to n's children.
+func (n *node) addChild(c *node) {
+	if n.kids == nil {
+		n.kids = &kidList{}
+	}
+	c.idx = int32(len(n.kids.list))
+	n.kids.list = append(n.kids.list, c)
+}
+
+// removeChild takes c out of n's children by moving the last child into
+// its place.
+func (n *node) removeChild(c *node) {
+	l := n.kids.list
+	last := len(l) - 1
+	moved := l[last]
+	l[c.idx] = moved
+	moved.idx = c.idx
+	l[last] = nil
+	l = l[:last]
+	switch {
+	case last == 0:
+		l = nil
+	case cap(l) > 16 && last < cap(l)/4:
+		// Give back the memory of a directory that was emptied.
+		l = append([]*node(nil), l...)
+	}
+	n.kids.list = l
+}
+
+// parentOf returns the parent of a node other than the root.
+func (t *Tree) parent(n *node) *node {
+	return t.nodes[parentOf(n.path)]
 }
 
 // meta is the part of a node that a rolled-back multi restores by copy.
@@ -119,19 +174,18 @@ func newEmpty(cfg Config) *Tree {
 // bootNode adds one of the nodes a fresh server starts with. ZooKeeper links
 // them without counting a child create, hence cversion 0.
 func (t *Tree) bootNode(path string, parent *node, acl []ACL) *node {
-	n := &node{path: path, parent: parent}
+	n := &node{path: path}
 	n.acl = t.acls.acquire(acl)
 	t.nodes[path] = n
 	if parent != nil {
-		n.idx = int32(len(parent.kids))
-		parent.kids = append(parent.kids, n)
+		parent.addChild(n)
 	}
 	return n
 }
 
 // stat returns the node's stat as a ZooKeeper client sees it.
 func (n *node) stat() Stat {
-	nc := int32(len(n.kids))
+	nc := int32(n.numChildren())
 	owner := n.owner
 	if ephemeralKind(owner) != ephemeralNormal {
 		owner = 0
@@ -190,8 +244,8 @@ func (t *Tree) Children(path string) ([]string, Stat, error) {
 	if err != nil {
 		return nil, Stat{}, err
 	}
-	names := make([]string, len(n.kids))
-	for i, k := range n.kids {
+	names := make([]string, n.numChildren())
+	for i, k := range n.children() {
 		names[i] = nameOf(k.path)
 	}
 	sort.Strings(names)
@@ -242,9 +296,9 @@ func (t *Tree) AllChildrenNumber(path string) (int, error) {
 	for len(stack) > 0 {
 		top := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		count += len(top.kids)
-		for _, k := range top.kids {
-			if len(k.kids) > 0 {
+		count += top.numChildren()
+		for _, k := range top.children() {
+			if k.numChildren() > 0 {
 				stack = append(stack, k)
 			}
 		}

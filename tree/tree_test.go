@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // open is an identity with no credentials beyond world:anyone.
@@ -370,5 +371,14 @@ func TestAllChildrenNumber(t *testing.T) {
 	}
 	if !tr.Exists("/a/b/c") || tr.Exists("/a/b/x") || tr.Exists("") {
 		t.Error("Exists is wrong")
+	}
+}
+
+func TestNodeSize(t *testing.T) {
+	// A node is allocated per znode; 128 bytes is a size class, and the
+	// next one up is 144. Memory per node is measured by
+	// BenchmarkMemoryPerNode.
+	if got := unsafe.Sizeof(node{}); got > 128 {
+		t.Errorf("node is %d bytes, want at most 128", got)
 	}
 }
