@@ -9,9 +9,10 @@ MNT ?= mnt
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zkfs
 
-# run starts one standalone replica with its data in ./data.
+# run starts one standalone replica with its data in ./data, mounted at ./mnt.
 run: build
-	./$(BIN) server --data-dir $(DATA)
+	mkdir -p $(MNT)
+	./$(BIN) server --data-dir $(DATA) --mount $(MNT)
 
 test: lint
 	$(GO) test -race -timeout 20m ./...

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"zkfs/fusefs"
 	"zkfs/replication"
 	"zkfs/tree"
 	"zkfs/wire"
@@ -36,6 +37,17 @@ type serverOptions struct {
 	maxClientCnxns    int
 	fourLetterWords   []string
 	superDigest       string
+
+	mount mountOptions
+}
+
+// mountOptions are the flags of the FUSE mount.
+type mountOptions struct {
+	dir          string
+	uid, gid     int
+	allowOther   bool
+	writeTimeout time.Duration
+	auth         string
 }
 
 func serverFlags(o *serverOptions) *pflag.FlagSet {
@@ -53,6 +65,12 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.IntVar(&o.maxClientCnxns, "max-client-cnxns", wire.DefaultMaxClientCnxns, "connections allowed from one IP address; 0 means no limit (maxClientCnxns)")
 	fs.StringSliceVar(&o.fourLetterWords, "4lw-whitelist", []string{"srvr"}, "four-letter words answered on the client port, comma-separated; * for all (4lw.commands.whitelist)")
 	fs.StringVar(&o.superDigest, "super-digest", "", "user:base64(sha1(user:password)) of a user who bypasses every ACL (zookeeper.DigestAuthenticationProvider.superDigest)")
+	fs.StringVar(&o.mount.dir, "mount", "", "directory to mount the namespace on; empty means no mount")
+	fs.IntVar(&o.mount.uid, "uid", -1, "owner of the mount's files; -1 means the user running the server")
+	fs.IntVar(&o.mount.gid, "gid", -1, "group of the mount's files; -1 means the group running the server")
+	fs.BoolVar(&o.mount.allowOther, "allow-other", false, "let users other than the one running the server use the mount")
+	fs.DurationVar(&o.mount.writeTimeout, "write-timeout", 10*time.Second, "how long a write through the mount may wait for a quorum before failing with EIO")
+	fs.StringVar(&o.mount.auth, "mount-auth", "", "scheme:credentials the mount's session authenticates with, e.g. digest:user:password")
 	return fs
 }
 
@@ -147,6 +165,14 @@ func serve(log *slog.Logger, o serverOptions) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(l) }()
+	if o.mount.dir != "" {
+		mnt, err := startMount(log, rep, o)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer mnt.Unmount()
+	}
 	log.Info("serving", "data-dir", o.dataDir, "client-address", l.Addr().String(), "applied", rep.AppliedIndex(), "startup", time.Since(start).Round(time.Millisecond))
 	select {
 	case <-ctx.Done():
@@ -158,4 +184,24 @@ func serve(log *slog.Logger, o serverOptions) error {
 	// to expire as usual.
 	srv.Close()
 	return err
+}
+
+// startMount mounts the namespace once the replica serves, so that the
+// mount never shows a tree that is still catching up.
+func startMount(log *slog.Logger, rep *replication.Replica, o serverOptions) (*fusefs.Mount, error) {
+	id, err := fusefs.ParseAuth(o.mount.auth)
+	if err != nil {
+		return nil, err
+	}
+	return fusefs.New(fusefs.Options{
+		Dir:          o.mount.dir,
+		Replica:      rep,
+		UID:          o.mount.uid,
+		GID:          o.mount.gid,
+		AllowOther:   o.mount.allowOther,
+		WriteTimeout: o.mount.writeTimeout,
+		Identity:     id,
+		MaxDataSize:  o.maxDataSize,
+		Logger:       log,
+	})
 }

@@ -1,0 +1,282 @@
+package fusefs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"zkfs/tree"
+)
+
+// File is a file-kind znode: its content is the znode's data. An inode
+// created by Create without O_EXCL stands for a znode that does not exist
+// yet; its first flush creates it.
+type File struct {
+	node
+
+	mu sync.Mutex
+	// writers are the open writable handles, whose unflushed size
+	// Getattr reports.
+	writers map[*handle]struct{}
+	// pending is the handle whose flush will create the znode.
+	pending *handle
+}
+
+func newFile(m *Mount, czxid int64) *File {
+	f := &File{writers: map[*handle]struct{}{}}
+	f.m = m
+	f.czxid.Store(czxid)
+	return f
+}
+
+// targetPath returns the znode whose data the inode shows, and that znode's
+// kind: a directory for @data, the file itself otherwise. It follows the
+// inode's current name, because a rename through the mount may move a file
+// onto @data or @data onto a file name.
+func (f *File) targetPath() (string, tree.Kind) {
+	p := f.zpath()
+	dir, name := splitPath(p)
+	if name == dataName {
+		return dir, tree.KindDir
+	}
+	return p, tree.KindFile
+}
+
+// target reads the znode the inode shows and checks it is still the same.
+func (f *File) target(t *tree.Tree) (string, info, syscall.Errno) {
+	p, kind := f.targetPath()
+	in, err := f.m.readInfo(t, p, false)
+	if err != nil {
+		return p, in, toErrno(err)
+	}
+	if p == "/" {
+		return p, in, 0
+	}
+	return p, in, f.checkSame(in, kind)
+}
+
+func (f *File) pendingHandle() *handle {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending
+}
+
+func (f *File) addWriter(h *handle) {
+	f.mu.Lock()
+	f.writers[h] = struct{}{}
+	f.mu.Unlock()
+}
+
+func (f *File) removeWriter(h *handle) {
+	f.mu.Lock()
+	delete(f.writers, h)
+	if f.pending == h {
+		f.pending = nil
+	}
+	f.mu.Unlock()
+}
+
+// unflushedSize returns the size a writer has buffered but not committed,
+// so that stat during a write shows what the writer sees.
+func (f *File) unflushedSize() (int64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for h := range f.writers {
+		if s := h.size.Load(); s >= 0 {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// pendingAttr describes an inode whose znode is not created yet.
+func (f *File) pendingAttr(out *fuse.Attr) {
+	size, _ := f.unflushedSize()
+	now := time.Now()
+	in := info{writable: true}
+	f.m.fillAttr(out, in, false, uint64(size))
+	out.SetTimes(&now, &now, &now)
+}
+
+var _ = (fs.NodeGetattrer)((*File)(nil))
+
+// Getattr reports the znode's stat, or the size a writer has buffered.
+func (f *File) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if f.pendingHandle() != nil {
+		f.pendingAttr(&out.Attr)
+		return 0
+	}
+	var in info
+	var errno syscall.Errno
+	f.m.rep.Read(func(t *tree.Tree) { _, in, errno = f.target(t) })
+	if errno != 0 {
+		return errno
+	}
+	size := int64(in.stat.DataLength)
+	if s, ok := f.unflushedSize(); ok {
+		size = s
+	}
+	f.m.fillAttr(&out.Attr, in, false, uint64(size))
+	return 0
+}
+
+var _ = (fs.NodeSetattrer)((*File)(nil))
+
+// Setattr truncates (buffered in the handle for ftruncate, at once for
+// truncate), and accepts mode, owner and times only when they change
+// nothing.
+func (f *File) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := f.Getattr(ctx, fh, out); errno != 0 {
+		return errno
+	}
+	if errno := f.m.chmodChownAllowed(in, out.Attr.Mode); errno != 0 {
+		return errno
+	}
+	size, ok := in.GetSize()
+	if !ok {
+		return 0
+	}
+	h, _ := fh.(*handle)
+	if h == nil || !h.write {
+		h = f.pendingHandle()
+	}
+	var errno syscall.Errno
+	if h != nil {
+		errno = h.truncate(int64(size))
+	} else {
+		errno = f.truncateNow(int64(size))
+	}
+	if errno != 0 {
+		return errno
+	}
+	return f.Getattr(ctx, fh, out)
+}
+
+// truncateNow is truncate(2) without an open handle: one setData, retried
+// on a version conflict so that concurrent writers are not overwritten with
+// stale data.
+func (f *File) truncateNow(size int64) syscall.Errno {
+	m := f.m
+	if size > int64(m.maxData) {
+		return syscall.EFBIG
+	}
+	for attempt := 0; ; attempt++ {
+		var p string
+		var data []byte
+		var in info
+		var errno syscall.Errno
+		m.rep.Read(func(t *tree.Tree) {
+			p, in, errno = f.target(t)
+			if errno == 0 {
+				d, _, _ := t.Get(p)
+				data = resize(append([]byte(nil), d...), size)
+			}
+		})
+		if errno != 0 {
+			return errno
+		}
+		_, err := m.propose(tree.SetData{Path: p, Data: data, Version: in.stat.Version})
+		if err == nil || !retryable(err, attempt) {
+			return toErrno(err)
+		}
+	}
+}
+
+var _ = (fs.NodeAccesser)((*File)(nil))
+
+// Access answers access(2) from the mode the mount shows.
+func (f *File) Access(ctx context.Context, mask uint32) syscall.Errno {
+	var out fuse.AttrOut
+	if errno := f.Getattr(ctx, nil, &out); errno != 0 {
+		return errno
+	}
+	if mask&1 != 0 {
+		return syscall.EACCES
+	}
+	if mask&2 != 0 && out.Attr.Mode&0o200 == 0 {
+		return syscall.EACCES
+	}
+	return 0
+}
+
+var _ = (fs.NodeOpener)((*File)(nil))
+
+// Open opens the content. Readers share the kernel's page cache, which the
+// mount invalidates on every change; writers buffer (see handle).
+func (f *File) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return openContent(f, flags, "")
+}
+
+var _ = (fs.NodeGetxattrer)((*File)(nil))
+
+// Getxattr reads one user.zk.* attribute of the znode.
+func (f *File) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	for _, h := range f.deferredWriters() {
+		if errno := h.flush(false, true); errno != 0 {
+			return 0, errno
+		}
+	}
+	p, kind := f.targetPath()
+	return f.m.getxattr(&f.node, p, kind, p == "/", attr, dest)
+}
+
+var _ = (fs.NodeListxattrer)((*File)(nil))
+
+// Listxattr lists the user.zk.* attributes.
+func (f *File) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return listxattr(dest)
+}
+
+var _ = (fs.NodeSetxattrer)((*File)(nil))
+
+// Setxattr changes the ACL or the kind, or accepts an unchanged value.
+func (f *File) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if f.pendingHandle() != nil {
+		if errno := f.pendingHandle().flush(false, true); errno != 0 {
+			return errno
+		}
+	}
+	p, kind := f.targetPath()
+	return f.m.setxattr(&f.node, p, kind, p == "/", attr, data)
+}
+
+var _ = (fs.NodeRemovexattrer)((*File)(nil))
+
+// Removexattr is refused: every attribute is part of the stat.
+func (f *File) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	return removexattr(attr)
+}
+
+// deferredWriters returns the handles whose commit waits for their last
+// close: a create or an O_TRUNC that nothing was written to yet.
+func (f *File) deferredWriters() []*handle {
+	f.mu.Lock()
+	pending := f.pending
+	all := make([]*handle, 0, len(f.writers))
+	for h := range f.writers {
+		all = append(all, h)
+	}
+	f.mu.Unlock()
+	// Handles are checked outside f.mu: flush takes h.mu, then f.mu.
+	var hs []*handle
+	for _, h := range all {
+		h.mu.Lock()
+		if h.deferred || h == pending {
+			hs = append(hs, h)
+		}
+		h.mu.Unlock()
+	}
+	return hs
+}
+
+func (f *File) removePending(h *handle) {
+	f.mu.Lock()
+	if f.pending == h {
+		f.pending = nil
+	}
+	f.mu.Unlock()
+}

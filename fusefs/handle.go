@@ -1,0 +1,385 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"zkfs/tree"
+)
+
+// maxAttempts bounds the retries of a write that loses a version race.
+const maxAttempts = 50
+
+// edit is one change a writer made through its handle. Handles keep their
+// edits so that, when another writer got in first, the same edits can be
+// replayed on the newer data: that is what makes >> append atomically.
+type edit struct {
+	op   byte // 'w' write at off, 'a' append, 't' truncate to off
+	off  int64
+	data []byte
+}
+
+func (e edit) apply(b []byte) []byte {
+	switch e.op {
+	case 'a':
+		return append(b, e.data...)
+	case 't':
+		return resize(b, e.off)
+	}
+	end := e.off + int64(len(e.data))
+	if end > int64(len(b)) {
+		b = resize(b, end)
+	}
+	copy(b[e.off:], e.data)
+	return b
+}
+
+func resize(b []byte, size int64) []byte {
+	if size <= int64(len(b)) {
+		return b[:size]
+	}
+	return append(b, make([]byte, size-int64(len(b)))...)
+}
+
+// handle is an open file. Readers read the tree; writers buffer the whole
+// new content and commit it as one setData (or one create) on flush and
+// fsync, so that `echo x > f` is a single version and a single event.
+type handle struct {
+	file   *File
+	write  bool
+	append bool
+
+	// size is the buffered size while there are uncommitted edits, -1
+	// otherwise; Getattr reads it without the lock.
+	size atomic.Int64
+
+	mu          sync.Mutex
+	loaded      bool   // view and baseVersion are set
+	view        []byte // the content as this handle sees it
+	baseVersion int32  // the version view's base data had
+	edits       []edit // edits since the base, for replay
+	dirty       bool
+	// written is set by write and ftruncate. A handle only truncated by
+	// O_TRUNC at open is not committed on flush: the shell's `echo x > f`
+	// opens, dup2s and closes the first descriptor before writing, and
+	// committing then would publish an empty intermediate version.
+	// Release, or another open of the file, commits it.
+	written    bool
+	deferred   bool   // a flush found only the open-time truncation
+	create     bool   // the first commit creates the znode
+	pendingKey string // the path create registered under
+	discarded  bool   // the file was removed before it was created
+}
+
+func newHandle(f *File, write, appendMode bool) *handle {
+	h := &handle{file: f, write: write, append: appendMode}
+	h.size.Store(-1)
+	return h
+}
+
+// openContent opens a File or Data inode. Create passes the path, because
+// the inode it just made is not linked into go-fuse's tree yet; Open passes
+// "" and the path comes from the inode.
+func openContent(f *File, flags uint32, path string) (fs.FileHandle, uint32, syscall.Errno) {
+	m := f.m
+	// Someone opens a file whose create or truncation is still buffered
+	// after its writer's close: commit it now, so that both see it.
+	for _, h := range f.deferredWriters() {
+		if errno := h.flush(true, true); errno != 0 {
+			return nil, 0, errno
+		}
+	}
+	acc := flags & syscall.O_ACCMODE
+	var in info
+	var errno syscall.Errno
+	var canRead bool
+	m.rep.Read(func(t *tree.Tree) {
+		p := path
+		if p == "" {
+			p, in, errno = f.target(t)
+		} else {
+			var err error
+			in, err = m.readInfo(t, p, false)
+			errno = toErrno(err)
+		}
+		if errno == 0 {
+			canRead = t.CheckPerm(p, tree.PermRead, m.identity) == nil
+		}
+	})
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	if acc != syscall.O_WRONLY && !canRead {
+		return nil, 0, syscall.EACCES
+	}
+	if acc == syscall.O_RDONLY {
+		// Changes applied before this open must have reached the
+		// kernel's page cache before it serves the reads from it.
+		m.notifier.waitFor(m.rep.AppliedIndex())
+		return newHandle(f, false, false), fuse.FOPEN_KEEP_CACHE, 0
+	}
+	if !in.writable {
+		return nil, 0, syscall.EACCES
+	}
+	h := newHandle(f, true, flags&syscall.O_APPEND != 0)
+	if flags&syscall.O_TRUNC != 0 {
+		h.loaded = true
+		h.baseVersion = in.stat.Version
+		h.edits = []edit{{op: 't'}}
+		h.dirty = true
+		h.size.Store(0)
+	}
+	f.addWriter(h)
+	// Direct I/O keeps uncommitted bytes out of the page cache, where a
+	// failed commit would leave them for readers to see.
+	return h, fuse.FOPEN_DIRECT_IO, 0
+}
+
+// load reads the current content as the base of the handle's edits.
+func (h *handle) load() syscall.Errno {
+	var data []byte
+	var in info
+	var errno syscall.Errno
+	h.file.m.rep.Read(func(t *tree.Tree) {
+		var p string
+		p, in, errno = h.file.target(t)
+		if errno == 0 {
+			d, _, _ := t.Get(p)
+			data = append([]byte(nil), d...)
+		}
+	})
+	if errno != 0 {
+		return errno
+	}
+	for _, e := range h.edits {
+		data = e.apply(data)
+	}
+	h.view = data
+	h.baseVersion = in.stat.Version
+	h.loaded = true
+	return 0
+}
+
+var _ = (fs.FileReader)((*handle)(nil))
+
+// Read serves a writer's buffered view, or the tree's current data.
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h.write {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.loaded {
+			return fuse.ReadResultData(slice(h.view, off, len(dest))), 0
+		}
+	}
+	var out []byte
+	var errno syscall.Errno
+	h.file.m.rep.Read(func(t *tree.Tree) {
+		var p string
+		p, _, errno = h.file.target(t)
+		if errno == 0 {
+			d, _, _ := t.Get(p)
+			out = append([]byte(nil), slice(d, off, len(dest))...)
+		}
+	})
+	if errno != 0 {
+		return nil, errno
+	}
+	return fuse.ReadResultData(out), 0
+}
+
+func slice(b []byte, off int64, n int) []byte {
+	if off >= int64(len(b)) {
+		return nil
+	}
+	end := off + int64(n)
+	if end > int64(len(b)) {
+		end = int64(len(b))
+	}
+	return b[off:end]
+}
+
+var _ = (fs.FileWriter)((*handle)(nil))
+
+// Write buffers. Content over the size limit fails here, with EFBIG, rather
+// than at close where most programs would not look.
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if !h.write {
+		return 0, syscall.EBADF
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.loaded {
+		if errno := h.load(); errno != 0 {
+			return 0, errno
+		}
+	}
+	e := edit{op: 'w', off: off, data: append([]byte(nil), data...)}
+	size := off + int64(len(data))
+	if h.append {
+		// The kernel's offset comes from its idea of the size, which
+		// another writer may have changed: appends go to the end.
+		e.op = 'a'
+		size = int64(len(h.view)) + int64(len(data))
+	}
+	if size < int64(len(h.view)) {
+		size = int64(len(h.view))
+	}
+	if size > int64(h.file.m.maxData) {
+		return 0, syscall.EFBIG
+	}
+	h.view = e.apply(h.view)
+	h.edits = append(h.edits, e)
+	h.dirty = true
+	h.written = true
+	h.size.Store(int64(len(h.view)))
+	return uint32(len(data)), 0
+}
+
+// truncate buffers an ftruncate.
+func (h *handle) truncate(size int64) syscall.Errno {
+	if size > int64(h.file.m.maxData) {
+		return syscall.EFBIG
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.loaded {
+		if errno := h.load(); errno != 0 {
+			return errno
+		}
+	}
+	e := edit{op: 't', off: size}
+	h.view = e.apply(h.view)
+	h.edits = append(h.edits, e)
+	h.dirty = true
+	h.written = true
+	h.size.Store(size)
+	return 0
+}
+
+var _ = (fs.FileFlusher)((*handle)(nil))
+
+// Flush commits on close, so that close reports a failed write.
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	return h.flush(true, false)
+}
+
+var _ = (fs.FileFsyncer)((*handle)(nil))
+
+// Fsync commits.
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return h.flush(true, true)
+}
+
+var _ = (fs.FileReleaser)((*handle)(nil))
+
+// Release commits what flush deferred, and forgets the handle. The kernel
+// ignores its result, so a failure can only be logged.
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	if !h.write {
+		return 0
+	}
+	if errno := h.flush(false, true); errno != 0 {
+		h.file.m.log.Warn("a write deferred to the last close failed", "path", h.file.zpath(), "errno", errno.Error())
+	}
+	h.file.removeWriter(h)
+	h.mu.Lock()
+	key, create := h.pendingKey, h.create
+	h.mu.Unlock()
+	if create {
+		h.file.m.dropPending(key, h.file)
+	}
+	return 0
+}
+
+// flush commits the buffered content. With wait it also waits until the
+// kernel's caches have been told about the change, so that a read right
+// after close sees it; only handlers that hold no kernel locks may wait.
+// Without final, a handle that was never written is left for later (see
+// written).
+func (h *handle) flush(wait, final bool) syscall.Errno {
+	if !h.write {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.discarded || (!h.dirty && !h.create) {
+		return 0
+	}
+	if !h.written && !final {
+		h.deferred = true
+		return 0
+	}
+	m := h.file.m
+	var res tree.Result
+	for attempt := 0; ; attempt++ {
+		var err error
+		if h.create {
+			p := h.file.zpath()
+			res, err = m.propose(tree.Create{Path: p, Data: h.view, ACL: tree.OpenACL, Mode: tree.ModePersistent, Kind: tree.KindFile})
+			if err == nil {
+				h.file.czxid.Store(res.Stat.Czxid)
+				h.create = false
+				h.file.removePending(h)
+				m.dropPending(h.pendingKey, h.file)
+				break
+			}
+			if !errors.Is(err, tree.ErrNodeExists) {
+				return toErrno(err)
+			}
+			// Another client created it first: O_CREAT without
+			// O_EXCL opens what is there, so write over it.
+			var st tree.Stat
+			m.rep.Read(func(t *tree.Tree) { st, err = t.Stat(p) })
+			if err != nil {
+				return toErrno(err)
+			}
+			h.file.czxid.Store(st.Czxid)
+			h.create = false
+			h.file.removePending(h)
+			m.dropPending(h.pendingKey, h.file)
+			if errno := h.load(); errno != 0 {
+				return errno
+			}
+			continue
+		}
+		p, _ := h.file.targetPath()
+		res, err = m.propose(tree.SetData{Path: p, Data: h.view, Version: h.baseVersion})
+		if err == nil {
+			break
+		}
+		if !retryable(err, attempt) {
+			return toErrno(err)
+		}
+		h.view = nil
+		if errno := h.load(); errno != 0 {
+			return errno
+		}
+	}
+	h.baseVersion = res.Stat.Version
+	h.edits = nil
+	h.dirty = false
+	h.deferred = false
+	h.size.Store(-1)
+	if wait {
+		m.notifier.waitFor(uint64(res.Stat.Mzxid))
+	}
+	return 0
+}
+
+// retryable reports whether a write that lost a version race should try
+// again, after a short random pause so that racing replicas spread out.
+func retryable(err error, attempt int) bool {
+	if !errors.Is(err, tree.ErrBadVersion) || attempt+1 >= maxAttempts {
+		return false
+	}
+	time.Sleep(time.Duration(rand.IntN(1+attempt*2)) * time.Millisecond)
+	return true
+}

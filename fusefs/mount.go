@@ -1,0 +1,379 @@
+// Package fusefs serves the znode tree of a replica as a FUSE file system:
+// file-kind znodes are files, directory-kind znodes are directories whose
+// own data is the file @data, and @watch in every directory streams its
+// events.
+//
+// The kernel caches entries, attributes and contents for a long time; the
+// mount keeps those caches right by invalidating them for every change the
+// replica applies, whoever made it. Changes made through the mount itself
+// also reach local inotify watchers, as the kernel produces those events;
+// changes made elsewhere reach inotify only as cache invalidations, which
+// inotify does not report, so @watch (or `zkfs watch`) is the dependable
+// way to follow a directory.
+package fusefs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"zkfs/replication"
+	"zkfs/tree"
+)
+
+// cacheTimeout is how long the kernel may keep entries, attributes and
+// missing names. It is long because every change invalidates what it
+// touches; the timeout only bounds the cost of a missed invalidation.
+const cacheTimeout = time.Hour
+
+// sessionTimeout is the mount's session timeout; the mount touches the
+// session far more often.
+const sessionTimeout = 30 * time.Second
+
+// Options configure a mount.
+type Options struct {
+	// Dir is the mount point; it is created if missing.
+	Dir string
+	// Replica serves the reads and takes the writes.
+	Replica *replication.Replica
+	// UID and GID own every file; -1 means the mounting user's.
+	UID, GID int
+	// AllowOther lets other users than the mounting one use the mount.
+	AllowOther bool
+	// WriteTimeout bounds every write; 0 means 10 s.
+	WriteTimeout time.Duration
+	// Identity is who the mount's session acts as; see ParseAuth.
+	Identity tree.Identity
+	// MaxDataSize is the tree's size limit, for EFBIG at write time; 0
+	// means tree.DefaultMaxDataSize.
+	MaxDataSize int
+	// Logger receives the mount's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Debug logs every FUSE request.
+	Debug bool
+}
+
+// Mount is a mounted replica.
+type Mount struct {
+	rep      *replication.Replica
+	log      *slog.Logger
+	dir      string
+	uid, gid uint32
+	identity tree.Identity
+	maxData  int
+	timeout  time.Duration
+
+	server   *fuse.Server
+	root     *Dir
+	notifier *notifier
+	watches  *watchHub
+	session  atomic.Int64
+
+	pendingMu  sync.Mutex
+	pending    map[string]*File
+	pendingSeq atomic.Int64
+
+	missingMu sync.Mutex
+	missing   map[string]struct{}
+
+	hiddenMu sync.Mutex
+	hidden   map[string]bool
+
+	hiddenDataMu sync.Mutex
+	hiddenData   map[string]int64 // directory path to its czxid
+
+	closed    atomic.Bool
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New mounts the replica's tree at o.Dir. It first unmounts a stale mount
+// left there by a replica that crashed, and refuses a live one.
+func New(o Options) (*Mount, error) {
+	if o.Replica == nil || o.Dir == "" {
+		return nil, errors.New("fusefs: a replica and a directory are required")
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.MaxDataSize <= 0 {
+		o.MaxDataSize = tree.DefaultMaxDataSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if len(o.Identity.IDs) == 0 && !o.Identity.Super {
+		o.Identity, _ = ParseAuth("")
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mount{
+		rep:      o.Replica,
+		log:      o.Logger.With("mount", dir),
+		dir:      dir,
+		uid:      uint32(os.Geteuid()),
+		gid:      uint32(os.Getegid()),
+		identity: o.Identity,
+		maxData:  o.MaxDataSize,
+		timeout:  o.WriteTimeout,
+		pending:  map[string]*File{},
+		missing:  map[string]struct{}{},
+		hidden:   map[string]bool{},
+
+		hiddenData: map[string]int64{},
+		stop:       make(chan struct{}),
+	}
+	if o.UID >= 0 {
+		m.uid = uint32(o.UID)
+	}
+	if o.GID >= 0 {
+		m.gid = uint32(o.GID)
+	}
+	if err := m.prepareDir(); err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), o.WriteTimeout)
+	id, _, err := m.rep.CreateSession(ctx, sessionTimeout)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: creating the mount's session: %w", err)
+	}
+	m.session.Store(id)
+
+	m.notifier = newNotifier(m)
+	m.watches = newWatchHub(m.identity, func(dir string) {
+		m.log.Warn("an @watch reader fell behind; events were dropped", "dir", dir)
+	})
+	m.rep.Listen(m.listen)
+	m.notifier.start(m.rep.AppliedIndex())
+
+	m.root = &Dir{}
+	m.root.m = m
+	timeout := cacheTimeout
+	opts := &fs.Options{
+		MountOptions: fuse.MountOptions{
+			FsName:               "zkfs",
+			Name:                 "zkfs",
+			AllowOther:           o.AllowOther,
+			DirectMountStrict:    os.Geteuid() == 0,
+			ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
+			IgnoreSecurityLabels: true,
+			Debug:                o.Debug,
+		},
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+		UID:             m.uid,
+		GID:             m.gid,
+	}
+	m.wg.Add(2)
+	go m.notifier.run()
+	go m.keepSession()
+	server, err := fs.Mount(dir, m.root, opts)
+	if err != nil {
+		m.shutdown()
+		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
+	}
+	m.server = server
+	m.log.Info("mounted", "uid", m.uid, "gid", m.gid, "session", fmt.Sprintf("0x%x", id))
+	return m, nil
+}
+
+// Dir returns the mount point.
+func (m *Mount) Dir() string { return m.dir }
+
+// listen is the replica's listener: it runs under the apply lock and only
+// queues.
+func (m *Mount) listen(a replication.Applied) {
+	if m.closed.Load() {
+		return
+	}
+	m.watches.deliver(a)
+	m.notifier.enqueue(notice{applied: a})
+}
+
+// propose makes one write on behalf of the mount's session. Writes are
+// not tied to the FUSE request: a signal to the writer must not leave a
+// write half-known, so they run to completion or to the write timeout.
+func (m *Mount) propose(op tree.Op) (tree.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	id := m.session.Load()
+	m.rep.TouchSession(id)
+	res, err := m.rep.Propose(ctx, id, m.identity, op)
+	if err != nil {
+		return res, err
+	}
+	return res, res.Err
+}
+
+// keepSession keeps the mount's session alive, and opens a new one if the
+// old one expired (for example while the replica had no quorum).
+func (m *Mount) keepSession() {
+	defer m.wg.Done()
+	t := time.NewTicker(sessionTimeout / 10)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		id := m.session.Load()
+		m.rep.TouchSession(id)
+		var alive bool
+		m.rep.Read(func(t *tree.Tree) { _, alive = t.Session(id) })
+		if alive {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+		nid, _, err := m.rep.CreateSession(ctx, sessionTimeout)
+		cancel()
+		if err != nil {
+			m.log.Warn("renewing the mount's session", "err", err)
+			continue
+		}
+		m.session.Store(nid)
+		m.log.Info("the mount's session expired; opened a new one", "session", fmt.Sprintf("0x%x", nid))
+	}
+}
+
+// logHidden says once per path that a real child is hidden by a reserved
+// name.
+func (m *Mount) logHidden(path string) {
+	m.hiddenMu.Lock()
+	seen := m.hidden[path]
+	m.hidden[path] = true
+	m.hiddenMu.Unlock()
+	if !seen {
+		m.log.Warn("znode hidden from the mount by a reserved name; use the client port or the command line", "path", path)
+	}
+}
+
+// Unmount unmounts and closes the mount's session. A mount still in use
+// (an open file, a blocked @watch reader, a shell inside it) is detached
+// lazily, so that shutdown never hangs.
+func (m *Mount) Unmount() error {
+	var err error
+	m.closeOnce.Do(func() {
+		m.closed.Store(true)
+		m.watches.close()
+		if m.server != nil {
+			if uerr := m.server.Unmount(); uerr != nil {
+				m.log.Warn("mount busy; detaching it", "err", uerr)
+				err = detach(m.dir)
+			}
+		}
+		m.shutdown()
+		ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+		if cerr := m.rep.CloseSession(ctx, m.session.Load()); cerr != nil {
+			m.log.Warn("closing the mount's session", "err", cerr)
+		}
+		cancel()
+		m.log.Info("unmounted")
+	})
+	return err
+}
+
+func (m *Mount) shutdown() {
+	m.closed.Store(true)
+	select {
+	case <-m.stop:
+	default:
+		close(m.stop)
+	}
+	m.wg.Wait()
+}
+
+// prepareDir makes sure the mount point exists and nothing live is mounted
+// there. A stale FUSE mount, whose server died, answers ENOTCONN: it is
+// detached so that the new mount can take its place.
+func (m *Mount) prepareDir() error {
+	_, err := os.Stat(m.dir)
+	if errors.Is(err, syscall.ENOTCONN) {
+		m.log.Warn("detaching a stale mount left by a previous server")
+		if err := detach(m.dir); err != nil {
+			return fmt.Errorf("fusefs: detaching the stale mount at %s: %w", m.dir, err)
+		}
+		_, err = os.Stat(m.dir)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return os.MkdirAll(m.dir, 0o755)
+	}
+	if err != nil {
+		return fmt.Errorf("fusefs: mount point: %w", err)
+	}
+	if mounted(m.dir) {
+		return fmt.Errorf("fusefs: %s is already a mount point", m.dir)
+	}
+	return nil
+}
+
+// mounted reports whether dir is a mount point, from /proc/self/mountinfo.
+func mounted(dir string) bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && unescapeMountPath(fields[4]) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var c byte
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &c); err == nil {
+				b.WriteByte(c)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// detach unmounts lazily: the mount point is free at once, and the kernel
+// drops the old connection when its last user goes.
+func detach(dir string) error {
+	if os.Geteuid() == 0 {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err == nil {
+			return nil
+		}
+	}
+	out, err := exec.Command("fusermount3", "-u", "-z", dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("fusermount3 -u -z: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package fusefs
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/fnv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"zkfs/tree"
+)
+
+// The reserved names. Every directory has them; a real child with one of
+// these names is hidden from the mount.
+const (
+	dataName  = "@data"
+	watchName = "@watch"
+)
+
+func reserved(name string) bool { return name == dataName || name == watchName }
+
+// Roles mixed into inode numbers, so that a node's directory, its @data and
+// its @watch, and the node before and after a kind change, never share one:
+// the kernel never changes the file type of an inode.
+const (
+	roleFile    byte = 'f'
+	roleDir     byte = 'd'
+	roleData    byte = 'D'
+	roleWatch   byte = 'w'
+	rolePending byte = 'p'
+)
+
+// inoOf derives a stable inode number from what identifies a znode for its
+// whole life: the zxid that created it and its path (a multi creates several
+// nodes at one zxid, and the system nodes all have czxid 0).
+func inoOf(czxid int64, path string, role byte) uint64 {
+	h := fnv.New64a()
+	var b [9]byte
+	binary.LittleEndian.PutUint64(b[:8], uint64(czxid))
+	b[8] = role
+	h.Write(b[:])
+	h.Write([]byte(path))
+	v := h.Sum64()
+	// 1 is the root's, ^0 is reserved by go-fuse, 0 means "pick one".
+	if v <= 1 || v == ^uint64(0) {
+		v = 2
+	}
+	return v
+}
+
+// node is what every node kind shares: the mount, and the czxid of the
+// znode the inode stands for. go-fuse keeps the inode's place in the tree,
+// so the znode's path is always computed from it: a rename moves inodes
+// between names.
+type node struct {
+	fs.Inode
+	m *Mount
+	// czxid identifies the znode. An inode whose path now holds a different
+	// znode (deleted and created again elsewhere) is stale and reports
+	// ENOENT; a rename through the mount moves it to the target's czxid.
+	czxid atomic.Int64
+}
+
+// zpath returns the znode path of the inode's current place in the tree.
+func (n *node) zpath() string {
+	return "/" + n.Path(n.m.root.EmbeddedInode())
+}
+
+func joinPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+func splitPath(p string) (dir, name string) {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/", p[i+1:]
+	}
+	return p[:i], p[i+1:]
+}
+
+// info is one consistent read of a znode, with what the mount derives from
+// it.
+type info struct {
+	stat     tree.Stat
+	kind     tree.Kind
+	writable bool   // the mount's identity has WRITE
+	subdirs  uint32 // children of directory kind, for the link count
+}
+
+// readInfo reads a node's stat, kind and write permission under one read
+// lock.
+func (m *Mount) readInfo(t *tree.Tree, path string, countSubdirs bool) (info, error) {
+	st, err := t.Stat(path)
+	if err != nil {
+		return info{}, err
+	}
+	k, _ := t.Kind(path)
+	in := info{stat: st, kind: k}
+	in.writable = t.CheckPerm(path, tree.PermWrite, m.identity) == nil
+	if countSubdirs && st.NumChildren > 0 {
+		kids, _, _ := t.Children(path)
+		for _, c := range kids {
+			if ck, err := t.Kind(joinPath(path, c)); err == nil && ck == tree.KindDir && !reserved(c) {
+				in.subdirs++
+			}
+		}
+	}
+	return in, nil
+}
+
+// fillAttr describes a node to the kernel. Files are 0644 and directories
+// 0755, without the write bits when the mount's identity may not write the
+// node: the ACL is the real check, the mode is what ls shows.
+func (m *Mount) fillAttr(out *fuse.Attr, in info, asDir bool, size uint64) {
+	st := in.stat
+	if asDir {
+		out.Mode = syscall.S_IFDIR | 0o755
+		out.Nlink = 2 + in.subdirs
+	} else {
+		out.Mode = syscall.S_IFREG | 0o644
+		out.Nlink = 1
+	}
+	if !in.writable {
+		out.Mode &^= 0o222
+	}
+	out.Size = size
+	out.Blocks = (size + 511) / 512
+	out.Blksize = 4096
+	out.Uid, out.Gid = m.uid, m.gid
+	mt := time.UnixMilli(st.Mtime)
+	ct := time.UnixMilli(st.Ctime)
+	out.SetTimes(&mt, &mt, &ct)
+}
+
+// entryOut fills a lookup reply for a znode whose info was read.
+func (m *Mount) entryOut(out *fuse.EntryOut, in info, asDir bool, size uint64) {
+	m.fillAttr(&out.Attr, in, asDir, size)
+}
+
+// newChild builds the inode for a child znode of parent.
+func (m *Mount) newChild(ctx context.Context, parent *fs.Inode, path string, in info) *fs.Inode {
+	if in.kind == tree.KindDir {
+		d := &Dir{}
+		d.m = m
+		d.czxid.Store(in.stat.Czxid)
+		return parent.NewInode(ctx, d, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: inoOf(in.stat.Czxid, path, roleDir)})
+	}
+	f := newFile(m, in.stat.Czxid)
+	return parent.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(in.stat.Czxid, path, roleFile)})
+}
+
+// checkSame reports whether the znode read at a path is the one the inode
+// stands for.
+func (n *node) checkSame(in info, kind tree.Kind) syscall.Errno {
+	if in.stat.Czxid != n.czxid.Load() || in.kind != kind {
+		return syscall.ENOENT
+	}
+	return 0
+}
+
+// chmodChownAllowed answers a setattr that changes mode or owner: only the
+// values the mount already shows are accepted, so that cp -p, tar and sed
+// -i, which set them, work, while a real change reports EPERM.
+func (m *Mount) chmodChownAllowed(in *fuse.SetAttrIn, cur uint32) syscall.Errno {
+	if mode, ok := in.GetMode(); ok && mode&0o7777 != cur&0o7777 {
+		return syscall.EPERM
+	}
+	if uid, ok := in.GetUID(); ok && uid != m.uid {
+		return syscall.EPERM
+	}
+	if gid, ok := in.GetGID(); ok && gid != m.gid {
+		return syscall.EPERM
+	}
+	return 0
+}
+
+// base gives access to the shared part of any node kind.
+func (n *node) base() *node { return n }

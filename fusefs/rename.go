@@ -1,0 +1,163 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+
+	"zkfs/tree"
+)
+
+// renameFlags from renameat2(2).
+const (
+	renameNoReplace = 1
+	renameExchange  = 2
+)
+
+// contentRef is one side of a rename: a file znode, or a directory's data
+// when the name is @data.
+type contentRef struct {
+	path    string // the znode whose data moves
+	isData  bool   // the name is @data: path is the directory
+	exists  bool
+	kind    tree.Kind
+	stat    tree.Stat
+	data    []byte
+	acl     []tree.ACL
+	readErr error
+}
+
+func readRef(t *tree.Tree, dir, name string) contentRef {
+	r := contentRef{path: joinPath(dir, name)}
+	if name == dataName {
+		r.path, r.isData = dir, true
+	}
+	st, err := t.Stat(r.path)
+	if err != nil {
+		if !errors.Is(err, tree.ErrNoNode) {
+			r.readErr = err
+		}
+		return r
+	}
+	r.exists = true
+	r.stat = st
+	r.kind, _ = t.Kind(r.path)
+	d, _, _ := t.Get(r.path)
+	r.data = append([]byte(nil), d...)
+	acl, _, _ := t.GetACL(r.path)
+	r.acl = append([]tree.ACL(nil), acl...)
+	return r
+}
+
+var _ = (fs.NodeRenamer)((*Dir)(nil))
+
+// Rename moves a file's data in one multi: the target is set (keeping its
+// czxid, ACL and children) or created, and the source deleted, so watchers
+// see one change on the target and editors' write-then-rename is atomic.
+// Directories cannot move: EXDEV makes mv copy and delete instead.
+func (d *Dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	m := d.m
+	nd, ok := newParent.(*Dir)
+	if !ok {
+		return syscall.ENOTDIR
+	}
+	if name == watchName || newName == watchName {
+		return syscall.EINVAL
+	}
+	srcDir, dstDir := d.zpath(), nd.zpath()
+	if newName != dataName {
+		if _, errno := childName(dstDir, newName); errno != 0 {
+			return errno
+		}
+	}
+	if f := m.pendingFile(joinPath(srcDir, name)); f != nil {
+		if h := f.pendingHandle(); h != nil {
+			if errno := h.flush(false, true); errno != 0 {
+				return errno
+			}
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		var src, dst contentRef
+		m.rep.Read(func(t *tree.Tree) {
+			src = readRef(t, srcDir, name)
+			dst = readRef(t, dstDir, newName)
+		})
+		if src.readErr != nil {
+			return toErrno(src.readErr)
+		}
+		if dst.readErr != nil {
+			return toErrno(dst.readErr)
+		}
+		if !src.exists {
+			return syscall.ENOENT
+		}
+		if !src.isData && src.kind == tree.KindDir {
+			return syscall.EXDEV
+		}
+		if src.path == dst.path && src.isData == dst.isData {
+			return 0
+		}
+		if dst.exists && !dst.isData && dst.kind == tree.KindDir {
+			return syscall.EISDIR
+		}
+		if dst.isData && !dst.exists {
+			return syscall.ENOENT
+		}
+		if flags&renameNoReplace != 0 && dst.exists {
+			return syscall.EEXIST
+		}
+		var ops []tree.Op
+		switch {
+		case flags&renameExchange != 0:
+			if !dst.exists {
+				return syscall.ENOENT
+			}
+			ops = []tree.Op{
+				tree.SetData{Path: dst.path, Data: src.data, Version: dst.stat.Version},
+				tree.SetData{Path: src.path, Data: dst.data, Version: src.stat.Version},
+			}
+		default:
+			if dst.exists {
+				ops = append(ops, tree.SetData{Path: dst.path, Data: src.data, Version: dst.stat.Version})
+			} else {
+				ops = append(ops, tree.Create{Path: dst.path, Data: src.data, ACL: src.acl, Mode: tree.ModePersistent, Kind: tree.KindFile})
+			}
+			if src.isData {
+				ops = append(ops, tree.SetData{Path: src.path, Version: src.stat.Version})
+			} else {
+				ops = append(ops, tree.Delete{Path: src.path, Version: src.stat.Version})
+			}
+		}
+		res, err := m.propose(tree.Multi{Ops: ops})
+		if err != nil {
+			if retryable(err, attempt) {
+				continue
+			}
+			return toErrno(err)
+		}
+		// go-fuse now moves the source inode to the new name; make it
+		// stand for the target znode until the kernel looks it up again.
+		if in := d.GetChild(name); in != nil {
+			if f, ok := in.Operations().(interface{ base() *node }); ok {
+				f.base().czxid.Store(res.Multi[0].Stat.Czxid)
+			}
+		}
+		if flags&renameExchange != 0 {
+			if in := nd.GetChild(newName); in != nil {
+				if f, ok := in.Operations().(interface{ base() *node }); ok {
+					f.base().czxid.Store(res.Multi[1].Stat.Czxid)
+				}
+			}
+		}
+		if dst.isData {
+			nd.setHideData(dstDir, false)
+		}
+		if src.isData {
+			d.setHideData(srcDir, true)
+		}
+		return 0
+	}
+}

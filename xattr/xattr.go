@@ -1,0 +1,292 @@
+// Package xattr maps a znode's stat, ACL and kind to the extended attributes
+// that the mount shows under user.zk.*, and parses the values that setfattr
+// may write back. It is pure: the mount reads the node and applies the
+// change that Set asks for.
+package xattr
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"zkfs/tree"
+)
+
+// Prefix is the namespace of every attribute the mount shows. The user
+// namespace is the one that unprivileged getfattr -d lists by default.
+const Prefix = "user.zk."
+
+// The attribute names.
+const (
+	Czxid          = Prefix + "czxid"
+	Mzxid          = Prefix + "mzxid"
+	Pzxid          = Prefix + "pzxid"
+	Ctime          = Prefix + "ctime"
+	Mtime          = Prefix + "mtime"
+	Version        = Prefix + "version"
+	Cversion       = Prefix + "cversion"
+	Aversion       = Prefix + "aversion"
+	EphemeralOwner = Prefix + "ephemeralOwner"
+	DataLength     = Prefix + "dataLength"
+	NumChildren    = Prefix + "numChildren"
+	Stat           = Prefix + "stat"
+	ACL            = Prefix + "acl"
+	Kind           = Prefix + "kind"
+)
+
+// names is the listing order: the stat fields in zkCli.sh's order, then the
+// composite and writable attributes.
+var names = []string{
+	Czxid, Mzxid, Pzxid, Ctime, Mtime, Version, Cversion, Aversion,
+	EphemeralOwner, DataLength, NumChildren, Stat, ACL, Kind,
+}
+
+// Errors of Get and Set. The mount maps them to errnos.
+var (
+	// ErrNoAttr reports a name that is not one of the node's attributes.
+	ErrNoAttr = errors.New("xattr: no such attribute")
+	// ErrReadOnly reports an attempt to change a read-only attribute.
+	ErrReadOnly = errors.New("xattr: attribute is read-only")
+	// ErrInvalid reports a value that does not parse.
+	ErrInvalid = errors.New("xattr: invalid value")
+)
+
+// Node is what the attributes describe: one snapshot of a znode.
+type Node struct {
+	Stat tree.Stat
+	ACL  []tree.ACL
+	Kind tree.Kind
+}
+
+// Names returns every attribute name, in listing order.
+func Names() []string {
+	return append([]string(nil), names...)
+}
+
+// List returns the names as listxattr(2) wants them: each followed by a NUL.
+func List() []byte {
+	var b []byte
+	for _, n := range names {
+		b = append(b, n...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+// Get returns the value of one attribute.
+func Get(name string, n Node) ([]byte, error) {
+	s := n.Stat
+	var v string
+	switch name {
+	case Czxid:
+		v = hex(s.Czxid)
+	case Mzxid:
+		v = hex(s.Mzxid)
+	case Pzxid:
+		v = hex(s.Pzxid)
+	case Ctime:
+		v = strconv.FormatInt(s.Ctime, 10)
+	case Mtime:
+		v = strconv.FormatInt(s.Mtime, 10)
+	case Version:
+		v = strconv.Itoa(int(s.Version))
+	case Cversion:
+		v = strconv.Itoa(int(s.Cversion))
+	case Aversion:
+		v = strconv.Itoa(int(s.Aversion))
+	case EphemeralOwner:
+		v = hex(s.EphemeralOwner)
+	case DataLength:
+		v = strconv.Itoa(int(s.DataLength))
+	case NumChildren:
+		v = strconv.Itoa(int(s.NumChildren))
+	case Stat:
+		v = FormatStat(s)
+	case ACL:
+		v = FormatACL(n.ACL)
+	case Kind:
+		v = FormatKind(n.Kind)
+	default:
+		return nil, ErrNoAttr
+	}
+	return []byte(v), nil
+}
+
+// Change is what a Set asks the mount to do. At most one field is set; none
+// means the value equals the current one and nothing needs to change.
+type Change struct {
+	ACL  []tree.ACL
+	Kind *tree.Kind
+}
+
+// Set parses a value written to an attribute and returns the change it
+// asks for. Writing a read-only attribute's current value is allowed and
+// changes nothing, so that cp -a and rsync -X can copy attributes between
+// nodes whose values happen to match.
+func Set(name string, value []byte, n Node) (Change, error) {
+	switch name {
+	case ACL:
+		acl, err := ParseACL(string(value))
+		if err != nil {
+			return Change{}, err
+		}
+		if equalACL(acl, n.ACL) {
+			return Change{}, nil
+		}
+		return Change{ACL: acl}, nil
+	case Kind:
+		k, err := ParseKind(string(value))
+		if err != nil {
+			return Change{}, err
+		}
+		if k == n.Kind {
+			return Change{}, nil
+		}
+		return Change{Kind: &k}, nil
+	}
+	cur, err := Get(name, n)
+	if err != nil {
+		return Change{}, err
+	}
+	if string(cur) == string(value) {
+		return Change{}, nil
+	}
+	return Change{}, ErrReadOnly
+}
+
+// FormatStat formats a stat as zkCli.sh's `get -s` prints it. Times are shown
+// in UTC, where zkCli.sh uses the JVM's zone: the mount has no client zone.
+func FormatStat(s tree.Stat) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cZxid = %s\n", hex(s.Czxid))
+	fmt.Fprintf(&b, "ctime = %s\n", javaDate(s.Ctime))
+	fmt.Fprintf(&b, "mZxid = %s\n", hex(s.Mzxid))
+	fmt.Fprintf(&b, "mtime = %s\n", javaDate(s.Mtime))
+	fmt.Fprintf(&b, "pZxid = %s\n", hex(s.Pzxid))
+	fmt.Fprintf(&b, "cversion = %d\n", s.Cversion)
+	fmt.Fprintf(&b, "dataVersion = %d\n", s.Version)
+	fmt.Fprintf(&b, "aclVersion = %d\n", s.Aversion)
+	fmt.Fprintf(&b, "ephemeralOwner = %s\n", hex(s.EphemeralOwner))
+	fmt.Fprintf(&b, "dataLength = %d\n", s.DataLength)
+	fmt.Fprintf(&b, "numChildren = %d\n", s.NumChildren)
+	return b.String()
+}
+
+// javaDate imitates java.util.Date.toString, which zkCli.sh uses for times.
+func javaDate(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("Mon Jan 02 15:04:05 MST 2006")
+}
+
+// hex formats zxids and session ids as zkCli.sh does: Long.toHexString,
+// which shows negative values in two's complement.
+func hex(v int64) string {
+	return "0x" + strconv.FormatUint(uint64(v), 16)
+}
+
+// FormatKind returns "file" or "dir".
+func FormatKind(k tree.Kind) string {
+	if k == tree.KindDir {
+		return "dir"
+	}
+	return "file"
+}
+
+// ParseKind parses "file" or "dir"; a trailing newline is accepted because
+// `echo dir | setfattr` style tools add one.
+func ParseKind(s string) (tree.Kind, error) {
+	switch strings.TrimSuffix(s, "\n") {
+	case "file":
+		return tree.KindFile, nil
+	case "dir":
+		return tree.KindDir, nil
+	}
+	return 0, fmt.Errorf("%w: kind must be file or dir, not %q", ErrInvalid, s)
+}
+
+// permLetters are zkCli.sh's permission letters in its printing order.
+var permLetters = []struct {
+	c byte
+	p int32
+}{
+	{'c', tree.PermCreate},
+	{'d', tree.PermDelete},
+	{'r', tree.PermRead},
+	{'w', tree.PermWrite},
+	{'a', tree.PermAdmin},
+}
+
+// FormatPerms returns the permission letters of a mask, as "cdrwa".
+func FormatPerms(p int32) string {
+	var b []byte
+	for _, l := range permLetters {
+		if p&l.p != 0 {
+			b = append(b, l.c)
+		}
+	}
+	return string(b)
+}
+
+// FormatACL formats an ACL in zkCli.sh's setAcl syntax: entries
+// scheme:id:perms separated by commas.
+func FormatACL(acl []tree.ACL) string {
+	parts := make([]string, len(acl))
+	for i, a := range acl {
+		parts[i] = a.ID.Scheme + ":" + a.ID.ID + ":" + FormatPerms(a.Perms)
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseACL parses zkCli.sh's ACL syntax. The id sits between the first and
+// the last colon, because digest ids contain a colon themselves. Whether a
+// scheme and id are acceptable is the tree's decision, as for setAcl.
+func ParseACL(s string) ([]tree.ACL, error) {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil, fmt.Errorf("%w: empty ACL", ErrInvalid)
+	}
+	var acl []tree.ACL
+	for _, e := range strings.Split(s, ",") {
+		first := strings.IndexByte(e, ':')
+		last := strings.LastIndexByte(e, ':')
+		if first < 0 || first == last {
+			return nil, fmt.Errorf("%w: ACL entry %q is not scheme:id:perms", ErrInvalid, e)
+		}
+		perms, err := parsePerms(e[last+1:])
+		if err != nil {
+			return nil, err
+		}
+		acl = append(acl, tree.ACL{Perms: perms, ID: tree.ID{Scheme: e[:first], ID: e[first+1 : last]}})
+	}
+	return acl, nil
+}
+
+func parsePerms(s string) (int32, error) {
+	var p int32
+	for i := 0; i < len(s); i++ {
+		found := false
+		for _, l := range permLetters {
+			if s[i] == l.c {
+				p |= l.p
+				found = true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("%w: unknown permission %q", ErrInvalid, s[i])
+		}
+	}
+	return p, nil
+}
+
+func equalACL(a, b []tree.ACL) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
