@@ -194,8 +194,9 @@ func (d *crashDriver) truncateSuffix() {
 
 // snapshotAndCompact takes a snapshot, streams it on another goroutine
 // while the driver carries on, and truncates the log behind it, as Raft
-// does. Half the time it skips Sync, to check that the synced DeleteRange
-// alone makes the snapshot's state durable before its log goes.
+// does. Half the time it skips Sync, to check that the log is never lost
+// ahead of the state applied from it: Pebble recovers a prefix of its WAL,
+// so a compaction that survives brings back the applies before it.
 func (d *crashDriver) snapshotAndCompact() {
 	if d.rng.Intn(2) == 0 {
 		if err := d.s.Sync(); err != nil {

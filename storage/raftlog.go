@@ -57,7 +57,7 @@ func (s *Store) GetLog(index uint64, l *raft.Log) error {
 	err = decodeLog(v, l)
 	closer.Close()
 	if err != nil {
-		return fmt.Errorf("log index %d: %w", index, err)
+		return fmt.Errorf("%w (log index %d)", err, index)
 	}
 	if l.Index != index {
 		return fmt.Errorf("%w: log key %d holds entry %d", ErrCorrupt, index, l.Index)
@@ -93,8 +93,9 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 
 // DeleteRange deletes the Raft log entries from min to max, inclusive, with
 // one range deletion, so that truncating a long prefix costs the same as a
-// short one. It is synced: Raft deletes a conflicting suffix before it
-// appends the leader's entries, and the deletion must not come back.
+// short one. It is synced although Raft would survive losing it: deletions
+// are rare (compaction, a conflicting suffix), and after a crash the log
+// should be the one Raft last saw, not one with entries it had dropped.
 func (s *Store) DeleteRange(min, max uint64) error {
 	if min > max {
 		return nil

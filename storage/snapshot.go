@@ -16,7 +16,8 @@ import (
 	"zkfs/tree"
 )
 
-// The snapshot stream format. It names records by path and session id, not
+// snapMagic and the constants after it define the snapshot stream format.
+// It names records by path and session id, not
 // by database key, so that it outlives changes to keys.go:
 //
 //	header   magic "ZKFSSNAP", version uint32, applied index uint64
@@ -55,10 +56,11 @@ type Snapshot struct {
 	once    sync.Once
 }
 
-// Snapshot captures the stored tree at the current applied index. The
-// caller must not run CommitApplied concurrently, or the snapshot could fall
-// between two applies that belong together; it must Close the snapshot
-// before closing the Store.
+// Snapshot captures the stored tree at the current applied index, which
+// AppliedIndex reports: every CommitApplied is atomic, so the records and the
+// index always agree. Raft labels a snapshot with its own last applied
+// index, so take it where no apply is in flight (FSM.Snapshot runs on the
+// apply goroutine). Close the snapshot before closing the Store.
 func (s *Store) Snapshot() (*Snapshot, error) {
 	snap := s.db.NewSnapshot()
 	applied, err := readApplied(snap)
@@ -80,7 +82,8 @@ func (sn *Snapshot) Close() error {
 	return err
 }
 
-// WriteTo streams the snapshot to w in the format described above and
+// WriteTo streams the snapshot to w in a self-describing, versioned and
+// checksummed format (see the comment on snapMagic in snapshot.go) and
 // returns the number of bytes written. It may run on any goroutine, while
 // the Store keeps applying.
 func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -40,8 +41,10 @@ const (
 // Store is one Pebble database holding a replica's Raft log, Raft's stable
 // state and the applied znode tree. Its methods are safe for concurrent use.
 type Store struct {
-	db   *pebble.DB
-	lock *pebble.Lock
+	db        *pebble.DB
+	lock      *pebble.Lock
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens or creates the store in dir.
@@ -166,11 +169,14 @@ func getCopy(r reader, key []byte) ([]byte, bool, error) {
 }
 
 // Close closes the database and releases the directory. Every Snapshot must
-// be closed first.
+// be closed first. Calling it again returns the first call's result, so that
+// a shutdown path and a deferred cleanup can both close.
 func (s *Store) Close() error {
-	err := s.db.Close()
-	if lerr := s.lock.Close(); err == nil {
-		err = lerr
-	}
-	return err
+	s.closeOnce.Do(func() {
+		s.closeErr = s.db.Close()
+		if err := s.lock.Close(); s.closeErr == nil {
+			s.closeErr = err
+		}
+	})
+	return s.closeErr
 }

@@ -186,5 +186,8 @@ func TestOpenKeepsLayoutAcrossReopen(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
 	}
 }
