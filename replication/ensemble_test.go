@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -235,5 +236,61 @@ func TestEnsembleSurvivesLeaderLoss(t *testing.T) {
 			t.Fatal("quiet session was never expired by the new leader")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEnsembleMembershipChanges(t *testing.T) {
+	e := newEnsemble(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	propose(t, e.reps[0], tree.Create{Path: "/x", Data: []byte("1"), ACL: tree.OpenACL})
+
+	// A fourth replica joins: it starts without bootstrapping, then a
+	// member adds it.
+	addrs := freeAddrs(t, 2)
+	p4 := Peer{ID: "4", RaftAddr: addrs[0], RPCAddr: addrs[1], ClientAddr: "127.0.0.1:2184"}
+	r4, err := Open(Config{DataDir: t.TempDir(), ID: "4", Peers: append(append([]Peer{}, e.peers...), p4), Join: true,
+		TickTime: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r4.Close()
+	f := e.reps[e.follower()]
+	if err := f.Reconfig(ctx, []Peer{p4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := r4.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := getData(r4, "/x"); err != nil || got != "1" {
+		t.Fatalf("new member did not catch up: %q %v", got, err)
+	}
+	if res, err := r4.Propose(ctx, 0, tree.Identity{}, tree.Create{Path: "/from4", ACL: tree.OpenACL}); err != nil || res.Err != nil {
+		t.Fatalf("write through the new member: %v %v", err, res.Err)
+	}
+	var cfgText []byte
+	e.reps[0].Sync(ctx)
+	e.reps[0].Read(func(t *tree.Tree) { cfgText, _, _ = t.Get(ConfigPath) })
+	if !bytes.Contains(cfgText, []byte("server.4="+addrs[0])) {
+		t.Errorf("/zookeeper/config lacks server 4:\n%s", cfgText)
+	}
+
+	// Then a follower is removed.
+	victim := e.follower()
+	vid := e.peers[victim].ID
+	if err := r4.Reconfig(ctx, nil, []string{vid}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range e.reps[e.leader()].Peers() {
+		if p.ID == vid {
+			t.Errorf("server %s still a member after removal", vid)
+		}
+	}
+	e.stop(victim)
+	if res, err := r4.Propose(ctx, 0, tree.Identity{}, tree.Create{Path: "/after-remove", ACL: tree.OpenACL}); err != nil || res.Err != nil {
+		t.Fatalf("write after removal: %v %v", err, res.Err)
+	}
+	if err := r4.Reconfig(ctx, []Peer{p4}, nil); !errors.Is(err, ErrBadReconfig) {
+		t.Errorf("adding a member twice: got %v, want ErrBadReconfig", err)
 	}
 }

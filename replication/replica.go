@@ -39,6 +39,10 @@ type Config struct {
 	// Peers lists the ensemble, this replica included. Empty means a
 	// standalone replica: a single voter with no network transport.
 	Peers []Peer
+	// Join marks a replica that is being added to a running ensemble: it
+	// must not bootstrap a cluster of its own, and waits until a member's
+	// Reconfig adds it.
+	Join bool
 	// TickTime is ZooKeeper's basic time unit; Raft's timeouts derive
 	// from it (see raftTimings). 0 means 2 s, ZooKeeper's default.
 	TickTime time.Duration
@@ -151,6 +155,8 @@ func Open(cfg Config) (*Replica, error) {
 		r.wg.Add(2)
 		go r.fwd.run()
 		go r.touchLoop(cfg.SessionTick)
+		r.watchConfig()
+		r.publishOnLeadership()
 	}
 	return r, nil
 }
@@ -240,7 +246,7 @@ func (r *Replica) start() error {
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
-	if !has {
+	if !has && !cfg.Join {
 		if err := raft.BootstrapCluster(rc, r.store, r.store, snaps, r.trans, boot); err != nil {
 			return fmt.Errorf("replication: bootstrap: %w", err)
 		}
