@@ -10,6 +10,9 @@ import (
 // expands to the caller's authenticated ids, and every other entry must name
 // a known scheme with a well-formed id.
 func fixupACL(acl []ACL, id Identity) ([]ACL, error) {
+	if len(acl) == 1 && acl[0].ID.Scheme == "world" && acl[0].ID.ID == "anyone" {
+		return acl, nil // the common case, and nothing to fix
+	}
 	uniq := make([]ACL, 0, len(acl))
 	for _, a := range acl {
 		dup := false
@@ -242,13 +245,14 @@ type aclCache map[string]*aclEntry
 
 // acquire returns the shared entry for list and takes a reference.
 func (c aclCache) acquire(list []ACL) *aclEntry {
-	key := string(appendACL(nil, list))
-	e := c[key]
+	var buf [64]byte
+	key := appendACL(buf[:0], list)
+	e := c[string(key)] // no allocation: the compiler borrows key's bytes
 	if e == nil {
 		cp := make([]ACL, len(list))
 		copy(cp, list)
-		e = &aclEntry{list: cp, key: key}
-		c[key] = e
+		e = &aclEntry{list: cp, key: string(key)}
+		c[e.key] = e
 	}
 	e.refs++
 	return e

@@ -121,10 +121,8 @@ func (l *Loader) Add(r Record) error {
 	}
 	switch r.Type {
 	case RecordNode:
-		if r.Path != "/" {
-			if err := ValidatePath(r.Path); err != nil {
-				return fmt.Errorf("%w: node path %q", ErrCorruptRecord, r.Path)
-			}
+		if err := ValidatePath(r.Path); err != nil {
+			return fmt.Errorf("%w: node path %q", ErrCorruptRecord, r.Path)
 		}
 		if l.t.nodes[r.Path] != nil {
 			return fmt.Errorf("%w: node %q twice", ErrCorruptRecord, r.Path)
@@ -146,6 +144,9 @@ func (l *Loader) Add(r Record) error {
 			l.numChildren[n] = nr.NumChildren
 		}
 	case RecordSession:
+		if ephemeralKind(r.Session) != ephemeralNormal {
+			return fmt.Errorf("%w: session id %#x", ErrCorruptRecord, r.Session)
+		}
 		if l.t.sessions[r.Session] != nil {
 			return fmt.Errorf("%w: session %#x twice", ErrCorruptRecord, r.Session)
 		}

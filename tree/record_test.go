@@ -157,6 +157,7 @@ func TestLoaderRejects(t *testing.T) {
 		{"bad path", []Record{{Type: RecordNode, Path: "/a/", Value: node(NodeRecord{})}}, true},
 		{"corrupt value", []Record{{Type: RecordNode, Path: "/", Value: []byte{1, 2}}}, true},
 		{"unknown type", []Record{{Type: 9, Value: []byte{1}}}, true},
+		{"session 0", []Record{{Type: RecordSession, Session: 0, Value: EncodeSession(Session{})}}, true},
 	}
 	for _, tt := range tests {
 		l := NewLoader(Config{})

@@ -317,7 +317,8 @@ func (t *Tree) LastZxid() int64 {
 	return t.lastZxid
 }
 
-// Session returns a live session.
+// Session returns a live session. Its Password is the tree's own copy and
+// must not be modified.
 func (t *Tree) Session(id int64) (Session, bool) {
 	s := t.sessions[id]
 	if s == nil {
