@@ -37,5 +37,8 @@ func usage() {
 commands:
   server     run a replica
   version    print the version
+  ls, get, stat, getAcl, getEphemerals, getAllChildrenNumber, whoami, sync,
+  create, set, delete, deleteall, setAcl, watch
+             zkCli.sh's commands, with its output ("zkfs ls --help")
 `)
 }

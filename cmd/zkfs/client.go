@@ -1,0 +1,343 @@
+package main
+
+// The client subcommands (ls, get, create, ...) mirror zkCli.sh: same
+// names, same flags, same output on the same streams, same error lines, so
+// that people's habits and scripts carry over. Where zkfs differs it says so
+// in the command's help: errors are always one line and exit 1, usage errors
+// exit 2, -w waits for its watch to fire, and data can come from standard
+// input.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/spf13/pflag"
+
+	"zkfs/wire"
+	"zkfs/zkclient"
+)
+
+const (
+	// defaultServer is zkCli.sh's default server.
+	defaultServer = "127.0.0.1:2181"
+	// sessionTimeout is long enough to ride out a leader election, short
+	// enough that a crashed `zkfs create -e` does not leave its node for long.
+	sessionTimeout = 10 * time.Second
+	// connectTimeout bounds how long a command looks for a server before it
+	// gives up with "cannot connect".
+	connectTimeout = 5 * time.Second
+)
+
+// clientOptions are the flags every client subcommand takes.
+type clientOptions struct {
+	name   string // subcommand, for messages
+	server string
+	auth   []string
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// keeperError is a failed ZooKeeper operation on path, printed as zkCli.sh
+// prints it.
+type keeperError struct {
+	path string
+	err  error
+}
+
+func (e *keeperError) Error() string {
+	if code, ok := zkclient.Code(e.err); ok {
+		return wire.CLIMessage(code, e.path)
+	}
+	return e.err.Error()
+}
+
+func (e *keeperError) Unwrap() error { return e.err }
+
+// onPath wraps a non-nil err from an operation on path.
+func onPath(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &keeperError{path: path, err: err}
+}
+
+// messageError is an error whose text is exactly what to print.
+type messageError struct{ msg string }
+
+func (e *messageError) Error() string { return e.msg }
+
+// command describes one client subcommand.
+type command struct {
+	name     string
+	synopsis string // arguments, as in zkCli.sh's help
+	help     string // what it does and how it differs from zkCli.sh
+	// minArgs and maxArgs bound the positional arguments.
+	minArgs, maxArgs int
+	// setup declares the subcommand's own flags and returns the function
+	// that runs it, which reads them once parsed.
+	setup func(fs *pflag.FlagSet) runFunc
+}
+
+// runFunc runs a subcommand on its positional arguments.
+type runFunc func(o *clientOptions, args []string) error
+
+// flagSet returns the subcommand's flags, the shared ones last, and its
+// run function.
+func (c *command) flagSet(o *clientOptions) (*pflag.FlagSet, runFunc) {
+	fs := pflag.NewFlagSet("zkfs "+c.name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetOutput(io.Discard) // errors are reported in one line by report
+	fs.Usage = func() {}
+	run := c.setup(fs)
+	fs.StringVar(&o.server, "server", defaultServer, "comma-separated `host:port` list of the servers to try")
+	fs.StringArrayVar(&o.auth, "auth", nil, "authenticate as `scheme:credentials`, like addauth (repeatable)")
+	return fs, run
+}
+
+// printHelp writes the subcommand's help to standard output.
+func (c *command) printHelp(fs *pflag.FlagSet) {
+	fmt.Printf("usage: zkfs %s %s\n\n%s\n\nflags:\n", c.name, c.synopsis, strings.TrimSpace(c.help))
+	fs.SetOutput(os.Stdout)
+	fs.PrintDefaults()
+	fmt.Print(`
+As in zkCli.sh, -server may be written with one dash; --server also works.
+Errors are printed as zkCli.sh prints them, on one line on standard error,
+with exit status 1; usage errors exit with status 2.
+`)
+}
+
+// entry returns the function that main's commands map runs.
+func (c *command) entry() func(args []string) int {
+	return func(args []string) int {
+		o := &clientOptions{name: c.name}
+		fs, run := c.flagSet(o)
+		if err := fs.Parse(zkCliArgs(args)); err != nil {
+			if errors.Is(err, pflag.ErrHelp) {
+				c.printHelp(fs)
+				return 0
+			}
+			return report(c.name, &usageError{msg: err.Error()})
+		}
+		rest := fs.Args()
+		if len(rest) < c.minArgs || len(rest) > c.maxArgs {
+			return report(c.name, usagef("usage: zkfs %s %s", c.name, c.synopsis))
+		}
+		return report(c.name, run(o, rest))
+	}
+}
+
+// zkCliArgs rewrites zkCli.sh's single-dash -server into pflag's --server,
+// which would otherwise read it as the shorthands -s -e -r -v ...
+func zkCliArgs(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if a == "-server" || strings.HasPrefix(a, "-server=") {
+			out[i] = "-" + a
+		}
+	}
+	return out
+}
+
+// report prints err as its kind demands and returns the exit status.
+func report(name string, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "zkfs %s: %s\n", name, oneLine(ue.msg))
+		return 2
+	}
+	fmt.Fprintln(os.Stderr, oneLine(err.Error()))
+	return 1
+}
+
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ")
+}
+
+// servers splits and checks the -server list.
+func (o *clientOptions) servers() ([]string, error) {
+	var list []string
+	for _, s := range strings.Split(o.server, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if strings.Contains(s, "/") {
+			return nil, usagef("a chroot in the server list is not supported: %s", o.server)
+		}
+		list = append(list, s)
+	}
+	if len(list) == 0 {
+		return nil, usagef("no server given")
+	}
+	return list, nil
+}
+
+// auths parses the --auth flags.
+func (o *clientOptions) auths() ([]zkclient.Auth, error) {
+	var out []zkclient.Auth
+	for _, a := range o.auth {
+		scheme, cred, ok := strings.Cut(a, ":")
+		if !ok || scheme == "" {
+			return nil, usagef("--auth wants scheme:credentials, got %q", a)
+		}
+		out = append(out, zkclient.Auth{Scheme: scheme, Data: []byte(cred)})
+	}
+	return out, nil
+}
+
+func (o *clientOptions) cannotConnect() error {
+	return &messageError{msg: "zkfs: cannot connect to " + o.server}
+}
+
+func authFailed(a zkclient.Auth) error {
+	return &messageError{msg: "zkfs: authentication failed for scheme " + a.Scheme}
+}
+
+// nopLogger silences go-zookeeper, whose connection chatter would otherwise
+// mix with the command's output.
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+// connect opens a go-zookeeper session and authenticates it. The caller
+// must Close it: that ends the session, so ephemeral nodes go at once, as
+// they do when zkCli.sh exits.
+func (o *clientOptions) connect() (*zk.Conn, error) {
+	servers, err := o.servers()
+	if err != nil {
+		return nil, err
+	}
+	auths, err := o.auths()
+	if err != nil {
+		return nil, err
+	}
+	ready := make(chan zk.State, 1)
+	conn, _, err := zk.Connect(servers, sessionTimeout,
+		zk.WithLogger(nopLogger{}),
+		zk.WithLogInfo(false),
+		zk.WithEventCallback(func(ev zk.Event) {
+			if ev.Type == zk.EventSession && ev.State == zk.StateHasSession {
+				select {
+				case ready <- ev.State:
+				default:
+				}
+			}
+		}))
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	select {
+	case <-ready:
+	case <-time.After(connectTimeout):
+		conn.Close()
+		return nil, o.cannotConnect()
+	}
+	for _, a := range auths {
+		if err := conn.AddAuth(a.Scheme, a.Data); err != nil {
+			conn.Close()
+			if errors.Is(err, zk.ErrAuthFailed) {
+				return nil, authFailed(a)
+			}
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
+// dial opens a zkclient session, for the requests go-zookeeper lacks.
+func (o *clientOptions) dial() (*zkclient.Conn, error) {
+	servers, err := o.servers()
+	if err != nil {
+		return nil, err
+	}
+	auths, err := o.auths()
+	if err != nil {
+		return nil, err
+	}
+	c, err := zkclient.Dial(zkclient.Config{
+		Servers:        servers,
+		SessionTimeout: sessionTimeout,
+		ConnectTimeout: connectTimeout,
+		Auth:           auths,
+	})
+	if err != nil {
+		var ae *zkclient.AuthError
+		if errors.As(err, &ae) {
+			return nil, authFailed(zkclient.Auth{Scheme: ae.Scheme})
+		}
+		return nil, o.cannotConnect()
+	}
+	return c, nil
+}
+
+// withConn runs f on a fresh go-zookeeper session.
+func (o *clientOptions) withConn(f func(c *zk.Conn) error) error {
+	c, err := o.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return f(c)
+}
+
+// withDial runs f on a fresh zkclient session.
+func (o *clientOptions) withDial(f func(c *zkclient.Conn) error) error {
+	c, err := o.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return f(c)
+}
+
+// readData returns the DATA argument's bytes: standard input for "-", so
+// that files and binary data can be stored.
+func readData(arg string) ([]byte, error) {
+	if arg != "-" {
+		return []byte(arg), nil
+	}
+	b, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		return nil, &messageError{msg: "zkfs: reading standard input: " + err.Error()}
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
+
+// clientCommands are the client subcommands, in the order the usage lists
+// them.
+var clientCommands = []*command{
+	lsCommand, getCommand, statCommand, getACLCommand, getEphemeralsCommand,
+	getAllChildrenNumberCommand, whoamiCommand, syncCommand,
+	createCommand, setCommand, deleteCommand, deleteAllCommand, setACLCommand,
+	watchCommand,
+}
+
+// init adds the client subcommands to main's table here rather than line by
+// line in main.go, which the server's subcommands share.
+func init() {
+	for _, c := range clientCommands {
+		commands[c.name] = c.entry()
+	}
+}

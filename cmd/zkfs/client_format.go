@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// javaDate is the layout of Java's Date.toString, which zkCli.sh uses for
+// ctime and mtime, in the local time zone as the JVM does.
+const javaDate = "Mon Jan 02 15:04:05 MST 2006"
+
+// writeStat prints a stat block as zkCli.sh does. Zxids and the session id
+// are printed as Java's Long.toHexString prints them: lower case, no
+// padding, two's complement for negative values.
+func writeStat(w io.Writer, s *zk.Stat) {
+	hex := func(v int64) string { return "0x" + strconv.FormatUint(uint64(v), 16) }
+	date := func(ms int64) string { return time.UnixMilli(ms).Format(javaDate) }
+	fmt.Fprintf(w, "cZxid = %s\n", hex(s.Czxid))
+	fmt.Fprintf(w, "ctime = %s\n", date(s.Ctime))
+	fmt.Fprintf(w, "mZxid = %s\n", hex(s.Mzxid))
+	fmt.Fprintf(w, "mtime = %s\n", date(s.Mtime))
+	fmt.Fprintf(w, "pZxid = %s\n", hex(s.Pzxid))
+	fmt.Fprintf(w, "cversion = %d\n", s.Cversion)
+	fmt.Fprintf(w, "dataVersion = %d\n", s.Version)
+	fmt.Fprintf(w, "aclVersion = %d\n", s.Aversion)
+	fmt.Fprintf(w, "ephemeralOwner = %s\n", hex(s.EphemeralOwner))
+	fmt.Fprintf(w, "dataLength = %d\n", s.DataLength)
+	fmt.Fprintf(w, "numChildren = %d\n", s.NumChildren)
+}
+
+// writeList prints names as Java prints a List: "[a, b]".
+func writeList(w io.Writer, names []string) {
+	fmt.Fprintf(w, "[%s]\n", strings.Join(names, ", "))
+}
+
+// permLetters are the permission letters in the order zkCli.sh prints them.
+var permLetters = []struct {
+	letter byte
+	perm   int32
+}{
+	{'c', zk.PermCreate},
+	{'d', zk.PermDelete},
+	{'r', zk.PermRead},
+	{'w', zk.PermWrite},
+	{'a', zk.PermAdmin},
+}
+
+func permString(perms int32) string {
+	var b strings.Builder
+	for _, p := range permLetters {
+		if perms&p.perm != 0 {
+			b.WriteByte(p.letter)
+		}
+	}
+	return b.String()
+}
+
+// writeACL prints ACL entries as zkCli.sh's getAcl does.
+func writeACL(w io.Writer, acl []zk.ACL) {
+	for _, a := range acl {
+		fmt.Fprintf(w, "'%s,'%s\n: %s\n", a.Scheme, a.ID, permString(a.Perms))
+	}
+}
+
+// parseACL reads zkCli.sh's ACL syntax: comma-separated scheme:id:perms
+// entries. The id is everything between the first and the last colon, so
+// digest ids (user:hash) and IPv6 addresses need no quoting. Unlike zkCli.sh,
+// which warns and drops unknown permission letters, an unknown letter is an
+// error: a typo must not silently grant less (or nothing).
+func parseACL(s string) ([]zk.ACL, error) {
+	var acl []zk.ACL
+	for _, entry := range strings.Split(s, ",") {
+		first := strings.IndexByte(entry, ':')
+		last := strings.LastIndexByte(entry, ':')
+		if first < 0 || first == last {
+			return nil, usagef("%s does not have the form scheme:id:perm", entry)
+		}
+		perms, err := parsePerms(entry[last+1:])
+		if err != nil {
+			return nil, err
+		}
+		acl = append(acl, zk.ACL{Scheme: entry[:first], ID: entry[first+1 : last], Perms: perms})
+	}
+	return acl, nil
+}
+
+func parsePerms(s string) (int32, error) {
+	var perms int32
+	for i := 0; i < len(s); i++ {
+		found := false
+		for _, p := range permLetters {
+			if s[i] == p.letter {
+				perms |= p.perm
+				found = true
+			}
+		}
+		if !found {
+			return 0, usagef("Unknown perm type: %c", s[i])
+		}
+	}
+	return perms, nil
+}
+
+// validatePath applies ZooKeeper's client-side path rules, with the messages
+// zkCli.sh prints, so that a bad path is a usage error caught before any
+// connection is made. A sequential create may end in "/": the server appends
+// the sequence number.
+func validatePath(path string, sequential bool) error {
+	if sequential {
+		path += "1"
+	}
+	if path == "" {
+		return usagef("Path length must be > 0")
+	}
+	if path[0] != '/' {
+		return usagef("Path must start with / character")
+	}
+	if len(path) == 1 {
+		return nil
+	}
+	if path[len(path)-1] == '/' {
+		return usagef("Path must not end with / character")
+	}
+	r := []rune(path) // ZooKeeper counts positions in UTF-16 units; runes agree outside the astral planes
+	bad := func(i int, why string) error {
+		return usagef("Invalid path string \"%s\" caused by %s @%d", path, why, i)
+	}
+	for i := 1; i < len(r); i++ {
+		c, last := r[i], r[i-1]
+		switch {
+		case c == 0:
+			return bad(i, "null character not allowed")
+		case c == '/' && last == '/':
+			return bad(i, "empty node name specified")
+		case c == '.' && last == '.':
+			if r[i-2] == '/' && (i+1 == len(r) || r[i+1] == '/') {
+				return bad(i, "relative paths not allowed")
+			}
+		case c == '.':
+			if last == '/' && (i+1 == len(r) || r[i+1] == '/') {
+				return bad(i, "relative paths not allowed")
+			}
+		case c > 0 && c <= 0x1f, c >= 0x7f && c <= 0x9f,
+			c >= 0xd800 && c <= 0xf8ff, c >= 0xfff0 && c <= 0xffff:
+			return bad(i, "invalid character")
+		}
+	}
+	return nil
+}
