@@ -67,13 +67,15 @@ type handle struct {
 	baseVersion int32  // the version view's base data had
 	edits       []edit // edits since the base, for replay
 	dirty       bool
-	// written is set by write and ftruncate. A handle only truncated by
-	// O_TRUNC at open is not committed on flush: the shell's `echo x > f`
-	// opens, dup2s and closes the first descriptor before writing, and
-	// committing then would publish an empty intermediate version.
-	// Release, or another open of the file, commits it.
+	// written is set by write and ftruncate. A handle that was only
+	// created or truncated at open is not committed by its first flush:
+	// the shell's `echo x > f` opens, dup2s and closes the first
+	// descriptor before writing, and committing then would publish an
+	// empty intermediate version. Its second flush, its release, or
+	// another open of the file commits it.
 	written    bool
-	deferred   bool   // a flush found only the open-time truncation
+	flushes    int    // flushes while not written
+	deferred   bool   // the first flush found nothing written
 	create     bool   // the first commit creates the znode
 	pendingKey string // the path create registered under
 	discarded  bool   // the file was removed before it was created
@@ -314,8 +316,11 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 		return 0
 	}
 	if !h.written && !final {
-		h.deferred = true
-		return 0
+		h.flushes++
+		if h.flushes == 1 {
+			h.deferred = true
+			return 0
+		}
 	}
 	m := h.file.m
 	var res tree.Result

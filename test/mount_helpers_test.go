@@ -1,0 +1,252 @@
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// mounted is a `zkfs server --mount` process and its mount point. The
+// mount is always served by that separate process: a process that serves
+// a FUSE mount and uses it too can deadlock.
+type mounted struct {
+	*Server
+	Mnt string
+}
+
+// startMounted starts a server that mounts the namespace, waits until the
+// mount is there, and at cleanup stops the server and checks that the
+// mount went away with it.
+func startMounted(t *testing.T, args ...string) *mounted {
+	t.Helper()
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "mnt")
+	s, err := NewServer(zkfsBin, dir, append([]string{"--mount", mnt}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mounted{Server: s, Mnt: mnt}
+	t.Cleanup(func() {
+		if err := s.Stop(20 * time.Second); err != nil {
+			t.Errorf("stopping the server: %v", err)
+		}
+		if isMounted(mnt) {
+			t.Errorf("%s is still mounted after the server stopped", mnt)
+			exec.Command("umount", "-l", mnt).Run()
+		}
+		if t.Failed() {
+			t.Logf("server log (tail):\n%s", s.LogTail(6000))
+		}
+	})
+	m.start(t)
+	return m
+}
+
+// start starts (or restarts) the process and waits for its mount.
+func (m *mounted) start(t *testing.T) {
+	t.Helper()
+	if err := m.Start(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !isMounted(m.Mnt) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no mount at %s\n%s", m.Mnt, m.LogTail(4000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// path returns a path inside the mount.
+func (m *mounted) path(rel string) string { return filepath.Join(m.Mnt, rel) }
+
+// isMounted reports whether a FUSE file system is mounted at dir.
+func isMounted(dir string) bool {
+	b, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[1] == dir && strings.HasPrefix(f[2], "fuse") {
+			return true
+		}
+	}
+	return false
+}
+
+// shResult is what a shell script did.
+type shResult struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// sh runs a bash script in the mount, as a user's shell would.
+func (m *mounted) sh(t *testing.T, script string) shResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", script)
+	cmd.Dir = m.Mnt
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := shResult{Stdout: out.String(), Stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.Code = ee.ExitCode()
+	default:
+		t.Fatalf("running %q: %v", script, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("script %q did not finish within 60s; stderr: %s", script, r.Stderr)
+	}
+	return r
+}
+
+// ok runs a script that must succeed and returns its output.
+func (m *mounted) ok(t *testing.T, script string) string {
+	t.Helper()
+	r := m.sh(t, script)
+	if r.Code != 0 {
+		t.Fatalf("%q: exit %d\nstdout: %s\nstderr: %s", script, r.Code, r.Stdout, r.Stderr)
+	}
+	return r.Stdout
+}
+
+// fails runs a script that must fail with a message containing want (the
+// strerror text of the errno expected, as the tools print it).
+func (m *mounted) fails(t *testing.T, script, want string) {
+	t.Helper()
+	r := m.sh(t, script)
+	if r.Code == 0 {
+		t.Errorf("%q succeeded; want failure with %q (stdout %q)", script, want, r.Stdout)
+		return
+	}
+	if !strings.Contains(r.Stderr, want) {
+		t.Errorf("%q: stderr %q, want it to contain %q", script, r.Stderr, want)
+	}
+}
+
+// xattr reads one attribute with getfattr.
+func (m *mounted) xattr(t *testing.T, rel, name string) string {
+	t.Helper()
+	return m.ok(t, fmt.Sprintf("getfattr --only-values -n %s %q", name, rel))
+}
+
+// wantErrno checks the errno of a system call made by the test itself.
+func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error %v, want %v (%d)", what, err, want, int(want))
+	}
+}
+
+// watchStream reads an @watch file through a `cat` process, line by line.
+// cat runs in its own process so that a read blocked in the kernel never
+// holds up the test; cleanup kills it, which also checks that a blocked
+// read gives way to a signal.
+type watchStream struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+// openWatch starts reading path and returns once the file is open, which
+// is when the watch is registered.
+func openWatch(t *testing.T, path string) *watchStream {
+	t.Helper()
+	cmd := exec.Command("cat", path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &watchStream{cmd: cmd, lines: make(chan string, 1000)}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			w.lines <- sc.Text()
+		}
+		close(w.lines)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("cat of %s did not die on SIGKILL", path)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !hasOpen(cmd.Process.Pid, path) {
+		if time.Now().After(deadline) {
+			t.Fatalf("cat did not open %s", path)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return w
+}
+
+// hasOpen reports whether process pid has path open.
+func hasOpen(pid int, path string) bool {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && l == path {
+			return true
+		}
+	}
+	return false
+}
+
+// next returns the next line, or fails the test after timeout.
+func (w *watchStream) next(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case l, ok := <-w.lines:
+		if !ok {
+			t.Fatal("@watch stream ended")
+		}
+		return l
+	case <-time.After(timeout):
+		t.Fatalf("no @watch line within %v", timeout)
+	}
+	return ""
+}
+
+// quiet checks that no line arrives for d.
+func (w *watchStream) quiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case l := <-w.lines:
+		t.Errorf("unexpected @watch line %q", l)
+	case <-time.After(d):
+	}
+}
+
+// watchLine splits "0x1f NodeDataChanged /a/b" and checks its shape.
+func watchLine(t *testing.T, line string) (typ, path string) {
+	t.Helper()
+	f := strings.Fields(line)
+	if len(f) != 3 || !strings.HasPrefix(f[0], "0x") {
+		t.Fatalf("@watch line %q is not ZXID TYPE PATH", line)
+	}
+	return f[1], f[2]
+}
