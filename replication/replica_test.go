@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"sync"
@@ -258,5 +259,39 @@ func TestContainersAreReaped(t *testing.T) {
 			t.Fatal("empty container was not reaped")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCollectorReportsState(t *testing.T) {
+	r := openTest(t, t.TempDir(), nil)
+	defer r.Close()
+	propose(t, r, tree.Create{Path: "/m", ACL: tree.OpenACL})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			name := mf.GetName()
+			for _, l := range m.Label {
+				name += "{" + l.GetValue() + "}"
+			}
+			got[name] = m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"zkfs_raft_role{standalone}": 1,
+		"zkfs_raft_role{leader}":     0,
+		"zkfs_znodes":                5, // /, /zookeeper, quota, config, /m
+		"zkfs_raft_applied_index":    float64(r.AppliedIndex()),
+		"zkfs_raft_leader_known":     1,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
