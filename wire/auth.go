@@ -13,7 +13,7 @@ import (
 // Its reply still waits its turn. An unknown scheme fails: ZooKeeper then
 // answers AuthFailed and closes the connection.
 func (c *conn) auth(s *slot, p *AuthPacket) readState {
-	s.zeroZxid = true
+	s.fixedZxid = true
 	old := c.ident()
 	next := tree.Identity{Super: old.Super, IDs: append([]tree.ID(nil), old.IDs...)}
 	switch p.Scheme {

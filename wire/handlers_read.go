@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -131,7 +132,8 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 			case AddWatchPersistentRecursive:
 				mode = modeRecursive
 			default:
-				return nil, tree.ErrBadArguments
+				// ZooKeeper fails to decode the mode: MarshallingError.
+				return nil, fmt.Errorf("%w: addWatch mode %d", ErrMalformed, r.Mode)
 			}
 			w.add(c, r.Path, watchData, mode)
 			w.add(c, r.Path, watchChild, mode)
@@ -139,6 +141,9 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 		}
 	case *CheckWatchesRequest:
 		s.run = func(*tree.Tree) (Record, error) {
+			if !validWatcherType(r.Type) {
+				return nil, fmt.Errorf("%w: watcher type %d", ErrMalformed, r.Type)
+			}
 			if !w.contains(c, r.Path, r.Type) {
 				return nil, ErrNoWatcher
 			}
@@ -146,6 +151,9 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 		}
 	case *RemoveWatchesRequest:
 		s.run = func(*tree.Tree) (Record, error) {
+			if !validWatcherType(r.Type) {
+				return nil, fmt.Errorf("%w: watcher type %d", ErrMalformed, r.Type)
+			}
 			if !w.remove(c, r.Path, r.Type) {
 				return nil, ErrNoWatcher
 			}
@@ -202,4 +210,8 @@ func (c *conn) multiRead(t *tree.Tree, r *MultiReadRequest, id tree.Identity) *M
 		}
 	}
 	return &MultiResponse{Results: out}
+}
+
+func validWatcherType(t WatcherType) bool {
+	return t == WatcherChildren || t == WatcherData || t == WatcherAny
 }

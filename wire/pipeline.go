@@ -27,8 +27,10 @@ type slot struct {
 	run   func(t *tree.Tree) (Record, error)
 	// err answers the request without running anything.
 	err error
-	// zeroZxid sends zxid 0 in the header, as ZooKeeper does for auth.
-	zeroZxid bool
+	// fixedZxid replaces the last zxid in the header by zxid: ZooKeeper
+	// sends 0 for auth and -1 for an unknown opcode.
+	fixedZxid bool
+	zxid      int64
 	// then runs after the reply is queued.
 	then func()
 	// done is closed once the slot has run; writes behind it wait for it.
@@ -97,8 +99,8 @@ func (c *conn) answerOrdered(s *slot) bool {
 			body, err = s.run(t)
 		}
 		zxid := t.LastZxid()
-		if s.zeroZxid {
-			zxid = 0
+		if s.fixedZxid {
+			zxid = s.zxid
 		}
 		c.out.push(c.replyFrame(s, zxid, body, err))
 	})
@@ -128,8 +130,11 @@ func (c *conn) replyFrame(s *slot, zxid int64, body Record, err error) []byte {
 func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 	s := &slot{xid: h.Xid, op: h.Type, start: time.Now()}
 	if err != nil {
-		if !errors.Is(err, ErrUnknownOpcode) {
-			c.log.Warn("malformed request", "op", h.Type, "err", err)
+		if errors.Is(err, ErrUnknownOpcode) {
+			c.log.Info("unknown opcode; answering Unimplemented", "op", int32(h.Type))
+			s.fixedZxid, s.zxid = true, -1
+		} else {
+			c.log.Warn("malformed request; answering MarshallingError", "op", h.Type, "err", err)
 		}
 		s.err = err
 		return c.ordered(s, readOn)

@@ -65,6 +65,9 @@ type ServerConfig struct {
 	SuperDigest string
 	// DataDir is reported by the conf and dirs four-letter words.
 	DataDir string
+	// ServerID is the server's id in its ensemble (myid), for conf; 0 for
+	// a standalone server, as ZooKeeper reports it.
+	ServerID int64
 	// Version is reported by srvr and stat.
 	Version string
 	// Logger receives the server's logs; nil means slog.Default().
@@ -345,17 +348,17 @@ func (s *Server) negotiateTimeout(ms int32) time.Duration {
 	return min(max(d, s.cfg.MinSessionTimeout), s.cfg.MaxSessionTimeout)
 }
 
-// mode is the server's role as srvr and mntr report it. A lone replica is
-// "standalone"; an ensemble will report leader or follower from the replica.
+// mode is the server's role as srvr and mntr report it: standalone for a
+// lone replica, leader, follower or observer in an ensemble.
 func (s *Server) mode() string {
-	return "standalone"
+	return s.rep.Mode()
 }
 
 // readOnly reports whether the server only serves reads, as a partitioned
-// ZooKeeper server in read-only mode does. A standalone replica always has
-// its quorum.
+// ZooKeeper server in read-only mode does: without a leader, writes cannot
+// commit. A standalone replica always has its quorum.
 func (s *Server) readOnly() bool {
-	return false
+	return !s.rep.HasQuorum()
 }
 
 func remoteIP(nc net.Conn) string {

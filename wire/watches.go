@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -322,27 +324,81 @@ type watchSummary struct {
 	conns, paths, watches int
 }
 
+// summary answers wchs. Like ZooKeeper 3.8, whose report only looks at
+// its data watch manager, it counts data and exists watches alone.
 func (r *watchRegistry) summary() watchSummary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var s watchSummary
-	conns := make(map[*conn]struct{})
-	for _, t := range []*watchTable{&r.data, &r.child} {
-		s.paths += len(t.byPath)
-		for c, ps := range t.byConn {
-			conns[c] = struct{}{}
-			s.watches += len(ps)
-		}
+	s := watchSummary{conns: len(r.data.byConn), paths: len(r.data.byPath)}
+	for _, ps := range r.data.byConn {
+		s.watches += len(ps)
 	}
-	s.conns = len(conns)
 	return s
 }
 
-// count returns how many watches c holds, for cons.
-func (r *watchRegistry) count(c *conn) int {
+// total is mntr's zk_watch_count: the watches of both tables.
+func (r *watchRegistry) total() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.data.byConn[c]) + len(r.child.byConn[c])
+	n := 0
+	for _, t := range []*watchTable{&r.data, &r.child} {
+		for _, ps := range t.byConn {
+			n += len(ps)
+		}
+	}
+	return n
+}
+
+// dump answers wchc (by session) and wchp (by path), over the data table
+// as ZooKeeper 3.8 does.
+func (r *watchRegistry) dump(byPath bool) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	if byPath {
+		paths := make([]string, 0, len(r.data.byPath))
+		for p := range r.data.byPath {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			b.WriteString(p + "\n")
+			for _, id := range sessionsOf(r.data.byPath[p]) {
+				fmt.Fprintf(&b, "\t0x%x\n", uint64(id))
+			}
+		}
+	} else {
+		bySession := make(map[int64][]string)
+		for c, ps := range r.data.byConn {
+			for p := range ps {
+				bySession[c.session] = append(bySession[c.session], p)
+			}
+		}
+		ids := make([]int64, 0, len(bySession))
+		for id := range bySession {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		for _, id := range ids {
+			fmt.Fprintf(&b, "0x%x\n", uint64(id))
+			ps := bySession[id]
+			sort.Strings(ps)
+			for _, p := range ps {
+				b.WriteString("\t" + p + "\n")
+			}
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func sessionsOf(ws map[*conn]watchMode) []int64 {
+	ids := make([]int64, 0, len(ws))
+	for c := range ws {
+		ids = append(ids, c.session)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
 }
 
 func eventFrame(typ EventType, path string) []byte {

@@ -120,6 +120,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 	start := time.Now()
 	rep, err := replication.Open(replication.Config{
 		DataDir:           o.dataDir,
+		TickTime:          time.Duration(o.tickTime) * time.Millisecond,
 		Tree:              tree.Config{MaxDataSize: o.maxDataSize},
 		SnapshotThreshold: o.snapCount,
 		Logger:            log,
