@@ -47,7 +47,7 @@ func (t *Tree) emit(typ EventType, n *node, zxid int64) {
 	t.events = append(t.events, Event{Type: typ, Path: n.path, Zxid: zxid, ACL: n.acl.list})
 }
 
-// validMode reports the create modes, and which of them are sequential,
+// modeInfo reports whether a create mode is valid, and whether it is sequential,
 // ephemeral or TTL.
 func modeInfo(m Mode) (valid, sequential, ephemeral, ttl bool) {
 	switch m {

@@ -107,7 +107,7 @@ func (n *node) removeChild(c *node) {
 	n.kids.list = l
 }
 
-// parentOf returns the parent of a node other than the root.
+// parent returns the parent of a node other than the root.
 func (t *Tree) parent(n *node) *node {
 	return t.nodes[parentOf(n.path)]
 }
