@@ -35,15 +35,20 @@ func freeAddrs(t *testing.T, n int) []string {
 
 type ensemble struct {
 	t     *testing.T
+	mod   func(i int, c *Config)
 	peers []Peer
 	dirs  []string
 	reps  []*Replica
 }
 
 func newEnsemble(t *testing.T, voters, observers int) *ensemble {
+	return newEnsembleWith(t, voters, observers, nil)
+}
+
+func newEnsembleWith(t *testing.T, voters, observers int, mod func(i int, c *Config)) *ensemble {
 	n := voters + observers
 	addrs := freeAddrs(t, 2*n)
-	e := &ensemble{t: t}
+	e := &ensemble{t: t, mod: mod}
 	for i := 0; i < n; i++ {
 		e.peers = append(e.peers, Peer{ID: fmt.Sprint(i + 1), RaftAddr: addrs[2*i], RPCAddr: addrs[2*i+1], Observer: i >= voters})
 		e.dirs = append(e.dirs, t.TempDir())
@@ -64,11 +69,15 @@ func newEnsemble(t *testing.T, voters, observers int) *ensemble {
 }
 
 func (e *ensemble) start(i int) {
-	r, err := Open(Config{
+	cfg := Config{
 		DataDir: e.dirs[i], ID: e.peers[i].ID, Peers: e.peers,
 		TickTime: time.Second, SessionTick: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if e.mod != nil {
+		e.mod(i, &cfg)
+	}
+	r, err := Open(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -39,6 +39,8 @@ type Config struct {
 	// Peers lists the ensemble, this replica included. Empty means a
 	// standalone replica: a single voter with no network transport.
 	Peers []Peer
+	// TLS, when set, secures all traffic between replicas.
+	TLS *PeerTLS
 	// Join marks a replica that is being added to a running ensemble: it
 	// must not bootstrap a cluster of its own, and waits until a member's
 	// Reconfig adds it.
@@ -126,6 +128,7 @@ func Open(cfg Config) (*Replica, error) {
 		return nil, fmt.Errorf("replication: data directory: %w", err)
 	}
 	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), peers: make(map[string]Peer)}
+	r.clients.dial = r.dial
 	r.sessions.lastSeen = make(map[int64]time.Time)
 	r.sessions.pending = make(map[int64]struct{})
 	for _, p := range cfg.Peers {
@@ -226,11 +229,15 @@ func (r *Replica) start() error {
 		if err != nil {
 			return fmt.Errorf("replication: peer address %s: %w", self.RaftAddr, err)
 		}
-		trans, err := raft.NewTCPTransportWithLogger(self.RaftAddr, adv, 3, 10*time.Second, hlog)
+		ln, err := r.listen(self.RaftAddr)
 		if err != nil {
 			return fmt.Errorf("replication: raft transport on %s: %w", self.RaftAddr, err)
 		}
-		r.trans = trans
+		var stream raft.StreamLayer = &tcpStreamLayer{Listener: ln, advertise: adv}
+		if cfg.TLS != nil {
+			stream = &tlsStreamLayer{Listener: ln, advertise: adv, client: cfg.TLS.Client}
+		}
+		r.trans = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, hlog)
 		for _, p := range cfg.Peers {
 			s := raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr), Suffrage: raft.Voter}
 			if p.Observer {
@@ -239,6 +246,7 @@ func (r *Replica) start() error {
 			boot.Servers = append(boot.Servers, s)
 		}
 		if r.rpc, err = startRPC(r, self.RPCAddr); err != nil {
+			r.trans.(raft.WithClose).Close()
 			return err
 		}
 	}

@@ -119,7 +119,7 @@ func startRPC(r *Replica, addr string) (*rpcServer, error) {
 	if err := srv.RegisterName("Peer", &PeerService{r: r}); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := r.listen(addr)
 	if err != nil {
 		return nil, fmt.Errorf("replication: listen on %s: %w", addr, err)
 	}
@@ -145,6 +145,7 @@ func (s *rpcServer) close() {
 
 // rpcClients keeps one client per peer RPC address.
 type rpcClients struct {
+	dial    func(addr string) (net.Conn, error)
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 }
@@ -155,7 +156,7 @@ func (c *rpcClients) get(addr string) (*rpc.Client, error) {
 	if cl, ok := c.clients[addr]; ok {
 		return cl, nil
 	}
-	conn, err := net.DialTimeout("tcp", addr, dialTimeout)
+	conn, err := c.dial(addr)
 	if err != nil {
 		return nil, err
 	}
