@@ -291,6 +291,11 @@ func (d *crashDriver) step() {
 		d.storeLogs()
 		d.applySome()
 	}
+	first, _ := d.s.FirstIndex()
+	last, _ := d.s.LastIndex()
+	if first != d.first || last != d.last {
+		d.t.Fatalf("FirstIndex, LastIndex = %d, %d; the follower's log is %d..%d", first, last, d.first, d.last)
+	}
 }
 
 // TestCrashRecovery simulates power loss at many moments, between calls and

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/raft"
@@ -10,29 +11,51 @@ import (
 
 var _ raft.LogStore = (*Store)(nil)
 
-// FirstIndex returns the index of the first Raft log entry, 0 if the log is
-// empty. It is one seek: log keys sort by index, and range deletions let the
-// iterator skip a truncated prefix without visiting its keys.
-func (s *Store) FirstIndex() (uint64, error) {
-	return s.logBound(true)
+// logBounds caches the first and last index of the Raft log. Asking Pebble
+// each time would be one seek, but a seek from the start of the log has to
+// step over every entry that a compaction range-deleted until Pebble
+// compacts them away, milliseconds for a few hundred thousand entries.
+type logBounds struct {
+	// appendMu is held shared by StoreLogs and exclusively by DeleteRange,
+	// so that concurrent appends still share an fsync while a deletion and
+	// its bounds update cannot interleave with an append's.
+	appendMu sync.RWMutex
+	mu       sync.Mutex
+	first    uint64 // 0 when the log is empty
+	last     uint64
 }
 
-// LastIndex returns the index of the last Raft log entry, 0 if the log is
-// empty.
-func (s *Store) LastIndex() (uint64, error) {
-	return s.logBound(false)
+// loadLogBounds reads the bounds from the database, once, at Open.
+func (s *Store) loadLogBounds() error {
+	first, err := s.seekLog(0, true)
+	if err != nil {
+		return err
+	}
+	last, err := s.seekLog(^uint64(0), false)
+	if err != nil {
+		return err
+	}
+	s.bounds.first, s.bounds.last = first, last
+	return nil
 }
 
-func (s *Store) logBound(first bool) (uint64, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: prefixStart(prefixLog),
-		UpperBound: prefixEnd(prefixLog),
-	})
+// seekLog returns the first log index at or above from (forward), or the
+// last one below from (backward, from == MaxUint64 meaning no limit); 0 if
+// there is none. Starting at from, not at an end of the log, is what keeps it
+// clear of the range-deleted entries.
+func (s *Store) seekLog(from uint64, forward bool) (uint64, error) {
+	o := &pebble.IterOptions{LowerBound: prefixStart(prefixLog), UpperBound: prefixEnd(prefixLog)}
+	if forward {
+		o.LowerBound = logKey(from)
+	} else if from != ^uint64(0) {
+		o.UpperBound = logKey(from)
+	}
+	it, err := s.db.NewIter(o)
 	if err != nil {
 		return 0, err
 	}
 	var ok bool
-	if first {
+	if forward {
 		ok = it.First()
 	} else {
 		ok = it.Last()
@@ -42,6 +65,22 @@ func (s *Store) logBound(first bool) (uint64, error) {
 		index, err = decodeLogKey(it.Key())
 	}
 	return index, errors.Join(err, it.Close())
+}
+
+// FirstIndex returns the index of the first Raft log entry, 0 if the log is
+// empty.
+func (s *Store) FirstIndex() (uint64, error) {
+	s.bounds.mu.Lock()
+	defer s.bounds.mu.Unlock()
+	return s.bounds.first, nil
+}
+
+// LastIndex returns the index of the last Raft log entry, 0 if the log is
+// empty.
+func (s *Store) LastIndex() (uint64, error) {
+	s.bounds.mu.Lock()
+	defer s.bounds.mu.Unlock()
+	return s.bounds.last, nil
 }
 
 // GetLog reads the Raft log entry at index into l; raft.ErrLogNotFound if
@@ -75,9 +114,14 @@ func (s *Store) StoreLog(l *raft.Log) error {
 // Pebble's commit pipeline shares one WAL fsync among batches committed
 // concurrently, so callers appending in parallel do not pay one fsync each.
 func (s *Store) StoreLogs(logs []*raft.Log) error {
+	if len(logs) == 0 {
+		return nil
+	}
 	size := 0
+	lo, hi := logs[0].Index, logs[0].Index
 	for _, l := range logs {
 		size += 9 + encodedLogSize(l)
+		lo, hi = min(lo, l.Index), max(hi, l.Index)
 	}
 	b := s.db.NewBatchWithSize(size + 64)
 	defer b.Close()
@@ -88,7 +132,18 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 			return err
 		}
 	}
-	return b.Commit(pebble.Sync)
+	s.bounds.appendMu.RLock()
+	defer s.bounds.appendMu.RUnlock()
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	s.bounds.mu.Lock()
+	if s.bounds.first == 0 || lo < s.bounds.first {
+		s.bounds.first = lo
+	}
+	s.bounds.last = max(s.bounds.last, hi)
+	s.bounds.mu.Unlock()
+	return nil
 }
 
 // DeleteRange deletes the Raft log entries from min to max, inclusive, with
@@ -104,5 +159,32 @@ func (s *Store) DeleteRange(min, max uint64) error {
 	if max < ^uint64(0) {
 		end = logKey(max + 1)
 	}
-	return s.db.DeleteRange(logKey(min), end, pebble.Sync)
+	s.bounds.appendMu.Lock()
+	defer s.bounds.appendMu.Unlock()
+	if err := s.db.DeleteRange(logKey(min), end, pebble.Sync); err != nil {
+		return err
+	}
+	s.bounds.mu.Lock()
+	first, last := s.bounds.first, s.bounds.last
+	s.bounds.mu.Unlock()
+	var err error
+	switch {
+	case first == 0 || max < first || min > last:
+		return nil
+	case min <= first && max >= last:
+		first, last = 0, 0
+	case min <= first:
+		// Entries may have gaps (Raft leaves one after installing a
+		// snapshot), so find the new first entry rather than assume max+1.
+		first, err = s.seekLog(max+1, true)
+	case max >= last:
+		last, err = s.seekLog(min, false)
+	}
+	if err != nil {
+		return err
+	}
+	s.bounds.mu.Lock()
+	s.bounds.first, s.bounds.last = first, last
+	s.bounds.mu.Unlock()
+	return nil
 }

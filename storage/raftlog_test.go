@@ -159,6 +159,25 @@ func TestLogStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkBounds(t, s, 5, 101)
+	// Deleting up to the gap must find the entry after it.
+	if err := s.DeleteRange(1, 8); err != nil {
+		t.Fatal(err)
+	}
+	checkBounds(t, s, 100, 101)
+	if err := s.DeleteRange(101, 500); err != nil {
+		t.Fatal(err)
+	}
+	checkBounds(t, s, 100, 100)
+	// A deletion in the middle, or outside the log, moves no bound.
+	if err := s.StoreLogs([]*raft.Log{mkLog(101, 4), mkLog(102, 4)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range [][2]uint64{{101, 101}, {1, 50}, {200, 300}} {
+		if err := s.DeleteRange(r[0], r[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkBounds(t, s, 100, 102)
 	if err := s.DeleteRange(0, 1<<64-1); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +220,7 @@ func TestConcurrentStoreLogs(t *testing.T) {
 	s := openMem(t)
 	const writers, perWriter = 8, 50
 	var wg sync.WaitGroup
-	errs := make(chan error, writers)
+	errs := make(chan error, writers+1)
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -215,9 +234,39 @@ func TestConcurrentStoreLogs(t *testing.T) {
 			}
 		}(w)
 	}
+	// A compaction running alongside must leave the cached bounds equal to
+	// what the database holds.
+	stop := make(chan struct{})
+	deleterDone := make(chan struct{})
+	go func() {
+		defer close(deleterDone)
+		for hi := uint64(5); ; hi += 5 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.DeleteRange(1, hi%(writers*perWriter/2)); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
 	wg.Wait()
+	close(stop)
+	<-deleterDone
 	close(errs)
 	for err := range errs {
+		t.Fatal(err)
+	}
+	first, err := s.seekLog(0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBounds(t, s, first, writers*perWriter)
+	// The deletions raced with the appends below them; write everything
+	// again to check each append.
+	if err := s.StoreLogs(logsFrom(1, writers*perWriter)); err != nil {
 		t.Fatal(err)
 	}
 	checkBounds(t, s, 1, writers*perWriter)
@@ -273,4 +322,12 @@ func TestStableStore(t *testing.T) {
 	}
 	// Stable keys must not be confused with log entries or tree records.
 	checkBounds(t, s, 0, 0)
+}
+
+func logsFrom(lo, hi uint64) []*raft.Log {
+	var logs []*raft.Log
+	for i := lo; i <= hi; i++ {
+		logs = append(logs, mkLog(i, 1))
+	}
+	return logs
 }

@@ -43,6 +43,7 @@ const (
 type Store struct {
 	db        *pebble.DB
 	lock      *pebble.Lock
+	bounds    logBounds
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -85,7 +86,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
 	s := &Store{db: db, lock: lock}
-	if err := s.checkLayout(); err != nil {
+	err = s.checkLayout()
+	if err == nil {
+		err = s.loadLogBounds()
+	}
+	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
