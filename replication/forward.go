@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/rpc"
 	"sync"
@@ -190,16 +191,33 @@ func (f *forwarder) send(batch []*pendingForward) {
 			p.done <- forwardOutcome{err: err}
 		}
 	}
-	addr, err := f.r.leaderRPCAddr(f.r.cfg.WriteTimeout)
-	if err != nil {
-		fail(err)
-		return
-	}
-	cl, err := f.r.clients.get(addr)
-	if err != nil {
-		f.newStream()
-		fail(fmt.Errorf("%w: cannot reach the leader at %s: %v", ErrTimeout, addr, err))
-		return
+	// While the leader is unknown or unreachable (an election after its
+	// death) the batch waits, up to the write timeout: nothing was sent,
+	// so retrying cannot apply a write twice. Later batches queue behind
+	// it, which keeps their order.
+	deadline := time.Now().Add(f.r.cfg.WriteTimeout)
+	var addr string
+	var cl *rpc.Client
+	for {
+		var err error
+		addr, err = f.r.leaderRPCAddr(time.Until(deadline))
+		if err == nil {
+			if cl, err = f.r.clients.get(addr); err == nil {
+				break
+			}
+			err = fmt.Errorf("%w: cannot reach the leader at %s: %v", ErrTimeout, addr, err)
+		}
+		if errors.Is(err, ErrClosed) || time.Now().After(deadline) {
+			f.newStream()
+			fail(err)
+			return
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-f.r.stop:
+			fail(ErrClosed)
+			return
+		}
 	}
 	args := ForwardBatchArgs{Stream: f.stream, Seq: f.seq}
 	f.seq++

@@ -111,12 +111,12 @@ func (r *Replica) Propose(ctx context.Context, session int64, id tree.Identity, 
 	return res, err
 }
 
-// LastZxid returns the zxid of the last applied command, which ZooKeeper
-// puts in the header of every read reply.
+// LastZxid returns the zxid that ZooKeeper puts in the header of every
+// read reply: the last applied Raft index. It counts Raft's own entries
+// too, so that every replica that applied the same prefix of the log
+// reports the same value, whether it applied live or reloaded its store.
 func (r *Replica) LastZxid() int64 {
-	var z int64
-	r.Read(func(t *tree.Tree) { z = t.LastZxid() })
-	return z
+	return int64(r.AppliedIndex())
 }
 
 // waitApplied blocks until this replica has applied index.

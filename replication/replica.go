@@ -190,9 +190,10 @@ func raftTimings(rc *raft.Config, tick time.Duration, standalone bool) {
 func (r *Replica) start() error {
 	cfg := r.cfg
 	hlog := hclog.New(&hclog.LoggerOptions{
-		Name:   "raft",
-		Level:  hclog.Warn,
-		Output: slogWriter{r.log},
+		Name:        "raft",
+		Level:       hclog.Warn,
+		Output:      slogWriter{r.log},
+		DisableTime: true,
 	})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog)
 	if err != nil {

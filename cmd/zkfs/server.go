@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,8 @@ type serverOptions struct {
 	superDigest       string
 
 	mount mountOptions
+
+	ensemble ensembleOptions
 }
 
 // mountOptions are the flags of the FUSE mount.
@@ -71,6 +74,7 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.BoolVar(&o.mount.allowOther, "allow-other", false, "let users other than the one running the server use the mount")
 	fs.DurationVar(&o.mount.writeTimeout, "write-timeout", 10*time.Second, "how long a write through the mount may wait for a quorum before failing with EIO")
 	fs.StringVar(&o.mount.auth, "mount-auth", "", "scheme:credentials the mount's session authenticates with, e.g. digest:user:password")
+	ensembleFlags(fs, &o.ensemble)
 	return fs
 }
 
@@ -93,6 +97,14 @@ func runServer(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.ensemble.config != "" {
+		c, err := readZooConfig(o.ensemble.config)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "zkfs server: %v\n", err)
+			return 2
+		}
+		applyZooConfig(log, fs, &o, c)
+	}
 	if err := serve(log, o); err != nil {
 		log.Error("server stopped", "err", err)
 		fmt.Fprintf(os.Stderr, "zkfs server: %v\n", err)
@@ -118,13 +130,12 @@ func serve(log *slog.Logger, o serverOptions) error {
 	defer stop()
 
 	start := time.Now()
-	rep, err := replication.Open(replication.Config{
-		DataDir:           o.dataDir,
-		TickTime:          time.Duration(o.tickTime) * time.Millisecond,
-		Tree:              tree.Config{MaxDataSize: o.maxDataSize},
-		SnapshotThreshold: o.snapCount,
-		Logger:            log,
-	})
+	rcfg, err := replicationConfig(log, o)
+	if err != nil {
+		return err
+	}
+	rcfg.Tree = tree.Config{MaxDataSize: o.maxDataSize}
+	rep, err := replication.Open(rcfg)
 	if err != nil {
 		return err
 	}
@@ -134,7 +145,15 @@ func serve(log *slog.Logger, o serverOptions) error {
 		}
 		log.Info("stopped")
 	}()
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	// A standalone replica elects itself at once. An ensemble member
+	// waits for its peers however long they take to start, as a ZooKeeper
+	// server does, until it is stopped.
+	readyCtx, cancel := ctx, context.CancelFunc(func() {})
+	if len(rcfg.Peers) == 0 {
+		readyCtx, cancel = context.WithTimeout(ctx, time.Minute)
+	} else {
+		log.Info("waiting for the ensemble", "id", rcfg.ID, "peers", len(rcfg.Peers), "join", rcfg.Join)
+	}
 	err = rep.WaitReady(readyCtx)
 	cancel()
 	if err != nil {
@@ -150,6 +169,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 		FourLetterWords:   o.fourLetterWords,
 		SuperDigest:       o.superDigest,
 		DataDir:           o.dataDir,
+		ServerID:          serverID(rcfg),
 		Version:           versionString(),
 		Logger:            log,
 	})
@@ -164,8 +184,34 @@ func serve(log *slog.Logger, o serverOptions) error {
 		srv.Close()
 		return fmt.Errorf("client port: %w", err)
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(l) }()
+	if o.ensemble.securePort > 0 {
+		if !o.ensemble.clientTLS.set() {
+			srv.Close()
+			return fmt.Errorf("--secure-client-port needs --client-tls-cert (ssl.keyStore.location)")
+		}
+		tc, err := serverTLS(o.ensemble.clientTLS)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("secure client port: %w", err)
+		}
+		sl, err := net.Listen("tcp", net.JoinHostPort(o.clientAddress, strconv.Itoa(o.ensemble.securePort)))
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("secure client port: %w", err)
+		}
+		go func() { serveErr <- srv.Serve(tls.NewListener(sl, tc)) }()
+		log.Info("serving TLS clients", "address", sl.Addr().String())
+	}
+	if o.ensemble.metricsPort > 0 {
+		ms, err := serveMetrics(log, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)), rep.Collector())
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer ms.Close()
+	}
 	if o.mount.dir != "" {
 		mnt, err := startMount(log, rep, o)
 		if err != nil {
@@ -205,4 +251,14 @@ func startMount(log *slog.Logger, rep *replication.Replica, o serverOptions) (*f
 		MaxDataSize:  o.maxDataSize,
 		Logger:       log,
 	})
+}
+
+// serverID is the id that conf reports: 0 for a standalone server, as
+// ZooKeeper reports it, and myid in an ensemble.
+func serverID(c replication.Config) int64 {
+	if len(c.Peers) == 0 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(c.ID, 10, 64)
+	return n
 }

@@ -32,6 +32,10 @@ type zooConfig struct {
 	SnapRetainCount   int
 	PurgeInterval     int
 	Servers           []replication.Peer
+	SecureClientPort  int
+	MetricsPort       int
+	// Extra holds the TLS keys (ssl.*, sslQuorum) by name.
+	Extra map[string]string
 	// MyID is read from the myid file in DataDir when Servers is set.
 	MyID string
 	// Ignored lists the keys zkfs does not use, for the log.
@@ -88,7 +92,7 @@ func readZooConfig(path string) (*zooConfig, error) {
 
 // parseZooConfig parses ZooKeeper's Java-properties-style configuration.
 func parseZooConfig(r io.Reader, name string) (*zooConfig, error) {
-	c := &zooConfig{}
+	c := &zooConfig{Extra: map[string]string{}}
 	sc := bufio.NewScanner(r)
 	seen := map[string]bool{}
 	for n := 1; sc.Scan(); n++ {
@@ -181,6 +185,16 @@ func (c *zooConfig) set(key, value string) error {
 		}
 	case key == "autopurge.purgeInterval":
 		return nonNegInt(&c.PurgeInterval)
+	case key == "secureClientPort":
+		if err := posInt(&c.SecureClientPort); err != nil || c.SecureClientPort > 65535 {
+			return fmt.Errorf("want a port number, got %q", value)
+		}
+	case key == "metricsProvider.httpPort":
+		if err := posInt(&c.MetricsPort); err != nil || c.MetricsPort > 65535 {
+			return fmt.Errorf("want a port number, got %q", value)
+		}
+	case key == "sslQuorum" || strings.HasPrefix(key, "ssl."):
+		c.Extra[key] = value
 	case strings.HasPrefix(key, "server."):
 		p, err := replication.ParseServer(key, value)
 		if err != nil {

@@ -50,6 +50,7 @@ admin.serverPort=8080
 			{ID: "3", RaftAddr: "zoo3:2888", RPCAddr: "zoo3:3888", ClientAddr: "10.0.0.3:2182", Observer: true},
 		},
 		Ignored: []string{"admin.serverPort"},
+		Extra:   map[string]string{},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
