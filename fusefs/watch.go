@@ -48,10 +48,11 @@ func (w *Watch) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut
 var _ = (fs.NodeOpener)((*Watch)(nil))
 
 // Open registers the watch at once, so that no event between open and the
-// first read is lost.
+// first read is lost. Opening it for writing is EINVAL, as creating a
+// reserved name is.
 func (w *Watch) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		return nil, 0, syscall.EACCES
+		return nil, 0, syscall.EINVAL
 	}
 	p := w.dirPath()
 	var err error

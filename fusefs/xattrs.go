@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"errors"
 	"strings"
 	"syscall"
 	"time"
@@ -78,6 +79,9 @@ func (m *Mount) setxattr(n *node, p string, kind tree.Kind, skipCheck bool, attr
 		return errno
 	}
 	ch, err := xattr.Set(attr, data, xn)
+	if errors.Is(err, xattr.ErrNoAttr) {
+		return syscall.ENOTSUP // as for any name the mount does not keep
+	}
 	if err != nil {
 		return toErrno(err)
 	}
