@@ -1,0 +1,237 @@
+package wire
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+func nextEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
+	t.Helper()
+	select {
+	case e := <-ch:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no watch event")
+	}
+	return zk.Event{}
+}
+
+func TestOneShotWatches(t *testing.T) {
+	ts := startTestServer(t, nil)
+	c, _ := zkConnect(t, ts.addr, 10*time.Second)
+	w, _ := zkConnect(t, ts.addr, 10*time.Second)
+	acl := zk.WorldACL(zk.PermAll)
+
+	// exists on a missing node fires on creation.
+	ok, _, ech, err := w.ExistsW("/n")
+	if err != nil || ok {
+		t.Fatalf("existsW = %v, %v", ok, err)
+	}
+	if _, err := c.Create("/n", []byte("0"), 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	if e := nextEvent(t, ech); e.Type != zk.EventNodeCreated || e.Path != "/n" {
+		t.Errorf("exists watch: %+v", e)
+	}
+	// getData fires on a data change, once.
+	_, _, dch, err := w.GetW("/n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set("/n", []byte("1"), -1)
+	if e := nextEvent(t, dch); e.Type != zk.EventNodeDataChanged || e.Path != "/n" {
+		t.Errorf("data watch: %+v", e)
+	}
+	// getChildren fires when a child comes.
+	_, _, cch, err := w.ChildrenW("/n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Create("/n/k", nil, 0, acl)
+	if e := nextEvent(t, cch); e.Type != zk.EventNodeChildrenChanged || e.Path != "/n" {
+		t.Errorf("child watch: %+v", e)
+	}
+	// A delete fires data, exists and child watches.
+	_, _, dch, _ = w.GetW("/n/k")
+	_, _, xch, _ := w.ExistsW("/n/k")
+	_, _, kch, _ := w.ChildrenW("/n/k")
+	_, _, pch, _ := w.ChildrenW("/n")
+	c.Delete("/n/k", -1)
+	for name, ch := range map[string]<-chan zk.Event{"data": dch, "exists": xch, "child": kch} {
+		if e := nextEvent(t, ch); e.Type != zk.EventNodeDeleted || e.Path != "/n/k" {
+			t.Errorf("%s watch on a deleted node: %+v", name, e)
+		}
+	}
+	if e := nextEvent(t, pch); e.Type != zk.EventNodeChildrenChanged || e.Path != "/n" {
+		t.Errorf("parent's child watch: %+v", e)
+	}
+}
+
+// TestWatchWireEvents checks the notifications themselves: xid -1, zxid -1
+// as ZooKeeper 3.8 sends them, state SyncConnected, one event per
+// connection even when both of its watch tables match, and one-shot
+// watches consumed.
+func TestWatchWireEvents(t *testing.T) {
+	ts := startTestServer(t, nil)
+	c := dialRaw(t, ts.addr, 10000)
+	w := dialRaw(t, ts.addr, 10000)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/d", ACL: OpenACLForTest()}, nil)
+	w.mustCall(OpGetData, &GetDataRequest{Path: "/d", Watch: true}, nil)
+	w.mustCall(OpGetChildren, &GetChildrenRequest{Path: "/d", Watch: true}, nil)
+	w.mustCall(OpExists, &ExistsRequest{Path: "/d", Watch: true}, nil)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/d", Data: []byte("x"), Version: -1}, nil)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/d", Data: []byte("y"), Version: -1}, nil)
+	c.mustCall(OpDelete, &DeleteRequest{Path: "/d", Version: -1}, nil)
+	got := w.waitEvents(2)
+	w.mustCall(OpPing, &PingRequest{}, nil)
+	want := []WatcherEvent{
+		{Type: EventNodeDataChanged, State: StateSyncConnected, Path: "/d"},
+		{Type: EventNodeDeleted, State: StateSyncConnected, Path: "/d"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %+v, want %+v", got, want)
+	}
+}
+
+func TestPersistentWatches(t *testing.T) {
+	ts := startTestServer(t, nil)
+	c := dialRaw(t, ts.addr, 10000)
+	w := dialRaw(t, ts.addr, 10000)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/q", ACL: OpenACLForTest()}, nil)
+	var er ErrorResponse
+	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/p", Mode: AddWatchPersistent}, &er)
+	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/q", Mode: AddWatchPersistentRecursive}, &er)
+
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("1"), Version: -1}, nil)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("2"), Version: -1}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p/c", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p/c/d", ACL: OpenACLForTest()}, nil) // not watched
+	c.mustCall(OpCreate, &CreateRequest{Path: "/q/a", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/q/a", Data: []byte("x"), Version: -1}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/q/a/b", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpDelete, &DeleteRequest{Path: "/q/a/b", Version: -1}, nil)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/q", Data: []byte("x"), Version: -1}, nil)
+	want := []string{
+		"NodeDataChanged /p", "NodeDataChanged /p", "NodeChildrenChanged /p",
+		// A recursive watch sees every change below it, but never
+		// NodeChildrenChanged.
+		"NodeCreated /q/a", "NodeDataChanged /q/a", "NodeCreated /q/a/b", "NodeDeleted /q/a/b", "NodeDataChanged /q",
+	}
+	w.waitEvents(len(want))
+	w.mustCall(OpPing, &PingRequest{}, nil)
+	if got := eventStrings(w.events); !slices.Equal(got, want) {
+		t.Errorf("events:\n%q\nwant\n%q", got, want)
+	}
+
+	// checkWatches and removeWatches.
+	if _, err := w.call(OpCheckWatches, &CheckWatchesRequest{Path: "/q", Type: WatcherAny}, nil); err != nil {
+		t.Errorf("checkWatches on a recursive watch: %v", err)
+	}
+	if _, err := w.call(OpCheckWatches, &CheckWatchesRequest{Path: "/zzz", Type: WatcherData}, nil); CodeOf(err) != CodeNoWatcher {
+		t.Errorf("checkWatches without a watch: %v", err)
+	}
+	if _, err := w.call(OpRemoveWatches, &RemoveWatchesRequest{Path: "/q", Type: WatcherAny}, nil); err != nil {
+		t.Errorf("removeWatches: %v", err)
+	}
+	if _, err := w.call(OpRemoveWatches, &RemoveWatchesRequest{Path: "/q", Type: WatcherAny}, nil); CodeOf(err) != CodeNoWatcher {
+		t.Errorf("removeWatches twice: %v", err)
+	}
+	if _, err := w.call(OpAddWatch, &AddWatchRequest{Path: "/q", Mode: 5}, nil); CodeOf(err) != CodeMarshallingError {
+		t.Errorf("addWatch with a bad mode: %v", err)
+	}
+	n := len(w.events)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/q/a", Data: []byte("y"), Version: -1}, nil)
+	w.mustCall(OpRemoveWatches, &RemoveWatchesRequest{Path: "/p", Type: WatcherData}, nil)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("z"), Version: -1}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p/e", ACL: OpenACLForTest()}, nil)
+	w.waitEvents(n + 1)
+	w.mustCall(OpPing, &PingRequest{}, nil)
+	if got := eventStrings(w.events[n:]); !slices.Equal(got, []string{"NodeChildrenChanged /p"}) {
+		t.Errorf("after removing watches: %q", got)
+	}
+}
+
+// TestSetWatches re-registers watches as a reconnecting client does and
+// checks which fire at once, against ZooKeeper's DataTree.setWatches.
+func TestSetWatches(t *testing.T) {
+	ts := startTestServer(t, nil)
+	c := dialRaw(t, ts.addr, 10000)
+	var cr Create2Response
+	c.mustCall(OpCreate2, &CreateRequest{Path: "/s", ACL: OpenACLForTest()}, &cr)
+	c.mustCall(OpCreate2, &CreateRequest{Path: "/t", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate2, &CreateRequest{Path: "/u", ACL: OpenACLForTest()}, nil)
+	seen := c.mustCall(OpCreate2, &CreateRequest{Path: "/t/k", ACL: OpenACLForTest()}, nil).Zxid
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/s", Data: []byte("new"), Version: -1}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/u/k", ACL: OpenACLForTest()}, nil)
+
+	w := dialRaw(t, ts.addr, 10000)
+	w.mustCall(OpSetWatches2, &SetWatches2{
+		RelativeZxid: seen,
+		DataWatches:  []string{"/s", "/t", "/gone"},
+		ExistWatches: []string{"/t", "/later"},
+		ChildWatches: []string{"/t", "/u"},
+		// Persistent watches are re-armed whatever happened.
+		PersistentWatches:          []string{"/p"},
+		PersistentRecursiveWatches: []string{"/r"},
+	}, nil)
+	want := []string{
+		"NodeDataChanged /s", // changed after seen
+		"NodeDeleted /gone",
+		"NodeCreated /t",         // an exists watch on a node that exists
+		"NodeChildrenChanged /u", // a child came after seen
+	}
+	if got := eventStrings(w.events); !slices.Equal(got, want) {
+		t.Errorf("setWatches fired %q, want %q", got, want)
+	}
+	// The others are armed.
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/t", Data: []byte("x"), Version: -1}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/later", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/t/k2", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p/x", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/r", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/r/x", ACL: OpenACLForTest()}, nil)
+	want = append(want, "NodeDataChanged /t", "NodeCreated /later", "NodeChildrenChanged /t",
+		"NodeCreated /p", "NodeChildrenChanged /p", "NodeCreated /r", "NodeCreated /r/x")
+	w.waitEvents(len(want))
+	w.mustCall(OpPing, &PingRequest{}, nil)
+	if got := eventStrings(w.events); !slices.Equal(got, want) {
+		t.Errorf("events:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestWatchNeedsRead checks ZooKeeper 3.8.4's rule: a watcher that may not
+// read a node is not told about it, so a recursive watch on / does not
+// reveal what happens under a protected node.
+func TestWatchNeedsRead(t *testing.T) {
+	ts := startTestServer(t, nil)
+	owner := dialRaw(t, ts.addr, 10000)
+	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("bob:pw")}, nil)
+	w := dialRaw(t, ts.addr, 10000)
+	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/", Mode: AddWatchPersistentRecursive}, nil)
+	private := []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "auth"}}}
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/secret", ACL: private}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/secret/plan", ACL: private}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/public", ACL: OpenACLForTest()}, nil)
+	w.waitEvents(1)
+	w.mustCall(OpPing, &PingRequest{}, nil)
+	if got := eventStrings(w.events); !slices.Equal(got, []string{"NodeCreated /public"}) {
+		t.Errorf("watcher without READ saw %q", got)
+	}
+}
+
+// PermAllForTest is every permission bit.
+const PermAllForTest = 31
+
+func eventStrings(evs []WatcherEvent) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = fmt.Sprintf("%v %s", e.Type, e.Path)
+	}
+	return out
+}
