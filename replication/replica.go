@@ -213,6 +213,9 @@ func (r *Replica) start() error {
 	rc.Logger = hlog
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.TrailingLogs = cfg.TrailingLogs
+	// Raft looks at the threshold only this often; ZooKeeper snapshots as
+	// soon as snapCount is reached, so look often (the check is cheap).
+	rc.SnapshotInterval = 5 * time.Second
 	rc.BatchApplyCh = true
 	// The store already holds the tree as of its last applied index, so
 	// loading raft's snapshot at start would only repeat that work.

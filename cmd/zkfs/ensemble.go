@@ -34,6 +34,8 @@ type ensembleOptions struct {
 	peerTLS   tlsFiles
 	clientTLS tlsFiles
 
+	trailingLogs uint64
+
 	securePort  int
 	metricsPort int
 	metricsAddr string
@@ -58,6 +60,7 @@ func ensembleFlags(fs *pflag.FlagSet, o *ensembleOptions) {
 	fs.StringVar(&o.clientTLS.cert, "client-tls-cert", "", "PEM certificate for the secure client port (ssl.keyStore.location)")
 	fs.StringVar(&o.clientTLS.key, "client-tls-key", "", "PEM private key for --client-tls-cert; empty if the cert file holds it")
 	fs.StringVar(&o.clientTLS.ca, "client-tls-ca", "", "PEM CA certificates for client certificates; when set, clients must present one (ssl.trustStore.location)")
+	fs.Uint64Var(&o.trailingLogs, "trailing-logs", 10_240, "log entries kept behind a snapshot, so that a replica that lags by less catches up without a snapshot")
 	fs.IntVar(&o.securePort, "secure-client-port", 0, "port serving ZooKeeper clients over TLS; 0 means none (secureClientPort)")
 	fs.IntVar(&o.metricsPort, "metrics-port", 0, "HTTP port for Prometheus /metrics; 0 means none (metricsProvider.httpPort)")
 	fs.StringVar(&o.metricsAddr, "metrics-address", "", "address for the metrics port; empty means every interface (metricsProvider.httpHost)")
@@ -218,6 +221,7 @@ func replicationConfig(log *slog.Logger, o serverOptions) (replication.Config, e
 		TickTime:          time.Duration(o.tickTime) * time.Millisecond,
 		WriteTimeout:      o.mount.writeTimeout,
 		SnapshotThreshold: o.snapCount,
+		TrailingLogs:      o.ensemble.trailingLogs,
 		Join:              o.ensemble.join,
 		Logger:            log,
 	}
