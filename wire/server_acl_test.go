@@ -1,0 +1,164 @@
+package wire
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+func TestACLEnforcement(t *testing.T) {
+	ts := startTestServer(t, nil)
+	owner, _ := zkConnect(t, ts.addr, 10*time.Second)
+	if err := owner.AddAuth("digest", []byte("bob:secret")); err != nil {
+		t.Fatal(err)
+	}
+	bobOnly := zk.DigestACL(zk.PermAll, "bob", "secret")
+	if _, err := owner.Create("/priv", []byte("x"), 0, bobOnly); err != nil {
+		t.Fatal(err)
+	}
+	// "auth" expands to the creator's digest.
+	if _, err := owner.Create("/priv2", nil, 0, zk.AuthACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := owner.GetACL("/priv2")
+	if err != nil || len(got) != 1 || got[0].Scheme != "digest" || got[0].ID != bobOnly[0].ID {
+		t.Errorf("auth ACL became %+v, %v; want %+v", got, err, bobOnly)
+	}
+
+	anon, _ := zkConnect(t, ts.addr, 10*time.Second)
+	for name, err := range map[string]error{
+		"get":      third(anon.Get("/priv")),
+		"children": third(anon.Children("/priv")),
+		"getACL":   third(anon.GetACL("/priv")),
+		"set":      second(anon.Set("/priv", nil, -1)),
+		"create":   second(anon.Create("/priv/c", nil, 0, zk.WorldACL(zk.PermAll))),
+		"setACL":   second(anon.SetACL("/priv", zk.WorldACL(zk.PermAll), -1)),
+	} {
+		if !errors.Is(err, zk.ErrNoAuth) {
+			t.Errorf("anonymous %s: %v, want NoAuth", name, err)
+		}
+	}
+	// exists needs no permission.
+	if ok, _, err := anon.Exists("/priv"); err != nil || !ok {
+		t.Errorf("anonymous exists: %v, %v", ok, err)
+	}
+	// Nobody anonymous may use "auth".
+	if _, err := anon.Create("/x", nil, 0, zk.AuthACL(zk.PermAll)); !errors.Is(err, zk.ErrInvalidACL) {
+		t.Errorf("auth ACL without credentials: %v", err)
+	}
+	wrong, _ := zkConnect(t, ts.addr, 10*time.Second)
+	wrong.AddAuth("digest", []byte("bob:wrong"))
+	if _, _, err := wrong.Get("/priv"); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("wrong password: %v", err)
+	}
+	if err := anon.AddAuth("digest", []byte("bob:secret")); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, err := anon.Get("/priv"); err != nil || string(d) != "x" {
+		t.Errorf("after addauth: %q, %v", d, err)
+	}
+	// Deleting a child needs DELETE on the parent.
+	owner.Create("/open", nil, 0, zk.WorldACL(zk.PermRead|zk.PermCreate))
+	owner.Create("/open/k", nil, 0, zk.WorldACL(zk.PermAll))
+	if err := wrong.Delete("/open/k", -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("delete without DELETE on the parent: %v", err)
+	}
+}
+
+func TestACLRawReads(t *testing.T) {
+	ts := startTestServer(t, nil)
+	owner := dialRaw(t, ts.addr, 10000)
+	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("bob:secret")}, nil)
+	mixed := []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "auth"}}, {Perms: 1, ID: ID{Scheme: "world", ID: "anyone"}}}
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/m", ACL: mixed}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/m/k", ACL: []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "auth"}}}}, nil)
+
+	anon := dialRaw(t, ts.addr, 10000)
+	// With READ but not ADMIN, getACL hides the digest's hash.
+	var gr GetACLResponse
+	anon.mustCall(OpGetACL, &GetACLRequest{Path: "/m"}, &gr)
+	if len(gr.ACL) != 2 || gr.ACL[0].ID.ID != "bob:x" {
+		t.Errorf("getACL without ADMIN: %+v", gr.ACL)
+	}
+	owner.mustCall(OpGetACL, &GetACLRequest{Path: "/m"}, &gr)
+	if gr.ACL[0].ID.ID != digestOf("bob:secret") {
+		t.Errorf("getACL with ADMIN: %+v", gr.ACL)
+	}
+	if _, err := anon.call(OpGetAllChildrenNumber, &GetAllChildrenNumberRequest{Path: "/m/k"}, nil); CodeOf(err) != CodeNoAuth {
+		t.Errorf("getAllChildrenNumber without READ: %v", err)
+	}
+	var mr MultiResponse
+	anon.mustCall(OpMultiRead, &MultiReadRequest{Ops: []MultiOp{
+		{Op: OpGetData, Req: &GetDataRequest{Path: "/m/k"}},
+		{Op: OpGetChildren, Req: &GetChildrenRequest{Path: "/m"}},
+	}}, &mr)
+	if mr.Results[0].Err != CodeNoAuth || mr.Results[1].Op != OpGetChildren {
+		t.Errorf("multiRead with one denied read: %+v", mr.Results)
+	}
+	// A denied getData sets no watch.
+	anon.call(OpGetData, &GetDataRequest{Path: "/m/k", Watch: true}, nil)
+	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != CodeNoWatcher {
+		t.Errorf("watch set by a denied read: %v", err)
+	}
+}
+
+func TestAuthSchemes(t *testing.T) {
+	sum := sha1.Sum([]byte("root:rootpw"))
+	super := "root:" + base64.StdEncoding.EncodeToString(sum[:])
+	ts := startTestServer(t, func(cfg *ServerConfig) { cfg.SuperDigest = super })
+
+	owner := dialRaw(t, ts.addr, 10000)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/lan", ACL: []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "ip", ID: "127.0.0.0/8"}}}}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/far", ACL: []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "ip", ID: "10.1.2.3"}}}}, nil)
+	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("ann:pw")}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/ann", ACL: []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "auth"}}}}, nil)
+
+	c := dialRaw(t, ts.addr, 10000)
+	if _, err := c.call(OpGetData, &GetDataRequest{Path: "/lan"}, nil); err != nil {
+		t.Errorf("ip ACL matching the client: %v", err)
+	}
+	if _, err := c.call(OpGetData, &GetDataRequest{Path: "/far"}, nil); CodeOf(err) != CodeNoAuth {
+		t.Errorf("ip ACL for another address: %v", err)
+	}
+	// The superuser may do anything.
+	h := c.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("root:rootpw")}, nil)
+	if h.Xid != XidAuth || h.Zxid != 0 {
+		t.Errorf("auth reply header %+v", h)
+	}
+	c.mustCall(OpGetData, &GetDataRequest{Path: "/far"}, nil)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/ann", Data: []byte("mine"), Version: -1}, nil)
+	var who WhoAmIResponse
+	c.mustCall(OpWhoAmI, &WhoAmIRequest{}, &who)
+	want := []ClientInfo{{AuthScheme: "ip", User: "127.0.0.1"}, {AuthScheme: "super"}, {AuthScheme: "digest", User: "root"}}
+	if !slices.Equal(who.ClientInfo, want) {
+		t.Errorf("whoAmI = %+v, want %+v", who.ClientInfo, want)
+	}
+
+	// An unknown scheme fails the auth and closes the connection.
+	bad := dialRaw(t, ts.addr, 10000)
+	h, err := bad.call(OpAuth, &AuthPacket{Scheme: "kerberos", Auth: []byte("x")}, nil)
+	if CodeOf(err) != CodeAuthFailed || h.Xid != XidAuth {
+		t.Errorf("unknown scheme: %+v, %v", h, err)
+	}
+	if err := bad.expectClosed(); err != nil {
+		t.Errorf("after a failed auth: %v", err)
+	}
+}
+
+// TestAuthFailedGoZookeeper: go-zookeeper reports a failed addauth.
+func TestAuthFailedGoZookeeper(t *testing.T) {
+	ts := startTestServer(t, nil)
+	c, _ := zkConnect(t, ts.addr, 10*time.Second)
+	if err := c.AddAuth("nosuch", []byte("x")); err == nil {
+		t.Error("addauth with an unknown scheme succeeded")
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func third[T, U any](_ T, _ U, err error) error { return err }
