@@ -273,7 +273,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 		m.entryOut(out, self, false, uint64(self.stat.DataLength))
 		data := newData(m, self.stat.Czxid)
 		ino := d.NewInode(ctx, data, fs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(self.stat.Czxid, p, roleData)})
-		h, fl, errno := openContent(&data.File, flags&^syscall.O_EXCL, p)
+		h, fl, errno := openContent(ctx, &data.File, flags&^syscall.O_EXCL, p)
 		if errno != 0 {
 			return nil, nil, 0, errno
 		}
@@ -293,7 +293,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 		}
 		m.entryOut(out, existing, false, uint64(existing.stat.DataLength))
 		ino := m.newChild(ctx, d.EmbeddedInode(), cp, existing)
-		h, fl, errno := openContent(ino.Operations().(*File), flags, cp)
+		h, fl, errno := openContent(ctx, ino.Operations().(*File), flags, cp)
 		if errno != 0 {
 			return nil, nil, 0, errno
 		}
@@ -313,7 +313,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 		in := info{stat: res.Stat, kind: tree.KindFile, writable: true}
 		m.entryOut(out, in, false, 0)
 		ino := m.newChild(ctx, d.EmbeddedInode(), cp, in)
-		h, fl, errno := openContent(ino.Operations().(*File), flags, cp)
+		h, fl, errno := openContent(ctx, ino.Operations().(*File), flags, cp)
 		if errno != 0 {
 			return nil, nil, 0, errno
 		}

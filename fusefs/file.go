@@ -81,7 +81,7 @@ func (f *File) removeWriter(h *handle) {
 }
 
 // unflushedSize returns the size a writer has buffered but not committed,
-// so that stat during a write shows what the writer sees.
+// for a file that exists only on this mount so far.
 func (f *File) unflushedSize() (int64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -104,7 +104,8 @@ func (f *File) pendingAttr(out *fuse.Attr) {
 
 var _ = (fs.NodeGetattrer)((*File)(nil))
 
-// Getattr reports the znode's stat, or the size a writer has buffered.
+// Getattr reports the znode's stat, or for a file whose create is still
+// buffered, the size its writer buffered.
 func (f *File) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	if f.pendingHandle() != nil {
 		f.pendingAttr(&out.Attr)
@@ -116,11 +117,10 @@ func (f *File) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	if errno != 0 {
 		return errno
 	}
-	size := int64(in.stat.DataLength)
-	if s, ok := f.unflushedSize(); ok {
-		size = s
-	}
-	f.m.fillAttr(&out.Attr, in, false, uint64(size))
+	// The committed size, not a writer's buffered one: other readers on
+	// this mount must not see a truncation or a half-written file that
+	// no other client can see.
+	f.m.fillAttr(&out.Attr, in, false, uint64(in.stat.DataLength))
 	return 0
 }
 
@@ -143,6 +143,9 @@ func (f *File) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	h, _ := fh.(*handle)
 	if h == nil || !h.write {
 		h = f.pendingHandle()
+	}
+	if h == nil && size == 0 {
+		h = f.openTruncHandle(callerPid(ctx))
 	}
 	var errno syscall.Errno
 	if h != nil {
@@ -208,17 +211,15 @@ var _ = (fs.NodeOpener)((*File)(nil))
 // Open opens the content. Readers share the kernel's page cache, which the
 // mount invalidates on every change; writers buffer (see handle).
 func (f *File) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	return openContent(f, flags, "")
+	return openContent(ctx, f, flags, "")
 }
 
 var _ = (fs.NodeGetxattrer)((*File)(nil))
 
 // Getxattr reads one user.zk.* attribute of the znode.
 func (f *File) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	for _, h := range f.deferredWriters() {
-		if errno := h.flush(false, true); errno != 0 {
-			return 0, errno
-		}
+	if errno := f.settle(); errno != 0 {
+		return 0, errno
 	}
 	p, kind := f.targetPath()
 	return f.m.getxattr(&f.node, p, kind, p == "/", attr, dest)
@@ -251,9 +252,60 @@ func (f *File) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	return removexattr(attr)
 }
 
-// deferredWriters returns the handles whose commit waits for their last
-// close: a create or an O_TRUNC that nothing was written to yet.
-func (f *File) deferredWriters() []*handle {
+// openTruncHandle finds the handle that a truncate to zero without a
+// handle belongs to: open(O_TRUNC) makes the kernel send the truncation
+// separately, without the handle, right after the open and from the same
+// process. Buffering it in that handle keeps `echo x > f` one version.
+func (f *File) openTruncHandle(pid uint32) *handle {
+	f.mu.Lock()
+	all := make([]*handle, 0, len(f.writers))
+	for h := range f.writers {
+		all = append(all, h)
+	}
+	f.mu.Unlock()
+	for _, h := range all {
+		h.mu.Lock()
+		fresh := h.pid == pid && len(h.edits) == 0 && !h.written
+		h.mu.Unlock()
+		if fresh {
+			return h
+		}
+	}
+	return nil
+}
+
+func callerPid(ctx context.Context) uint32 {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return c.Pid
+	}
+	return 0
+}
+
+// settleWait bounds how long an open waits for a writer whose commit is
+// deferred (see handle.written).
+const settleWait = 100 * time.Millisecond
+
+// settle runs before an open or a getxattr. A writer that opened with
+// O_TRUNC or created the file, and closed one descriptor without writing,
+// usually writes or releases within microseconds (the shell's dup2 dance,
+// or a release the kernel sends after close): waiting for that shows the
+// reader the writer's whole content rather than the old one. A file whose
+// create is still buffered after that is created now, so that the open
+// finds a znode.
+func (f *File) settle() syscall.Errno {
+	deadline := time.Now().Add(settleWait)
+	for f.hasDeferred() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if ph := f.pendingHandle(); ph != nil {
+		return ph.flush(true, true)
+	}
+	return 0
+}
+
+// hasDeferred reports whether a writer's commit waits for its next flush
+// or its release.
+func (f *File) hasDeferred() bool {
 	f.mu.Lock()
 	pending := f.pending
 	all := make([]*handle, 0, len(f.writers))
@@ -262,15 +314,15 @@ func (f *File) deferredWriters() []*handle {
 	}
 	f.mu.Unlock()
 	// Handles are checked outside f.mu: flush takes h.mu, then f.mu.
-	var hs []*handle
 	for _, h := range all {
 		h.mu.Lock()
-		if h.deferred || h == pending {
-			hs = append(hs, h)
-		}
+		d := h.deferred || (h == pending && !h.written)
 		h.mu.Unlock()
+		if d {
+			return true
+		}
 	}
-	return hs
+	return false
 }
 
 func (f *File) removePending(h *handle) {

@@ -56,6 +56,7 @@ type handle struct {
 	file   *File
 	write  bool
 	append bool
+	pid    uint32 // the process that opened it
 
 	// size is the buffered size while there are uncommitted edits, -1
 	// otherwise; Getattr reads it without the lock.
@@ -90,14 +91,10 @@ func newHandle(f *File, write, appendMode bool) *handle {
 // openContent opens a File or Data inode. Create passes the path, because
 // the inode it just made is not linked into go-fuse's tree yet; Open passes
 // "" and the path comes from the inode.
-func openContent(f *File, flags uint32, path string) (fs.FileHandle, uint32, syscall.Errno) {
+func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.FileHandle, uint32, syscall.Errno) {
 	m := f.m
-	// Someone opens a file whose create or truncation is still buffered
-	// after its writer's close: commit it now, so that both see it.
-	for _, h := range f.deferredWriters() {
-		if errno := h.flush(true, true); errno != 0 {
-			return nil, 0, errno
-		}
+	if errno := f.settle(); errno != 0 {
+		return nil, 0, errno
 	}
 	acc := flags & syscall.O_ACCMODE
 	var in info
@@ -132,6 +129,7 @@ func openContent(f *File, flags uint32, path string) (fs.FileHandle, uint32, sys
 		return nil, 0, syscall.EACCES
 	}
 	h := newHandle(f, true, flags&syscall.O_APPEND != 0)
+	h.pid = callerPid(ctx)
 	if flags&syscall.O_TRUNC != 0 {
 		h.loaded = true
 		h.baseVersion = in.stat.Version
@@ -258,10 +256,13 @@ func (h *handle) truncate(size int64) syscall.Errno {
 		}
 	}
 	e := edit{op: 't', off: size}
+	// Without atomic O_TRUNC the kernel truncates a file opened with
+	// O_TRUNC through this call; it counts as the open's truncation.
+	openTrunc := size == 0 && len(h.edits) == 0
 	h.view = e.apply(h.view)
 	h.edits = append(h.edits, e)
 	h.dirty = true
-	h.written = true
+	h.written = h.written || !openTrunc
 	h.size.Store(size)
 	return 0
 }

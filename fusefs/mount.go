@@ -169,11 +169,16 @@ func New(o Options) (*Mount, error) {
 	timeout := cacheTimeout
 	opts := &fs.Options{
 		MountOptions: fuse.MountOptions{
-			FsName:               "zkfs",
-			Name:                 "zkfs",
-			AllowOther:           o.AllowOther,
-			DirectMountStrict:    os.Geteuid() == 0,
-			ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
+			FsName:            "zkfs",
+			Name:              "zkfs",
+			AllowOther:        o.AllowOther,
+			DirectMountStrict: os.Geteuid() == 0,
+			// No CAP_ATOMIC_O_TRUNC: with it the kernel sets its own
+			// idea of the size to zero when a writer opens with
+			// O_TRUNC, and a reader on this mount can see an empty
+			// file before the writer's one setData. The truncation
+			// comes as a separate setattr instead, which
+			// File.Setattr buffers in the opener's handle.
 			IgnoreSecurityLabels: true,
 			Debug:                o.Debug,
 		},
