@@ -74,9 +74,9 @@ func TestACLRawReads(t *testing.T) {
 	ts := startTestServer(t, nil)
 	owner := dialRaw(t, ts.addr, 10000)
 	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("bob:secret")}, nil)
-	mixed := []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "auth"}}, {Perms: 1, ID: ID{Scheme: "world", ID: "anyone"}}}
+	mixed := []ACL{{Perms: permAll, ID: ID{Scheme: "auth"}}, {Perms: 1, ID: ID{Scheme: "world", ID: "anyone"}}}
 	owner.mustCall(OpCreate, &CreateRequest{Path: "/m", ACL: mixed}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/m/k", ACL: []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "auth"}}}}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/m/k", ACL: []ACL{{Perms: permAll, ID: ID{Scheme: "auth"}}}}, nil)
 
 	anon := dialRaw(t, ts.addr, 10000)
 	// With READ but not ADMIN, getACL hides the digest's hash.
@@ -113,10 +113,10 @@ func TestAuthSchemes(t *testing.T) {
 	ts := startTestServer(t, func(cfg *ServerConfig) { cfg.SuperDigest = super })
 
 	owner := dialRaw(t, ts.addr, 10000)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/lan", ACL: []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "ip", ID: "127.0.0.0/8"}}}}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/far", ACL: []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "ip", ID: "10.1.2.3"}}}}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/lan", ACL: []ACL{{Perms: permAll, ID: ID{Scheme: "ip", ID: "127.0.0.0/8"}}}}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/far", ACL: []ACL{{Perms: permAll, ID: ID{Scheme: "ip", ID: "10.1.2.3"}}}}, nil)
 	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("ann:pw")}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/ann", ACL: []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "auth"}}}}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/ann", ACL: []ACL{{Perms: permAll, ID: ID{Scheme: "auth"}}}}, nil)
 
 	c := dialRaw(t, ts.addr, 10000)
 	if _, err := c.call(OpGetData, &GetDataRequest{Path: "/lan"}, nil); err != nil {

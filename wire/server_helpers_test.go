@@ -266,7 +266,7 @@ func (c *rawClient) expectClosed() error {
 	}
 }
 
-// OpenACLForTest is world:anyone with every permission.
-func OpenACLForTest() []ACL {
+// openACL is world:anyone with every permission.
+func openACL() []ACL {
 	return []ACL{{Perms: 31, ID: ID{Scheme: "world", ID: "anyone"}}}
 }

@@ -86,7 +86,7 @@ func TestBadPackets(t *testing.T) {
 	// Data over the tree's limit but within the packet is BadArguments.
 	big := startTestServer(t, nil)
 	bc := dialRaw(t, big.addr, 10000)
-	if _, err := bc.call(OpCreate, &CreateRequest{Path: "/big", Data: make([]byte, 1<<20+1), ACL: OpenACLForTest()}, nil); CodeOf(err) != CodeBadArguments {
+	if _, err := bc.call(OpCreate, &CreateRequest{Path: "/big", Data: make([]byte, 1<<20+1), ACL: openACL()}, nil); CodeOf(err) != CodeBadArguments {
 		t.Errorf("data over 1 MiB: %v", err)
 	}
 
@@ -125,7 +125,7 @@ func TestMaxClientCnxns(t *testing.T) {
 func TestBoundedOutstanding(t *testing.T) {
 	ts := startTestServer(t, func(cfg *ServerConfig) { cfg.MaxOutstanding = 8 })
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/b", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/b", ACL: openACL()}, nil)
 	const n = 2000
 	done := make(chan error, 1)
 	go func() {
@@ -164,7 +164,7 @@ func TestNonReadingClientIsClosed(t *testing.T) {
 	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/", Mode: AddWatchPersistentRecursive}, nil)
 
 	writer := dialRaw(t, ts.addr, 30000)
-	writer.mustCall(OpCreate, &CreateRequest{Path: long, ACL: OpenACLForTest()}, nil)
+	writer.mustCall(OpCreate, &CreateRequest{Path: long, ACL: openACL()}, nil)
 	deadline := time.Now().Add(30 * time.Second)
 	for round := 0; ; round++ {
 		if time.Now().After(deadline) {

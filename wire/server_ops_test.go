@@ -174,7 +174,7 @@ func TestServerReplyZxids(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	var cr Create2Response
-	h := c.mustCall(OpCreate2, &CreateRequest{Path: "/z", Data: []byte("1"), ACL: OpenACLForTest()}, &cr)
+	h := c.mustCall(OpCreate2, &CreateRequest{Path: "/z", Data: []byte("1"), ACL: openACL()}, &cr)
 	if h.Zxid != cr.Stat.Czxid || h.Zxid != cr.Stat.Mzxid || h.Zxid <= 0 {
 		t.Errorf("create2 reply zxid %d, stat %+v", h.Zxid, cr.Stat)
 	}
@@ -204,10 +204,10 @@ func TestServerRawOnlyOps(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	for _, p := range []string{"/r", "/r/a", "/r/a/b", "/r/c"} {
-		c.mustCall(OpCreate, &CreateRequest{Path: p, ACL: OpenACLForTest()}, nil)
+		c.mustCall(OpCreate, &CreateRequest{Path: p, ACL: openACL()}, nil)
 	}
-	c.mustCall(OpCreate, &CreateRequest{Path: "/r/e1", ACL: OpenACLForTest(), Mode: tree.ModeEphemeral}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/x-e2", ACL: OpenACLForTest(), Mode: tree.ModeEphemeral}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/r/e1", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/x-e2", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
 
 	var n GetAllChildrenNumberResponse
 	c.mustCall(OpGetAllChildrenNumber, &GetAllChildrenNumberRequest{Path: "/r"}, &n)

@@ -15,12 +15,12 @@ import (
 func TestPipelinedWritesInOrder(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/pipe", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/pipe", ACL: openACL()}, nil)
 	const n = 300
 	var xids []int32
 	for i := 0; i < n; i++ {
 		if i%3 == 0 {
-			xids = append(xids, c.send(OpCreate, &CreateRequest{Path: fmt.Sprintf("/pipe/n%d", i), ACL: OpenACLForTest()}))
+			xids = append(xids, c.send(OpCreate, &CreateRequest{Path: fmt.Sprintf("/pipe/n%d", i), ACL: openACL()}))
 		} else {
 			xids = append(xids, c.send(OpSetData, &SetDataRequest{Path: "/pipe", Data: []byte(strconv.Itoa(i)), Version: -1}))
 		}
@@ -52,7 +52,7 @@ func TestPipelinedWritesInOrder(t *testing.T) {
 func TestPipelinedReadsSeeExactlyEarlierWrites(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/rw", Data: []byte("0"), ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/rw", Data: []byte("0"), ACL: openACL()}, nil)
 	const rounds = 200
 	type sent struct {
 		xid  int32
@@ -187,7 +187,7 @@ func TestWatchEventBeforeNewerData(t *testing.T) {
 func TestOwnWriteEventBeforeReply(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/own", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/own", ACL: openACL()}, nil)
 	for i := 0; i < 50; i++ {
 		c.mustCall(OpGetData, &GetDataRequest{Path: "/own", Watch: true}, nil)
 		c.stream = nil

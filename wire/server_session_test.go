@@ -28,7 +28,7 @@ func TestSessionTimeoutNegotiation(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	ts := startTestServer(t, shortSessions)
 	a := dialRaw(t, ts.addr, 300)
-	a.mustCall(OpCreate, &CreateRequest{Path: "/eph", ACL: OpenACLForTest(), Mode: tree.ModeEphemeral}, nil)
+	a.mustCall(OpCreate, &CreateRequest{Path: "/eph", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
 	other, _ := zkConnect(t, ts.addr, time.Second)
 	if ok, _, _ := other.Exists("/eph"); !ok {
 		t.Fatal("ephemeral missing while its session lives")
@@ -84,7 +84,7 @@ func TestSessionExpiryGoZookeeper(t *testing.T) {
 func TestSessionResumeAndMove(t *testing.T) {
 	ts := startTestServer(t, nil)
 	a := dialRaw(t, ts.addr, 10000)
-	a.mustCall(OpCreate, &CreateRequest{Path: "/mine", ACL: OpenACLForTest(), Mode: tree.ModeEphemeral}, nil)
+	a.mustCall(OpCreate, &CreateRequest{Path: "/mine", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
 
 	// A wrong password is refused and does not disturb the owner.
 	bad := dialRawNoHandshake(t, ts.addr)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"zkfs/replication"
 )
 
 func nextEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
@@ -79,7 +81,7 @@ func TestWatchWireEvents(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	w := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/d", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/d", ACL: openACL()}, nil)
 	w.mustCall(OpGetData, &GetDataRequest{Path: "/d", Watch: true}, nil)
 	w.mustCall(OpGetChildren, &GetChildrenRequest{Path: "/d", Watch: true}, nil)
 	w.mustCall(OpExists, &ExistsRequest{Path: "/d", Watch: true}, nil)
@@ -101,19 +103,19 @@ func TestPersistentWatches(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	w := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: OpenACLForTest()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/q", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: openACL()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/q", ACL: openACL()}, nil)
 	var er ErrorResponse
 	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/p", Mode: AddWatchPersistent}, &er)
 	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/q", Mode: AddWatchPersistentRecursive}, &er)
 
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("1"), Version: -1}, nil)
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("2"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p/c", ACL: OpenACLForTest()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p/c/d", ACL: OpenACLForTest()}, nil) // not watched
-	c.mustCall(OpCreate, &CreateRequest{Path: "/q/a", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p/c", ACL: openACL()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p/c/d", ACL: openACL()}, nil) // not watched
+	c.mustCall(OpCreate, &CreateRequest{Path: "/q/a", ACL: openACL()}, nil)
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/q/a", Data: []byte("x"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/q/a/b", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/q/a/b", ACL: openACL()}, nil)
 	c.mustCall(OpDelete, &DeleteRequest{Path: "/q/a/b", Version: -1}, nil)
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/q", Data: []byte("x"), Version: -1}, nil)
 	want := []string{
@@ -148,7 +150,7 @@ func TestPersistentWatches(t *testing.T) {
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/q/a", Data: []byte("y"), Version: -1}, nil)
 	w.mustCall(OpRemoveWatches, &RemoveWatchesRequest{Path: "/p", Type: WatcherData}, nil)
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("z"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p/e", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p/e", ACL: openACL()}, nil)
 	w.waitEvents(n + 1)
 	w.mustCall(OpPing, &PingRequest{}, nil)
 	if got := eventStrings(w.events[n:]); !slices.Equal(got, []string{"NodeChildrenChanged /p"}) {
@@ -162,12 +164,12 @@ func TestSetWatches(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	var cr Create2Response
-	c.mustCall(OpCreate2, &CreateRequest{Path: "/s", ACL: OpenACLForTest()}, &cr)
-	c.mustCall(OpCreate2, &CreateRequest{Path: "/t", ACL: OpenACLForTest()}, nil)
-	c.mustCall(OpCreate2, &CreateRequest{Path: "/u", ACL: OpenACLForTest()}, nil)
-	seen := c.mustCall(OpCreate2, &CreateRequest{Path: "/t/k", ACL: OpenACLForTest()}, nil).Zxid
+	c.mustCall(OpCreate2, &CreateRequest{Path: "/s", ACL: openACL()}, &cr)
+	c.mustCall(OpCreate2, &CreateRequest{Path: "/t", ACL: openACL()}, nil)
+	c.mustCall(OpCreate2, &CreateRequest{Path: "/u", ACL: openACL()}, nil)
+	seen := c.mustCall(OpCreate2, &CreateRequest{Path: "/t/k", ACL: openACL()}, nil).Zxid
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/s", Data: []byte("new"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/u/k", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/u/k", ACL: openACL()}, nil)
 
 	w := dialRaw(t, ts.addr, 10000)
 	w.mustCall(OpSetWatches2, &SetWatches2{
@@ -190,12 +192,12 @@ func TestSetWatches(t *testing.T) {
 	}
 	// The others are armed.
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/t", Data: []byte("x"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/later", ACL: OpenACLForTest()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/t/k2", ACL: OpenACLForTest()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: OpenACLForTest()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p/x", ACL: OpenACLForTest()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/r", ACL: OpenACLForTest()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/r/x", ACL: OpenACLForTest()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/later", ACL: openACL()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/t/k2", ACL: openACL()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: openACL()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p/x", ACL: openACL()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/r", ACL: openACL()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/r/x", ACL: openACL()}, nil)
 	want = append(want, "NodeDataChanged /t", "NodeCreated /later", "NodeChildrenChanged /t",
 		"NodeCreated /p", "NodeChildrenChanged /p", "NodeCreated /r", "NodeCreated /r/x")
 	w.waitEvents(len(want))
@@ -214,10 +216,10 @@ func TestWatchNeedsRead(t *testing.T) {
 	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("bob:pw")}, nil)
 	w := dialRaw(t, ts.addr, 10000)
 	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/", Mode: AddWatchPersistentRecursive}, nil)
-	private := []ACL{{Perms: PermAllForTest, ID: ID{Scheme: "auth"}}}
+	private := []ACL{{Perms: permAll, ID: ID{Scheme: "auth"}}}
 	owner.mustCall(OpCreate, &CreateRequest{Path: "/secret", ACL: private}, nil)
 	owner.mustCall(OpCreate, &CreateRequest{Path: "/secret/plan", ACL: private}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/public", ACL: OpenACLForTest()}, nil)
+	owner.mustCall(OpCreate, &CreateRequest{Path: "/public", ACL: openACL()}, nil)
 	w.waitEvents(1)
 	w.mustCall(OpPing, &PingRequest{}, nil)
 	if got := eventStrings(w.events); !slices.Equal(got, []string{"NodeCreated /public"}) {
@@ -225,8 +227,42 @@ func TestWatchNeedsRead(t *testing.T) {
 	}
 }
 
-// PermAllForTest is every permission bit.
-const PermAllForTest = 31
+// permAll is every permission bit.
+const permAll = 31
+
+// TestResetFiresWatches: after a snapshot restore replaced the tree, every
+// watch fires (one-shot ones are used up, persistent ones stay), so that
+// clients re-read rather than miss a change.
+func TestResetFiresWatches(t *testing.T) {
+	ts := startTestServer(t, nil)
+	c := dialRaw(t, ts.addr, 10000)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/x", ACL: openACL()}, nil)
+	w := dialRaw(t, ts.addr, 10000)
+	w.mustCall(OpGetData, &GetDataRequest{Path: "/x", Watch: true}, nil)
+	w.mustCall(OpGetChildren, &GetChildrenRequest{Path: "/x", Watch: true}, nil)
+	if _, err := w.call(OpExists, &ExistsRequest{Path: "/absent", Watch: true}, nil); CodeOf(err) != CodeNoNode {
+		t.Fatalf("exists /absent: %v", err)
+	}
+	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/p", Mode: AddWatchPersistent}, nil)
+	// What the replica's listener receives after a restore.
+	ts.srv.onApplied(replication.Applied{Index: uint64(ts.rep.LastZxid()), Reset: true})
+	w.waitEvents(5)
+	w.mustCall(OpPing, &PingRequest{}, nil)
+	got := eventStrings(w.events)
+	slices.Sort(got)
+	want := []string{"NodeChildrenChanged /p", "NodeChildrenChanged /x", "NodeDataChanged /absent", "NodeDataChanged /p", "NodeDataChanged /x"}
+	if !slices.Equal(got, want) {
+		t.Errorf("after a reset: %q, want %q", got, want)
+	}
+	// The one-shot watches are used up, the persistent one is not.
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/x", Version: -1}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: openACL()}, nil)
+	w.waitEvents(6)
+	w.mustCall(OpPing, &PingRequest{}, nil)
+	if got := eventStrings(w.events[5:]); !slices.Equal(got, []string{"NodeCreated /p"}) {
+		t.Errorf("after the reset's events: %q", got)
+	}
+}
 
 func eventStrings(evs []WatcherEvent) []string {
 	out := make([]string, len(evs))
