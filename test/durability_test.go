@@ -36,11 +36,13 @@ func (h *nodeHistory) allowed(v string) bool {
 // TestDurabilityAcrossKills writes from several clients, kills the server
 // with SIGKILL in the middle of the stream, restarts it on the same data
 // directory, and checks that every acknowledged write is there: each node's
-// value is its last acknowledged one or a later unacknowledged one.
+// value is its last acknowledged one or a later unacknowledged one. Several
+// writers share each connection, so writes are also pipelined.
 func TestDurabilityAcrossKills(t *testing.T) {
 	srv := startServer(t)
 	const (
-		clients        = 6
+		clients        = 9 // writers, each with its own nodes
+		conns          = 3 // connections they share
 		nodesPerClient = 25
 		cycles         = 4
 	)
@@ -61,19 +63,19 @@ func TestDurabilityAcrossKills(t *testing.T) {
 		var acked sync.WaitGroup
 		ackCount := make([]int, clients)
 		stop := make(chan struct{})
-		conns := make([]*zk.Conn, clients)
-		for i := range conns {
+		zcs := make([]*zk.Conn, conns)
+		for i := range zcs {
 			c, err := dial(srv.Addr(), 10*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			conns[i] = c
+			zcs[i] = c
 		}
 		for i := 0; i < clients; i++ {
 			acked.Add(1)
 			go func(i int) {
 				defer acked.Done()
-				ackCount[i] = writeUntilStopped(conns[i], hist[i], stop)
+				ackCount[i] = writeUntilStopped(zcs[i%conns], hist[i], stop)
 			}(i)
 		}
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
@@ -81,7 +83,7 @@ func TestDurabilityAcrossKills(t *testing.T) {
 			t.Fatal(err)
 		}
 		close(stop)
-		for _, c := range conns {
+		for _, c := range zcs {
 			c.Close()
 		}
 		acked.Wait()

@@ -27,10 +27,12 @@ type conn struct {
 	ip  string
 	log *slog.Logger
 
-	// Set by the handshake, before the processor starts.
+	// Set by the handshake, before the processor starts. Other goroutines
+	// (the four-letter words) read them only once ready is set.
 	session  int64
 	timeout  time.Duration
 	readOnly bool
+	ready    atomic.Bool
 
 	// identity is replaced as a whole by auth, so the listener can read it
 	// without a lock while it checks whether a watcher may see an event.
@@ -181,6 +183,7 @@ func (c *conn) handshake(pkt []byte) readState {
 	}
 	c.session, c.timeout, c.readOnly = id, timeout, c.srv.readOnly()
 	c.log = c.log.With("session", sessionHex(id))
+	c.ready.Store(true)
 	if !c.srv.attach(c) {
 		return readStop
 	}

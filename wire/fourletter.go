@@ -165,7 +165,7 @@ func (c *conn) brief() string {
 // detail is a connection's line in cons; sessionless connections (the one
 // asking, for one) get the brief form, as in ZooKeeper.
 func (c *conn) detail() string {
-	if c.session == 0 || c.closed.Load() {
+	if !c.ready.Load() || c.closed.Load() {
 		return c.brief()
 	}
 	st := &c.stats
@@ -189,7 +189,7 @@ func (c *conn) detail() string {
 // interest mirrors the selector interest ZooKeeper prints: 1 while the
 // connection reads requests, 0 while it is throttled or answering a word.
 func (c *conn) interest() int {
-	if c.session == 0 || len(c.slots) >= cap(c.slots) {
+	if !c.ready.Load() || len(c.slots) >= cap(c.slots) {
 		return 0
 	}
 	return 1

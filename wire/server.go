@@ -232,7 +232,7 @@ func (s *Server) forget(c *conn) {
 	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
 		delete(s.perIP, c.ip)
 	}
-	if c.session != 0 && s.sessions[c.session] == c {
+	if c.ready.Load() && s.sessions[c.session] == c {
 		delete(s.sessions, c.session)
 	}
 }
@@ -242,7 +242,9 @@ func (s *Server) forget(c *conn) {
 // connections never interleave one session's requests.
 func (s *Server) attach(c *conn) bool {
 	s.mu.Lock()
-	if s.closed {
+	// A connection closed meanwhile has already been forgotten; it must
+	// not take the session.
+	if s.closed || c.closed.Load() {
 		s.mu.Unlock()
 		return false
 	}
