@@ -53,7 +53,7 @@ func ensembleFlags(fs *pflag.FlagSet, o *ensembleOptions) {
 	fs.StringVar(&o.config, "config", "", "ZooKeeper zoo.cfg to read; flags given explicitly override its values")
 	fs.StringVar(&o.id, "id", "", "this server's id in the ensemble (ZooKeeper's myid)")
 	fs.StringSliceVar(&o.peers, "peers", nil, "ensemble members as N=host:peerPort:electionPort[:observer][;[clientHost:]clientPort], comma-separated (zoo.cfg's server.N lines)")
-	fs.BoolVar(&o.join, "join", false, "this server is being added to a running ensemble: do not bootstrap, wait for `zkfs reconfig -add`")
+	fs.BoolVar(&o.join, "join", false, "this server is being added to a running ensemble: do not bootstrap, wait for a reconfig that adds it")
 	fs.StringVar(&o.peerTLS.cert, "peer-tls-cert", "", "PEM certificate for replica-to-replica TLS (ssl.quorum.keyStore.location)")
 	fs.StringVar(&o.peerTLS.key, "peer-tls-key", "", "PEM private key for --peer-tls-cert; empty if the cert file holds it")
 	fs.StringVar(&o.peerTLS.ca, "peer-tls-ca", "", "PEM CA certificates that peers' certificates must chain to (ssl.quorum.trustStore.location)")

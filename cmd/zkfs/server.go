@@ -72,7 +72,7 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.IntVar(&o.mount.uid, "uid", -1, "owner of the mount's files; -1 means the user running the server")
 	fs.IntVar(&o.mount.gid, "gid", -1, "group of the mount's files; -1 means the group running the server")
 	fs.BoolVar(&o.mount.allowOther, "allow-other", false, "let users other than the one running the server use the mount")
-	fs.DurationVar(&o.mount.writeTimeout, "write-timeout", 10*time.Second, "how long a write through the mount may wait for a quorum before failing with EIO")
+	fs.DurationVar(&o.mount.writeTimeout, "write-timeout", 10*time.Second, "how long a write may wait for a quorum before failing (EIO on the mount)")
 	fs.StringVar(&o.mount.auth, "mount-auth", "", "scheme:credentials the mount's session authenticates with, e.g. digest:user:password")
 	ensembleFlags(fs, &o.ensemble)
 	return fs
