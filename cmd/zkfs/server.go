@@ -75,6 +75,7 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.DurationVar(&o.mount.writeTimeout, "write-timeout", 10*time.Second, "how long a write may wait for a quorum before failing (EIO on the mount)")
 	fs.StringVar(&o.mount.auth, "mount-auth", "", "scheme:credentials the mount's session authenticates with, e.g. digest:user:password")
 	ensembleFlags(fs, &o.ensemble)
+	pprofFlag(fs)
 	return fs
 }
 
