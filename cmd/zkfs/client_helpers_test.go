@@ -107,6 +107,47 @@ admin.enableServer=false
 	}
 }
 
+// startZkfsServer starts a single-replica zkfs server from the binary bin
+// on a free loopback port, stops it when the test ends, and returns its
+// client address.
+func startZkfsServer(t *testing.T, bin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	host, port, _ := net.SplitHostPort(addr)
+	var log bytes.Buffer
+	cmd := exec.Command(bin, "server", "--data-dir", filepath.Join(dir, "data"),
+		"--client-address", host, "--client-port", port, "--4lw-whitelist", "*", "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting zkfs server: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for fourLetter(addr, "ruok") != "imok" {
+		select {
+		case <-exited:
+			t.Fatalf("zkfs server exited at start:\n%s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zkfs server did not answer ruok on %s within 30s:\n%s", addr, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return addr
+}
+
 // fourLetter sends a four-letter word and returns the answer, "" on error.
 func fourLetter(addr, word string) string {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -143,6 +184,10 @@ func buildZkfs(t *testing.T) string {
 	return bin
 }
 
+// raceEnv spares each run of a race-enabled zkfs the race runtime's
+// one-second pause at exit; a race found still fails the run (exit 66).
+const raceEnv = "GORACE=atexit_sleep_ms=0"
+
 // result is what one command printed.
 type result struct {
 	stdout, stderr string
@@ -165,7 +210,7 @@ func (e *env) run(t *testing.T, stdin string, args ...string) result {
 func (e *env) runEnv(t *testing.T, extraEnv []string, stdin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(e.zkfs, args...)
-	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.Env = append(append(os.Environ(), raceEnv), extraEnv...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -18,6 +19,16 @@ import (
 // ZooKeeper 3.8 and compares them with zkCli.sh.
 func TestClientAgainstZooKeeper(t *testing.T) {
 	e := &env{addr: startZooKeeper(t), zkfs: buildZkfs(t)}
+	testClient(t, e)
+}
+
+// TestClientAgainstZkfs runs the same tests against zkfs's own server:
+// zkCli.sh and zkfs must still agree, and the server must answer as
+// ZooKeeper does.
+func TestClientAgainstZkfs(t *testing.T) {
+	needZooKeeper(t) // for zkCli.sh
+	bin := buildZkfs(t)
+	e := &env{addr: startZkfsServer(t, bin), zkfs: bin}
 	testClient(t, e)
 }
 
@@ -212,7 +223,7 @@ func testStatFormat(t *testing.T, e *env) {
 	e.mustRun(t, "create", cliRoot+"/s", "data")
 	e.mustRun(t, "create", "-e", cliRoot+"/gone")
 	for _, tz := range []string{"UTC", "Asia/Kolkata", "America/New_York"} {
-		script := "get -s " + cliRoot + "/s\nls -s " + cliRoot + "\nstat /\n"
+		script := "get -s " + cliRoot + "/s\nls -s " + cliRoot + "\nstat /zookeeper\n"
 		cmd := exec.Command(zkBin+"/zkCli.sh", "-server", e.addr)
 		cmd.Env = append(cmd.Environ(), "TZ="+tz)
 		cmd.Stdin = strings.NewReader(script)
@@ -224,7 +235,7 @@ func testStatFormat(t *testing.T, e *env) {
 		want = zkCliBanner.ReplaceAllString(want, "")
 		want = strings.Replace(want, zkCliConnected, "", 1)
 		var got strings.Builder
-		for _, args := range [][]string{{"get", "-s", cliRoot + "/s"}, {"ls", "-s", cliRoot}, {"stat", "/"}} {
+		for _, args := range [][]string{{"get", "-s", cliRoot + "/s"}, {"ls", "-s", cliRoot}, {"stat", "/zookeeper"}} {
 			r := e.runEnv(t, []string{"TZ=" + tz}, "", append(args, "-server", e.addr)...)
 			if r.code != 0 {
 				t.Fatalf("zkfs %v: %+v", args, r)
@@ -377,17 +388,21 @@ func testServerFlag(t *testing.T, e *env) {
 
 func testCannotConnect(t *testing.T, e *env) {
 	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	start := time.Now()
-	r := e.runEnv(t, nil, "", "ls", "/", "-server", dead)
-	if r.code != 1 || r.stdout != "" || r.stderr != "zkfs: cannot connect to "+dead+"\n" {
-		t.Errorf("got %+v", r)
-	}
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("took %v to give up", d)
-	}
-	r = e.runEnv(t, nil, "", "watch", "/", "-server", dead)
-	if r.code != 1 || r.stderr != "zkfs: cannot connect to "+dead+"\n" {
-		t.Errorf("watch: got %+v", r)
+	for _, args := range [][]string{
+		{"ls", "/", "-server", dead},    // go-zookeeper
+		{"watch", "/", "-server", dead}, // zkclient
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			r := e.runEnv(t, nil, "", args...)
+			if r.code != 1 || r.stdout != "" || r.stderr != "zkfs: cannot connect to "+dead+"\n" {
+				t.Errorf("got %+v", r)
+			}
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("took %v to give up", d)
+			}
+		})
 	}
 }
 
@@ -402,6 +417,7 @@ type background struct {
 func (e *env) start(t *testing.T, args ...string) *background {
 	t.Helper()
 	cmd := exec.Command(e.zkfs, append(args, "-server", e.addr)...)
+	cmd.Env = append(os.Environ(), raceEnv)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
