@@ -2,6 +2,7 @@ package test
 
 import (
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"zkfs/wire"
 )
 
 // TestShutdownKeepsSessions stops the server with SIGTERM: it exits
@@ -43,17 +46,18 @@ func TestShutdownKeepsSessions(t *testing.T) {
 	}
 }
 
-// TestPausedServer freezes the server with SIGSTOP for longer than the
-// client's session timeout: the client loses its connection, and once the
-// server runs again the session is expired (the server's clock went on).
+// TestPausedServer freezes the server with SIGSTOP: the client loses its
+// connection, and once the server runs again it resumes its session, with
+// its ephemeral node, and carries on.
 func TestPausedServer(t *testing.T) {
-	srv := startServer(t, "--tick-time", "100")
-	c, ev, err := zk.Connect([]string{srv.Addr()}, 1*time.Second, zk.WithLogger(quietLogger{}))
+	srv := startServer(t, "--tick-time", "100", "--max-session-timeout", "20000")
+	c, ev, err := zk.Connect([]string{srv.Addr()}, 6*time.Second, zk.WithLogger(quietLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	waitFor(t, ev, zk.StateHasSession)
+	id := c.SessionID()
 	if _, err := c.Create("/frozen", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -61,19 +65,53 @@ func TestPausedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ev, zk.StateDisconnected)
-	time.Sleep(2 * time.Second)
 	if err := srv.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ev, zk.StateExpired)
+	waitFor(t, ev, zk.StateHasSession)
+	if c.SessionID() != id {
+		t.Fatalf("session %x became %x", id, c.SessionID())
+	}
+	if _, err := c.Set("/frozen", []byte("thawed"), -1); err != nil {
+		t.Errorf("write after the pause: %v", err)
+	}
+}
+
+// TestAbandonedSessionExpires: a client that vanishes without closing its
+// session loses it after the timeout, and its ephemeral node with it.
+func TestAbandonedSessionExpires(t *testing.T) {
+	srv := startServer(t, "--tick-time", "100")
+	nc, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	fr := wire.NewFrameReader(nc, 0)
+	nc.Write(wire.AppendFrame(nil, &wire.ConnectRequest{TimeOut: 500, Passwd: make([]byte, 16)}))
+	var resp wire.ConnectResponse
+	pkt, err := fr.Next()
+	if err != nil || wire.Unmarshal(pkt, &resp) != nil || resp.SessionID == 0 || resp.TimeOut != 500 {
+		t.Fatalf("handshake: %+v, %v", resp, err)
+	}
+	nc.Write(wire.AppendFrame(nil, &wire.RequestHeader{Xid: 1, Type: wire.OpCreate},
+		&wire.CreateRequest{Path: "/gone", ACL: []wire.ACL{{Perms: zk.PermAll, ID: wire.ID{Scheme: "world", ID: "anyone"}}}, Mode: 1}))
+	var h wire.ReplyHeader
+	if pkt, err = fr.Next(); err != nil || wire.Unmarshal(pkt, &h) != nil || h.Err != 0 {
+		t.Fatalf("create: %+v, %v", h, err)
+	}
+	nc.Close() // no closeSession: the client just vanishes
+
 	other, err := dial(srv.Addr(), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
+	if ok, _, _ := other.Exists("/gone"); !ok {
+		t.Fatal("ephemeral missing while its session lives")
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ok, _, err := other.Exists("/frozen")
+		ok, _, err := other.Exists("/gone")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +119,7 @@ func TestPausedServer(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the expired session's ephemeral node stayed")
+			t.Fatal("the abandoned session's ephemeral node stayed")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
