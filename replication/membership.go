@@ -178,7 +178,7 @@ func (r *Replica) loadConfig() {
 	defer r.peersMu.Unlock()
 	r.peers = make(map[string]Peer, len(peers))
 	for _, p := range peers {
-		r.peers[p.ID] = p
+		r.peers[p.ID] = r.withLocalAddrs(p)
 	}
 }
 

@@ -241,7 +241,13 @@ func (r *Replica) start() error {
 		if cfg.TLS != nil {
 			stream = &tlsStreamLayer{Listener: ln, advertise: adv, client: cfg.TLS.Client}
 		}
-		r.trans = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, hlog)
+		r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			ServerAddressProvider: raftAddrs{r},
+			Logger:                hlog,
+			Stream:                stream,
+			MaxPool:               3,
+			Timeout:               10 * time.Second,
+		})
 		for _, p := range cfg.Peers {
 			s := raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr), Suffrage: raft.Voter}
 			if p.Observer {
