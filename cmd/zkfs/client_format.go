@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -126,7 +127,10 @@ func validatePath(path string, sequential bool) error {
 	if path[len(path)-1] == '/' {
 		return usagef("Path must not end with / character")
 	}
-	r := []rune(path) // ZooKeeper counts positions in UTF-16 units; runes agree outside the astral planes
+	// ZooKeeper checks UTF-16 code units, so positions count them, and a
+	// character outside the Basic Multilingual Plane, a surrogate pair in
+	// Java, is refused like the surrogates themselves.
+	r := utf16.Encode([]rune(path))
 	bad := func(i int, why string) error {
 		return usagef("Invalid path string \"%s\" caused by %s @%d", path, why, i)
 	}
@@ -146,7 +150,7 @@ func validatePath(path string, sequential bool) error {
 				return bad(i, "relative paths not allowed")
 			}
 		case c > 0 && c <= 0x1f, c >= 0x7f && c <= 0x9f,
-			c >= 0xd800 && c <= 0xf8ff, c >= 0xfff0 && c <= 0xffff:
+			c >= 0xd800 && c <= 0xf8ff, c >= 0xfff0:
 			return bad(i, "invalid character")
 		}
 	}
