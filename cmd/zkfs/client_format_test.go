@@ -94,12 +94,13 @@ func TestWriteStat(t *testing.T) {
 	time.Local = time.UTC
 	defer func() { time.Local = local }()
 	var b strings.Builder
+	// A TTL node's ephemeralOwner is negative as a long: Java prints its
+	// two's complement.
+	ttlOwner := int64(-0x100000000000000)
 	writeStat(&b, &zk.Stat{
-		Czxid: 0x1a, Mzxid: 0x1b, Pzxid: 0x1c,
-		Ctime: 1795312423000, Mtime: 0,
-		Version: 2, Cversion: 3, Aversion: 4,
-		EphemeralOwner: -0x100000000000000, // a TTL node's marker: negative as a long
-		DataLength: 5, NumChildren: 6,
+		Czxid: 0x1a, Mzxid: 0x1b, Pzxid: 0x1c, Ctime: 1795312423000, Mtime: 0,
+		Version: 2, Cversion: 3, Aversion: 4, DataLength: 5, NumChildren: 6,
+		EphemeralOwner: ttlOwner,
 	})
 	want := `cZxid = 0x1a
 ctime = Sun Nov 22 01:53:43 UTC 2026
