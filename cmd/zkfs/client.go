@@ -243,7 +243,9 @@ func (o *clientOptions) connect() (*zk.Conn, error) {
 			}
 		}))
 	if err != nil {
-		return nil, usagef("%v", err)
+		// Only an empty list (ruled out above) or names that do not
+		// resolve get here.
+		return nil, o.cannotConnect()
 	}
 	select {
 	case <-ready:
