@@ -49,7 +49,11 @@ type conn struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	done      chan struct{}
-	wg        sync.WaitGroup
+	// ctx ends when the connection closes, so that nothing waits on its
+	// behalf for an answer nobody will read.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	stats connStats
 }
@@ -64,6 +68,7 @@ func newConn(s *Server, nc net.Conn, ip string) *conn {
 		slots: make(chan *slot, s.cfg.MaxOutstanding),
 		done:  make(chan struct{}),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.stats.established = time.Now()
 	c.identity.Store(&tree.Identity{IDs: []tree.ID{{Scheme: "ip", ID: ip}}})
 	c.out = newOutQueue(s.cfg.MaxQueued/4, s.cfg.MaxQueued, func() {
@@ -159,7 +164,7 @@ func (c *conn) handshake(pkt []byte) readState {
 	timeout := c.srv.negotiateTimeout(req.TimeOut)
 	id, pw := req.SessionID, req.Passwd
 	if id == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), max(timeout, 10*time.Second))
+		ctx, cancel := context.WithTimeout(c.ctx, max(timeout, 10*time.Second))
 		var err error
 		id, pw, err = c.srv.rep.CreateSession(ctx, timeout)
 		cancel()
@@ -276,6 +281,7 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		close(c.done)
+		c.cancel()
 		c.nc.Close()
 		c.out.close()
 		c.srv.watches.removeConn(c)

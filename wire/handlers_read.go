@@ -106,7 +106,7 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 		}
 	case *SyncRequest:
 		s.block = func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 			defer cancel()
 			return c.srv.rep.Sync(ctx)
 		}

@@ -64,7 +64,7 @@ func (c *conn) processLoop() {
 
 // answerWrite waits for a proposed write and queues its reply.
 func (c *conn) answerWrite(s *slot) bool {
-	res, zxid, err := s.prop.Wait(context.Background())
+	res, zxid, err := s.prop.Wait(c.ctx)
 	if err != nil {
 		// The write may or may not be applied: only a lost connection
 		// tells the client that truthfully (it sees ConnectionLoss).
@@ -148,7 +148,7 @@ func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 		return c.auth(s, r)
 	case *CloseSessionRequest:
 		s.block = func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 			defer cancel()
 			err := c.srv.rep.CloseSession(ctx, c.session)
 			if err == nil {
@@ -193,7 +193,7 @@ func (c *conn) write(s *slot, op tree.Op, finish func(tree.Result) (Record, erro
 		}
 	}
 	c.out.beginWrite()
-	ctx, cancel := proposeCtx()
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	s.prop = c.srv.rep.Submit(ctx, c.session, c.ident(), op)
 	cancel()
 	s.finish = finish

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -375,9 +374,4 @@ func remoteIP(nc net.Conn) string {
 		return nc.RemoteAddr().String()
 	}
 	return host
-}
-
-// proposeCtx bounds the wait for a place in Raft's queue.
-func proposeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 30*time.Second)
 }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func TestSessionExpiryGoZookeeper(t *testing.T) {
 	id := c.SessionID()
 	// Forget the session behind the client's back, as if it had expired
 	// while the client was partitioned.
-	ctx, cancel := proposeCtx()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := ts.rep.CloseSession(ctx, id); err != nil {
 		t.Fatal(err)
