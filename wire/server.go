@@ -12,7 +12,8 @@ import (
 	"zkfs/tree"
 )
 
-// Defaults of ServerConfig, as ZooKeeper 3.8 sets them.
+// Defaults of ServerConfig. Tick time, connection limit and sessionless
+// timeout are ZooKeeper 3.8's; the per-connection bounds are zkfs's own.
 const (
 	// DefaultTickTime is ZooKeeper's tickTime, the unit of its session
 	// timeout bounds.

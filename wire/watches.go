@@ -202,8 +202,12 @@ func (r *watchRegistry) remove(c *conn, path string, typ WatcherType) bool {
 // each connection being told once.
 func (r *watchRegistry) trigger(ev tree.Event) {
 	typ := EventType(ev.Type)
-	to := make(map[*conn]struct{})
 	r.mu.Lock()
+	if len(r.data.byPath) == 0 && len(r.child.byPath) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	to := make(map[*conn]struct{})
 	switch ev.Type {
 	case tree.EventNodeCreated, tree.EventNodeDataChanged:
 		r.data.collect(ev.Path, typ, to)
