@@ -35,7 +35,6 @@ const (
 
 // clientOptions are the flags every client subcommand takes.
 type clientOptions struct {
-	name   string // subcommand, for messages
 	server string
 	auth   []string
 }
@@ -108,7 +107,7 @@ func (c *command) flagSet(o *clientOptions) (*pflag.FlagSet, runFunc) {
 
 // printHelp writes the subcommand's help to standard output.
 func (c *command) printHelp(fs *pflag.FlagSet) {
-	fmt.Printf("usage: zkfs %s %s\n\n%s\n\nflags:\n", c.name, c.synopsis, strings.TrimSpace(c.help))
+	fmt.Printf("%s\n\n%s\n\nflags:\n", c.usage(), strings.TrimSpace(c.help))
 	fs.SetOutput(os.Stdout)
 	fs.PrintDefaults()
 	fmt.Print(`
@@ -118,10 +117,14 @@ with exit status 1; usage errors exit with status 2.
 `)
 }
 
+func (c *command) usage() string {
+	return strings.TrimSpace("usage: zkfs " + c.name + " " + c.synopsis)
+}
+
 // entry returns the function that main's commands map runs.
 func (c *command) entry() func(args []string) int {
 	return func(args []string) int {
-		o := &clientOptions{name: c.name}
+		o := &clientOptions{}
 		fs, run := c.flagSet(o)
 		if err := fs.Parse(zkCliArgs(args)); err != nil {
 			if errors.Is(err, pflag.ErrHelp) {
@@ -132,7 +135,7 @@ func (c *command) entry() func(args []string) int {
 		}
 		rest := fs.Args()
 		if len(rest) < c.minArgs || len(rest) > c.maxArgs {
-			return report(c.name, usagef("usage: zkfs %s %s", c.name, c.synopsis))
+			return report(c.name, usagef("%s", c.usage()))
 		}
 		return report(c.name, run(o, rest))
 	}

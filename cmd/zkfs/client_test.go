@@ -352,7 +352,7 @@ func testStdinData(t *testing.T, e *env) {
 		t.Fatalf("set empty: %+v", r)
 	}
 	if r := e.mustRun(t, "get", zkfsRoot+"/f"); r.stdout != "\n" {
-		t.Errorf("empty data printed as %q", r.stdout)
+		t.Errorf("empty data printed as %q; ZooKeeper keeps empty data apart from null (no data), and zkCli.sh prints an empty line for it", r.stdout)
 	}
 }
 
