@@ -282,9 +282,14 @@ func (t *Tree) applySetKind(h Header, op SetKind) Result {
 	return Result{Stat: n.stat()}
 }
 
+// cloneBytes keeps nil and empty apart: ZooKeeper returns null for a node
+// created without data and an empty array for one given empty data.
 func cloneBytes(b []byte) []byte {
-	if len(b) == 0 {
+	if b == nil {
 		return nil
+	}
+	if len(b) == 0 {
+		return []byte{}
 	}
 	c := make([]byte, len(b))
 	copy(c, b)

@@ -10,6 +10,7 @@ import (
 // value, so that a later encoding can be told apart and read alongside.
 const (
 	nodeEncodingV1    = 1
+	nodeEncodingV2    = 2 // data as len+1, so empty and none differ
 	sessionEncodingV1 = 1
 )
 
@@ -41,7 +42,7 @@ type NodeRecord struct {
 // equal), the kind, the data and the ACL.
 func EncodeNode(r NodeRecord) []byte {
 	b := make([]byte, 0, 24+len(r.Data)+16*len(r.ACL))
-	b = append(b, nodeEncodingV1)
+	b = append(b, nodeEncodingV2)
 	b = binary.AppendVarint(b, r.Czxid)
 	b = binary.AppendVarint(b, r.Mzxid-r.Czxid)
 	b = binary.AppendVarint(b, r.Pzxid-r.Czxid)
@@ -53,7 +54,7 @@ func EncodeNode(r NodeRecord) []byte {
 	b = binary.AppendVarint(b, int64(r.NumChildren))
 	b = binary.AppendVarint(b, r.EphemeralOwner)
 	b = append(b, byte(r.Kind))
-	b = appendBytes(b, r.Data)
+	b = appendNullable(b, r.Data)
 	b = appendACL(b, r.ACL)
 	return b
 }
@@ -62,7 +63,8 @@ func EncodeNode(r NodeRecord) []byte {
 // not alias value.
 func DecodeNode(value []byte) (NodeRecord, error) {
 	d := decoder{b: value}
-	if v := d.byte(); v != nodeEncodingV1 {
+	v := d.byte()
+	if v != nodeEncodingV1 && v != nodeEncodingV2 {
 		return NodeRecord{}, fmt.Errorf("%w: node encoding version %d", ErrCorruptRecord, v)
 	}
 	var r NodeRecord
@@ -77,7 +79,11 @@ func DecodeNode(value []byte) (NodeRecord, error) {
 	r.NumChildren = d.int32()
 	r.EphemeralOwner = d.varint()
 	r.Kind = Kind(d.byte())
-	r.Data = d.bytes()
+	if v == nodeEncodingV1 {
+		r.Data = d.bytes() // version 1 did not keep empty data apart from none
+	} else {
+		r.Data = d.nullable()
+	}
 	n := d.uvarint()
 	if n > uint64(len(value)) {
 		d.err = true
@@ -118,6 +124,32 @@ func DecodeSession(id int64, value []byte) (Session, error) {
 		return Session{}, fmt.Errorf("%w: bad session value", ErrCorruptRecord)
 	}
 	return s, nil
+}
+
+// appendNullable writes len+1, with 0 for nil, so that empty data and no
+// data stay apart.
+func appendNullable(b, v []byte) []byte {
+	if v == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(v))+1)
+	return append(b, v...)
+}
+
+func (d *decoder) nullable() []byte {
+	n := d.uvarint()
+	if d.err || n == 0 {
+		return nil
+	}
+	n--
+	if n > uint64(len(d.b)) {
+		d.err = true
+		return nil
+	}
+	v := make([]byte, n)
+	copy(v, d.b)
+	d.b = d.b[n:]
+	return v
 }
 
 func appendBytes(b, v []byte) []byte {

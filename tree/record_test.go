@@ -18,7 +18,7 @@ func TestNodeCodecRoundTrip(t *testing.T) {
 	}
 	for i, want := range tests {
 		enc := EncodeNode(want)
-		if enc[0] != nodeEncodingV1 {
+		if enc[0] != nodeEncodingV2 {
 			t.Errorf("%d: first byte %d", i, enc[0])
 		}
 		got, err := DecodeNode(enc)
@@ -52,7 +52,7 @@ func TestDecodeNodeRejects(t *testing.T) {
 		value []byte
 	}{
 		{"empty", nil},
-		{"version 2", append([]byte{2}, valid[1:]...)},
+		{"version 3", append([]byte{3}, valid[1:]...)},
 		{"bad kind", EncodeNode(NodeRecord{Kind: 7})},
 		{"negative children", EncodeNode(NodeRecord{NumChildren: -1})},
 		{"huge acl count", append(valid[:len(valid)-1], 0xff, 0xff, 0xff, 0x7f)},
@@ -207,5 +207,34 @@ func TestLoaderAcceptsAnyOrder(t *testing.T) {
 	}
 	if changes := got.TakeChanges(); len(changes) != 0 {
 		t.Errorf("a loaded tree has %d pending changes", len(changes))
+	}
+}
+
+func TestNodeRecordKeepsEmptyDataApartFromNone(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"none", nil},
+		{"empty", []byte{}},
+		{"some", []byte("x")},
+	}
+	for _, tt := range tests {
+		got, err := DecodeNode(EncodeNode(NodeRecord{Data: tt.data, ACL: OpenACL}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.Data == nil) != (tt.data == nil) || string(got.Data) != string(tt.data) {
+			t.Errorf("%s: got %#v, want %#v", tt.name, got.Data, tt.data)
+		}
+	}
+	tr := New(Config{})
+	tr.Apply(Header{Zxid: 1}, Create{Path: "/empty", Data: []byte{}, ACL: OpenACL})
+	tr.Apply(Header{Zxid: 2}, Create{Path: "/none", ACL: OpenACL})
+	if d, _, _ := tr.Get("/empty"); d == nil {
+		t.Error("empty data came back as none")
+	}
+	if d, _, _ := tr.Get("/none"); d != nil {
+		t.Errorf("no data came back as %#v", d)
 	}
 }
