@@ -282,10 +282,12 @@ func (c *conn) close() {
 		c.closed.Store(true)
 		close(c.done)
 		c.cancel()
-		c.nc.Close()
 		c.out.close()
+		// The tables first: a client that sees the socket close and asks
+		// cons or wchs at once must not find this connection there.
 		c.srv.watches.removeConn(c)
 		c.srv.forget(c)
+		c.nc.Close()
 	})
 }
 
