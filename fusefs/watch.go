@@ -70,7 +70,8 @@ func (w *Watch) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, 
 		return nil, 0, toErrno(err)
 	}
 	wr := w.m.watches.add(p)
-	return wr, fuse.FOPEN_DIRECT_IO | fuse.FOPEN_NONSEEKABLE, 0
+	// Seekable, with offsets ignored: head -n1 seeks back after its line.
+	return wr, fuse.FOPEN_DIRECT_IO, 0
 }
 
 // watchHub routes applied events to the open @watch files.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,14 +24,31 @@ type mounted struct {
 	Mnt string
 }
 
+// raceBin is zkfs built with the race detector, so that the mount tests
+// also check the FUSE server's own concurrency; built once, on first use.
+var raceBin = sync.OnceValues(func() (string, error) {
+	// Next to the plain binary, whose directory TestMain removes.
+	bin := filepath.Join(filepath.Dir(zkfsBin), "zkfs-race")
+	cmd := exec.Command("go", "build", "-race", "-o", bin, "./cmd/zkfs")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build -race: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
 // startMounted starts a server that mounts the namespace, waits until the
 // mount is there, and at cleanup stops the server and checks that the
-// mount went away with it.
+// mount went away with it and that the race detector found nothing.
 func startMounted(t *testing.T, args ...string) *mounted {
 	t.Helper()
+	bin, err := raceBin()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	mnt := filepath.Join(dir, "mnt")
-	s, err := NewServer(zkfsBin, dir, append([]string{"--mount", mnt}, args...)...)
+	s, err := NewServer(bin, dir, append([]string{"--mount", mnt}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +60,9 @@ func startMounted(t *testing.T, args ...string) *mounted {
 		if isMounted(mnt) {
 			t.Errorf("%s is still mounted after the server stopped", mnt)
 			exec.Command("umount", "-l", mnt).Run()
+		}
+		if log := s.LogTail(1 << 20); strings.Contains(log, "DATA RACE") {
+			t.Errorf("the race detector reported a race in the server:\n%s", log[strings.Index(log, "WARNING: DATA RACE"):])
 		}
 		if t.Failed() {
 			t.Logf("server log (tail):\n%s", s.LogTail(6000))

@@ -64,9 +64,14 @@ func TestMountWatch(t *testing.T) {
 
 	// head -n1 waits for one change and exits.
 	head := exec.Command("head", "-n1", m.path("apache/@watch"))
+	var headErr strings.Builder
+	head.Stderr = &headErr
 	out := make(chan string, 1)
 	go func() {
-		b, _ := head.Output()
+		b, err := head.Output()
+		if err != nil {
+			b = append(b, "error: "+err.Error()...)
+		}
 		out <- string(b)
 	}()
 	time.Sleep(200 * time.Millisecond)
@@ -75,8 +80,8 @@ func TestMountWatch(t *testing.T) {
 	}
 	select {
 	case got := <-out:
-		if !strings.HasSuffix(got, " NodeCreated /apache/later\n") {
-			t.Errorf("head -n1 @watch = %q", got)
+		if !strings.HasSuffix(got, " NodeCreated /apache/later\n") || headErr.Len() > 0 {
+			t.Errorf("head -n1 @watch = %q, stderr %q", got, headErr.String())
 		}
 	case <-time.After(10 * time.Second):
 		head.Process.Kill()
