@@ -213,6 +213,18 @@ func (s *Server) ExitErr() error {
 	return s.exit
 }
 
+// Done returns a channel closed when the current process exits, nil if
+// none was started. A harness that kills on purpose watches it to tell a
+// crash from its own doing.
+func (s *Server) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return nil
+	}
+	return s.done
+}
+
 // Pid returns the running process's id, 0 if none.
 func (s *Server) Pid() int {
 	s.mu.Lock()
