@@ -172,9 +172,11 @@ func newEmpty(cfg Config) *Tree {
 }
 
 // bootNode adds one of the nodes a fresh server starts with. ZooKeeper links
-// them without counting a child create, hence cversion 0.
+// them without counting a child create, hence cversion 0, and gives them an
+// empty array as data, not null.
 func (t *Tree) bootNode(path string, parent *node, acl []ACL) *node {
 	n := &node{path: path}
+	n.data = []byte{}
 	n.acl = t.acls.acquire(acl)
 	t.nodes[path] = n
 	if parent != nil {

@@ -51,6 +51,10 @@ func TestNewMatchesFreshZooKeeper(t *testing.T) {
 		if !reflect.DeepEqual(acl, tt.acl) {
 			t.Errorf("%s: acl %v, want %v", tt.path, acl, tt.acl)
 		}
+		// zkCli.sh prints an empty line for these on ZooKeeper, not "null".
+		if data, _, _ := tr.Get(tt.path); data == nil || len(data) != 0 {
+			t.Errorf("%s: data %#v, want empty, not none", tt.path, data)
+		}
 	}
 	if got, want := tr.NodeCount(), 4; got != want {
 		t.Errorf("NodeCount() = %d, want %d", got, want)
