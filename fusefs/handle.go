@@ -128,6 +128,9 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 	if !in.writable {
 		return nil, 0, syscall.EACCES
 	}
+	if errno := m.awaitQuorum(); errno != 0 {
+		return nil, 0, errno
+	}
 	h := newHandle(f, true, flags&syscall.O_APPEND != 0)
 	h.pid = callerPid(ctx)
 	if flags&syscall.O_TRUNC != 0 {

@@ -229,6 +229,25 @@ func (m *Mount) propose(op tree.Op) (tree.Result, error) {
 	return res, res.Err
 }
 
+// awaitQuorum runs when a file is opened for writing, whose commit comes
+// only at close. A shell builtin such as `echo x > f` never sees an error
+// from that close (bash restores its stdout with dup2, which discards it),
+// so a replica that already knows it has no quorum fails the open instead,
+// after waiting as long as a write would.
+func (m *Mount) awaitQuorum() syscall.Errno {
+	if m.rep.HasQuorum() {
+		return 0
+	}
+	deadline := time.Now().Add(m.timeout)
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if m.rep.HasQuorum() {
+			return 0
+		}
+	}
+	return syscall.EIO
+}
+
 // keepSession keeps the mount's session alive, and opens a new one if the
 // old one expired (for example while the replica had no quorum).
 func (m *Mount) keepSession() {

@@ -114,10 +114,16 @@ type shResult struct {
 // sh runs a bash script in the mount, as a user's shell would.
 func (m *mounted) sh(t *testing.T, script string) shResult {
 	t.Helper()
+	return shIn(t, m.Mnt, script)
+}
+
+// shIn runs a bash script in dir.
+func shIn(t *testing.T, dir, script string) shResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
-	cmd.Dir = m.Mnt
+	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
