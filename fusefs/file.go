@@ -288,13 +288,18 @@ const settleWait = 100 * time.Millisecond
 // settle runs before an open or a getxattr. A writer that opened with
 // O_TRUNC or created the file, and closed one descriptor without writing,
 // usually writes or releases within microseconds (the shell's dup2 dance,
-// or a release the kernel sends after close): waiting for that shows the
-// reader the writer's whole content rather than the old one. A file whose
-// create is still buffered after that is created now, so that the open
-// finds a znode.
+// or the release the kernel sends after close): waiting for that shows the
+// reader the writer's whole content rather than the old one. The wait is
+// bounded from the moment the writer deferred, so a descriptor held open
+// for long (exec 3>f) delays only the opens of its first moments. A file
+// whose create is still buffered after that is created now, so that the
+// open finds a znode.
 func (f *File) settle() syscall.Errno {
-	deadline := time.Now().Add(settleWait)
-	for f.hasDeferred() && time.Now().Before(deadline) {
+	for {
+		until, ok := f.deferredUntil()
+		if !ok || !time.Now().Before(until) {
+			break
+		}
 		time.Sleep(time.Millisecond)
 	}
 	if ph := f.pendingHandle(); ph != nil {
@@ -303,9 +308,9 @@ func (f *File) settle() syscall.Errno {
 	return 0
 }
 
-// hasDeferred reports whether a writer's commit waits for its next flush
-// or its release.
-func (f *File) hasDeferred() bool {
+// deferredUntil returns how long to wait for the writers whose commit waits
+// for their next flush or their release.
+func (f *File) deferredUntil() (time.Time, bool) {
 	f.mu.Lock()
 	pending := f.pending
 	all := make([]*handle, 0, len(f.writers))
@@ -314,15 +319,19 @@ func (f *File) hasDeferred() bool {
 	}
 	f.mu.Unlock()
 	// Handles are checked outside f.mu: flush takes h.mu, then f.mu.
+	var until time.Time
+	found := false
 	for _, h := range all {
 		h.mu.Lock()
-		d := h.deferred || (h == pending && !h.written)
-		h.mu.Unlock()
-		if d {
-			return true
+		if h.deferred || (h == pending && !h.written) {
+			found = true
+			if t := h.opened.Add(settleWait); t.After(until) {
+				until = t
+			}
 		}
+		h.mu.Unlock()
 	}
-	return false
+	return until, found
 }
 
 func (f *File) removePending(h *handle) {

@@ -56,7 +56,8 @@ type handle struct {
 	file   *File
 	write  bool
 	append bool
-	pid    uint32 // the process that opened it
+	pid    uint32    // the process that opened it
+	opened time.Time // when, to bound the waits of settle
 
 	// size is the buffered size while there are uncommitted edits, -1
 	// otherwise; Getattr reads it without the lock.
@@ -83,7 +84,7 @@ type handle struct {
 }
 
 func newHandle(f *File, write, appendMode bool) *handle {
-	h := &handle{file: f, write: write, append: appendMode}
+	h := &handle{file: f, write: write, append: appendMode, opened: time.Now()}
 	h.size.Store(-1)
 	return h
 }

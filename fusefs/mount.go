@@ -306,7 +306,8 @@ func (m *Mount) Unmount() error {
 			}
 		}
 		m.shutdown()
-		ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+		// Briefly: without a quorum the session expires on its own.
+		ctx, cancel := context.WithTimeout(context.Background(), min(m.timeout, 2*time.Second))
 		if cerr := m.rep.CloseSession(ctx, m.session.Load()); cerr != nil {
 			m.log.Warn("closing the mount's session", "err", cerr)
 		}

@@ -62,6 +62,21 @@ func TestMountMapping(t *testing.T) {
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("mtime, ctime = %v, want %v", got, want)
 	}
+	// A real child with a reserved name stays reachable through the client
+	// port but is hidden from the mount, which says so once in its log.
+	if _, err := zc.Create("/solr/@data", []byte("real"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zc.Create("/solr/@watch", []byte("real"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.ok(t, "ls -A solr; ls -A solr; cat solr/@data"); got != "@data\na\nb\nstatus\n@data\na\nb\nstatus\nroot data" {
+		t.Errorf("with real children named @data and @watch: %q", got)
+	}
+	if n := strings.Count(m.LogTail(1<<20), "hidden from the mount by a reserved name"); n != 2 {
+		t.Errorf("the log mentions hidden znodes %d times, want once for each of the 2", n)
+	}
+
 	// A directory made through this mount has no @data until its data is
 	// written, so that cp -r and tar -x can create @data with O_EXCL;
 	// after that, even when emptied again, @data stays listed.
