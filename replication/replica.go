@@ -255,7 +255,7 @@ func (r *Replica) start() error {
 			}
 			boot.Servers = append(boot.Servers, s)
 		}
-		if r.rpc, err = startRPC(r, self.RPCAddr); err != nil {
+		if r.rpc, err = listenRPC(r, self.RPCAddr); err != nil {
 			r.trans.(raft.WithClose).Close()
 			return err
 		}
@@ -274,6 +274,11 @@ func (r *Replica) start() error {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
 	r.raft = ra
+	if r.rpc != nil {
+		// Peers forward writes and ask for read indexes as soon as the
+		// port answers; before Raft exists that was a nil dereference.
+		r.rpc.serve()
+	}
 	return nil
 }
 

@@ -114,7 +114,10 @@ type rpcServer struct {
 	wg  sync.WaitGroup
 }
 
-func startRPC(r *Replica, addr string) (*rpcServer, error) {
+// listenRPC opens the RPC port, so that a taken port fails the start at
+// once; serve starts answering, which must wait until the replica's Raft
+// exists, since every call uses it.
+func listenRPC(r *Replica, addr string) (*rpcServer, error) {
 	srv := rpc.NewServer()
 	if err := srv.RegisterName("Peer", &PeerService{r: r}); err != nil {
 		return nil, err
@@ -123,19 +126,21 @@ func startRPC(r *Replica, addr string) (*rpcServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: listen on %s: %w", addr, err)
 	}
-	s := &rpcServer{ln: ln, srv: srv}
+	return &rpcServer{ln: ln, srv: srv}, nil
+}
+
+func (s *rpcServer) serve() {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		for {
-			c, err := ln.Accept()
+			c, err := s.ln.Accept()
 			if err != nil {
 				return
 			}
-			go srv.ServeConn(c)
+			go s.srv.ServeConn(c)
 		}
 	}()
-	return s, nil
 }
 
 func (s *rpcServer) close() {
