@@ -129,7 +129,7 @@ func TestAbandonedSessionExpires(t *testing.T) {
 func TestZkCli(t *testing.T) {
 	zkCli := "/usr/share/zookeeper/bin/zkCli.sh"
 	if _, err := os.Stat(zkCli); err != nil {
-		t.Skipf("zkCli.sh not installed: %v", err)
+		t.Fatalf("zkCli.sh is missing (%v); install it with: apt-get install -y zookeeper python3-kazoo", err)
 	}
 	srv := startServer(t)
 	script := strings.Join([]string{
@@ -184,7 +184,7 @@ func TestZkCli(t *testing.T) {
 func TestKazoo(t *testing.T) {
 	python := "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import kazoo").Run(); err != nil {
-		t.Skipf("kazoo not installed for %s: %v", python, err)
+		t.Fatalf("kazoo is missing for %s (%v); install it with: apt-get install -y zookeeper python3-kazoo", python, err)
 	}
 	srv := startServer(t)
 	script := `
