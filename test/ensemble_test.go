@@ -1,6 +1,8 @@
 package test
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -376,5 +378,90 @@ func TestEnsembleObserverForwardsWrites(t *testing.T) {
 	}
 	for _, m := range e.members[:3] {
 		eventually(t, 5*time.Second, fmt.Sprintf("server %d sees the observer's write", m.ID), fileIs(filepath.Join(m.Mnt, "via-observer"), "seen"))
+	}
+}
+
+// superDigest is the --super-digest for user super, password secret.
+func superDigest() string {
+	sum := sha1.Sum([]byte("super:secret"))
+	return "super:" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func TestEnsembleReconfigAddAndRemove(t *testing.T) {
+	e := newTestEnsemble(t, 3, 0, "--super-digest", superDigest())
+	m1 := e.members[0]
+
+	// A fourth server starts with --join: it waits, without bootstrapping,
+	// until a member adds it.
+	m4 := e.newMember(4, false)
+	m4.Args = append(m4.Args, "--join")
+	all := append(append([]*member{}, e.members...), m4)
+	e.writeConfig(m4, all)
+	e.members = all
+	started := make(chan error, 1)
+	go func() { started <- m4.Start(90 * time.Second) }()
+
+	// Without ADMIN on /zookeeper/config, reconfig is refused.
+	out, err := exec.Command(zkfsBin, "reconfig", "-server", m1.Addr(), "-add", m4.serverLine()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Insufficient permission") {
+		t.Fatalf("reconfig without auth: %v\n%s", err, out)
+	}
+	out, err = exec.Command(zkfsBin, "reconfig", "-server", m1.Addr(), "--auth", "digest:super:secret", "-add", m4.serverLine()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("zkfs reconfig -add: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Committed new configuration:") || !strings.Contains(string(out), "server.4=") {
+		t.Errorf("zkfs reconfig printed:\n%s", out)
+	}
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	// The mount appears just after the client port: writing before it
+	// would land in the directory underneath.
+	eventually(t, 10*time.Second, "server 4's mount", func() error {
+		if !isMounted(m4.Mnt) {
+			return errors.New("not mounted yet")
+		}
+		return nil
+	})
+	if err := os.WriteFile(filepath.Join(m4.Mnt, "from-four"), []byte("4"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c1 := connect(t, m1.Addr(), 5*time.Second)
+	eventually(t, 5*time.Second, "server 1's client port sees server 4's write", func() error {
+		_, _, err := c1.Get("/from-four")
+		return err
+	})
+	eventually(t, 5*time.Second, "server 1 sees server 4's write", fileIs(filepath.Join(m1.Mnt, "from-four"), "4"))
+
+	// kazoo's reconfig removes a follower.
+	victim := e.members[1]
+	if victim == e.leader() {
+		victim = e.members[2]
+	}
+	script := `
+import sys
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1], auth_data=[("digest", "super:secret")])
+zk.start(timeout=15)
+data, stat = zk.reconfig(joining=None, leaving=sys.argv[2], new_members=None)
+print(data.decode())
+zk.stop()
+`
+	out, err = exec.Command("/usr/bin/python3", "-c", script, m4.Addr(), fmt.Sprint(victim.ID)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kazoo reconfig: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), fmt.Sprintf("server.%d=", victim.ID)) {
+		t.Errorf("server %d still listed after kazoo's reconfig:\n%s", victim.ID, out)
+	}
+	e.stop(victim)
+	c := connect(t, m4.Addr(), 5*time.Second)
+	if _, err := c.Create("/after-remove", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write after removing a member: %v", err)
+	}
+	data, _, err := c.Get("/zookeeper/config")
+	if err != nil || strings.Contains(string(data), fmt.Sprintf("server.%d=", victim.ID)) || !strings.Contains(string(data), "server.4=") {
+		t.Errorf("/zookeeper/config after the changes: %q %v", data, err)
 	}
 }

@@ -162,8 +162,7 @@ func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 		s.err = ErrUnknownOpcode
 		return c.ordered(s, readOn)
 	case *ReconfigRequest:
-		s.err = ErrReconfigDisabled
-		return c.ordered(s, readOn)
+		return c.reconfig(s, r)
 	}
 	if op, finish := c.writeOp(h.Type, req); op != nil {
 		return c.write(s, op, finish)

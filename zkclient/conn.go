@@ -609,3 +609,19 @@ func (c *Conn) Close() error {
 	<-c.stopped
 	return err
 }
+
+// Reconfig asks the ensemble to change its membership, as zkCli.sh's
+// reconfig does: joining is a comma-separated list of server.N specs,
+// leaving a comma-separated list of ids, or members the whole new
+// membership. fromConfig is the expected configuration version, -1 for any.
+// It returns the new configuration and the stat of /zookeeper/config.
+func (c *Conn) Reconfig(joining, leaving, members string, fromConfig int64) ([]byte, *wire.Stat, error) {
+	var resp wire.GetDataResponse
+	_, err := c.do(wire.OpReconfig, &wire.ReconfigRequest{
+		JoiningServers: joining, LeavingServers: leaving, NewMembers: members, CurConfigID: fromConfig,
+	}, &resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.Data, &resp.Stat, nil
+}

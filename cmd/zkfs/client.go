@@ -141,8 +141,9 @@ func (c *command) entry() func(args []string) int {
 	}
 }
 
-// zkCliArgs rewrites zkCli.sh's single-dash -server into pflag's --server,
-// which would otherwise read it as the shorthands -s -e -r -v ...
+// zkCliArgs rewrites zkCli.sh's single-dash long options (-server, and
+// reconfig's -add, -remove, -members, -file) into pflag's double-dash
+// form; pflag would otherwise read -server as the shorthands -s -e -r ...
 func zkCliArgs(args []string) []string {
 	out := make([]string, len(args))
 	copy(out, args)
@@ -150,8 +151,10 @@ func zkCliArgs(args []string) []string {
 		if a == "--" {
 			break
 		}
-		if a == "-server" || strings.HasPrefix(a, "-server=") {
-			out[i] = "-" + a
+		for _, long := range []string{"-server", "-add", "-remove", "-members", "-file"} {
+			if a == long || strings.HasPrefix(a, long+"=") {
+				out[i] = "-" + a
+			}
 		}
 	}
 	return out
