@@ -51,7 +51,8 @@ type Options struct {
 	Replica *replication.Replica
 	// UID and GID own every file; -1 means the mounting user's.
 	UID, GID int
-	// AllowOther lets other users than the mounting one use the mount.
+	// AllowOther lets other users than the mounting one use the mount,
+	// with the kernel checking the modes shown (default_permissions).
 	AllowOther bool
 	// WriteTimeout bounds every write; 0 means 10 s.
 	WriteTimeout time.Duration
@@ -166,12 +167,20 @@ func New(o Options) (*Mount, error) {
 
 	m.root = &Dir{}
 	m.root.m = m
+	var mountOpts []string
+	if o.AllowOther {
+		// Other users act with the mount's identity; let the kernel
+		// hold them to the modes shown (owner --uid may write, the
+		// rest only read), as it would on a local file system.
+		mountOpts = append(mountOpts, "default_permissions")
+	}
 	timeout := cacheTimeout
 	opts := &fs.Options{
 		MountOptions: fuse.MountOptions{
 			FsName:            "zkfs",
 			Name:              "zkfs",
 			AllowOther:        o.AllowOther,
+			Options:           mountOpts,
 			DirectMountStrict: os.Geteuid() == 0,
 			// No CAP_ATOMIC_O_TRUNC: with it the kernel sets its own
 			// idea of the size to zero when a writer opens with

@@ -81,3 +81,37 @@ func TestMountAuthBadFlag(t *testing.T) {
 	}
 	os.RemoveAll(dir)
 }
+
+// TestMountAllowOther checks --allow-other: without it only the mounting
+// user gets in; with it other users read, and the modes shown decide who
+// writes.
+func TestMountAllowOther(t *testing.T) {
+	m := startMounted(t)
+	m.ok(t, "echo data > f")
+	// The test's own temporary directories (below the system's, which is
+	// left alone) are private to root; let nobody walk to the mount point.
+	for d := filepath.Dir(m.Mnt); strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asNobody := "setpriv --reuid=65534 --regid=65534 --clear-groups "
+	r := m.sh(t, asNobody+"cat f")
+	if r.Code == 0 {
+		t.Errorf("another user read the mount without --allow-other: %q", r.Stdout)
+	}
+	if err := m.Stop(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	m.Args = []string{"--mount", m.Mnt, "--allow-other"}
+	m.start(t)
+	if got := m.ok(t, asNobody+"cat f"); got != "data\n" {
+		t.Errorf("another user with --allow-other read %q", got)
+	}
+	m.fails(t, asNobody+"sh -c 'echo x > f'", "Permission denied")
+	m.fails(t, asNobody+"mkdir newdir", "Permission denied")
+	m.ok(t, "echo root > f")
+	if got := m.ok(t, "cat f"); got != "root\n" {
+		t.Errorf("the owner writes: %q", got)
+	}
+}

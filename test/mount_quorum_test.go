@@ -2,7 +2,9 @@ package test
 
 import (
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -35,6 +37,33 @@ func TestMountEnsemble(t *testing.T) {
 	}
 	// And the leader's mount sees it once applied there.
 	eventually(t, 5*time.Second, "the leader's mount", fileIs(leader.Mnt+"/f", "v29\nw29\n"))
+
+	// Appends from two replicas at once all land (>> retries on a
+	// version conflict), and both mounts end up showing every line.
+	const each = 15
+	var wg sync.WaitGroup
+	for i, m := range []*member{leader, follower} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := run(m, fmt.Sprintf("for i in $(seq %d); do echo r%d-$i >> log; done", each, i)); r.Code != 0 {
+				t.Errorf("appending on %d: %s", m.ID, r.Stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, m := range []*member{leader, follower} {
+		eventually(t, 5*time.Second, fmt.Sprintf("all appends on mount %d", m.ID), func() error {
+			b, err := os.ReadFile(m.Mnt + "/log")
+			if err != nil {
+				return err
+			}
+			if n := strings.Count(string(b), "\n"); n != 2*each {
+				return fmt.Errorf("%d lines, want %d", n, 2*each)
+			}
+			return nil
+		})
+	}
 
 	// Without a quorum: reads work, writes fail with EIO in time.
 	for _, m := range others {
