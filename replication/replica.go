@@ -34,6 +34,10 @@ var (
 type Config struct {
 	// DataDir holds the Pebble store and Raft's snapshots.
 	DataDir string
+	// LogDir, when set, holds Raft's log in a Pebble store of its own
+	// (ZooKeeper's dataLogDir), so that log appends, which are synced on
+	// every write, can have a disk to themselves.
+	LogDir string
 	// ID is the replica's server id (ZooKeeper's myid); "1" if empty.
 	ID string
 	// Peers lists the ensemble, this replica included. Empty means a
@@ -75,7 +79,8 @@ type Config struct {
 type Replica struct {
 	cfg   Config
 	log   *slog.Logger
-	store *storage.Store
+	store *storage.Store // the tree, and the Raft log unless LogDir is set
+	logs  *storage.Store // Raft's log and stable store
 	fsm   *fsm
 	raft  *raft.Raft
 	trans raft.Transport
@@ -143,10 +148,16 @@ func Open(cfg Config) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.store = store
+	r.store, r.logs = store, store
+	if cfg.LogDir != "" {
+		if r.logs, err = openLogStore(cfg.LogDir, store, log); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
 	if err := r.start(); err != nil {
 		r.shutdownTransport()
-		store.Close()
+		r.closeStores()
 		return nil, err
 	}
 	r.wg.Add(2)
@@ -260,16 +271,16 @@ func (r *Replica) start() error {
 			return err
 		}
 	}
-	has, err := raft.HasExistingState(r.store, r.store, snaps)
+	has, err := raft.HasExistingState(r.logs, r.logs, snaps)
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
 	if !has && !cfg.Join {
-		if err := raft.BootstrapCluster(rc, r.store, r.store, snaps, r.trans, boot); err != nil {
+		if err := raft.BootstrapCluster(rc, r.logs, r.logs, snaps, r.trans, boot); err != nil {
 			return fmt.Errorf("replication: bootstrap: %w", err)
 		}
 	}
-	ra, err := raft.NewRaft(rc, f, r.store, r.store, snaps, r.trans)
+	ra, err := raft.NewRaft(rc, f, r.logs, r.logs, snaps, r.trans)
 	if err != nil {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
@@ -451,8 +462,18 @@ func (r *Replica) Close() error {
 	err := r.raft.Shutdown().Error()
 	r.clients.closeAll()
 	r.shutdownTransport()
-	if cerr := r.store.Close(); err == nil {
+	if cerr := r.closeStores(); err == nil {
 		err = cerr
+	}
+	return err
+}
+
+func (r *Replica) closeStores() error {
+	err := r.store.Close()
+	if r.logs != r.store {
+		if lerr := r.logs.Close(); err == nil {
+			err = lerr
+		}
 	}
 	return err
 }

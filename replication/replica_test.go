@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,7 +159,7 @@ func TestRestartReplaysOnlyTheTail(t *testing.T) {
 	// last snapshot, never the whole history.
 	r = openTest(t, dir, mod)
 	defer r.Close()
-	first, err := r.store.FirstIndex()
+	first, err := r.logs.FirstIndex()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,5 +294,34 @@ func TestCollectorReportsState(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
+	}
+}
+
+func TestSeparateLogDirectory(t *testing.T) {
+	dir, logDir := t.TempDir(), t.TempDir()
+	mod := func(c *Config) { c.LogDir = logDir }
+	r := openTest(t, dir, mod)
+	propose(t, r, tree.Create{Path: "/l", Data: []byte("x"), ACL: tree.OpenACL})
+	if last, _ := r.logs.LastIndex(); last == 0 {
+		t.Fatal("the log directory holds no entries")
+	}
+	if last, _ := r.store.LastIndex(); last != 0 {
+		t.Fatalf("the data directory holds log entries up to %d", last)
+	}
+	r.Close()
+	r = openTest(t, dir, mod)
+	if got, _, err := getData(r, "/l"); err != nil || got != "x" {
+		t.Fatalf("after restart: %q %v", got, err)
+	}
+	r.Close()
+
+	// A data directory that kept its own log refuses an empty log
+	// directory rather than start a new history.
+	plain := t.TempDir()
+	r = openTest(t, plain, nil)
+	r.Close()
+	_, err := Open(Config{DataDir: plain, LogDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "log directory") {
+		t.Fatalf("got %v, want a refusal naming the log directory", err)
 	}
 }

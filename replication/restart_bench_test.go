@@ -71,7 +71,7 @@ func BenchmarkRestartAfterWrites(b *testing.B) {
 		t0 := time.Now()
 		r = openTest(b, dir, nil)
 		d := time.Since(t0)
-		first, _ := r.store.FirstIndex()
+		first, _ := r.logs.FirstIndex()
 		var count int
 		r.Read(func(t *tree.Tree) { count = t.NodeCount() })
 		r.Close()

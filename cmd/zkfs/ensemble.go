@@ -35,6 +35,7 @@ type ensembleOptions struct {
 	clientTLS tlsFiles
 
 	trailingLogs uint64
+	dataLogDir   string
 
 	securePort  int
 	metricsPort int
@@ -60,6 +61,7 @@ func ensembleFlags(fs *pflag.FlagSet, o *ensembleOptions) {
 	fs.StringVar(&o.clientTLS.cert, "client-tls-cert", "", "PEM certificate for the secure client port (ssl.keyStore.location)")
 	fs.StringVar(&o.clientTLS.key, "client-tls-key", "", "PEM private key for --client-tls-cert; empty if the cert file holds it")
 	fs.StringVar(&o.clientTLS.ca, "client-tls-ca", "", "PEM CA certificates for client certificates; when set, clients must present one (ssl.trustStore.location)")
+	fs.StringVar(&o.dataLogDir, "data-log-dir", "", "directory for the Raft log, e.g. on its own disk; empty keeps it in --data-dir (dataLogDir)")
 	fs.Uint64Var(&o.trailingLogs, "trailing-logs", 10_240, "log entries kept behind a snapshot, so that a replica that lags by less catches up without a snapshot")
 	fs.IntVar(&o.securePort, "secure-client-port", 0, "port serving ZooKeeper clients over TLS; 0 means none (secureClientPort)")
 	fs.IntVar(&o.metricsPort, "metrics-port", 0, "HTTP port for Prometheus /metrics; 0 means none (metricsProvider.httpPort)")
@@ -127,8 +129,8 @@ func applyZooConfig(log *slog.Logger, fs *pflag.FlagSet, o *serverOptions, c *zo
 	for _, k := range c.Ignored {
 		log.Info("zoo.cfg: ignoring a key zkfs does not use", "key", k)
 	}
-	if c.DataLogDir != "" {
-		log.Warn("zoo.cfg: dataLogDir is not supported yet; the Raft log stays in dataDir", "dataLogDir", c.DataLogDir)
+	if c.DataLogDir != "" && unset("data-log-dir") {
+		o.ensemble.dataLogDir = c.DataLogDir
 	}
 }
 
@@ -218,6 +220,7 @@ func loadPool(path string) (*x509.CertPool, error) {
 func replicationConfig(log *slog.Logger, o serverOptions) (replication.Config, error) {
 	cfg := replication.Config{
 		DataDir:           o.dataDir,
+		LogDir:            o.ensemble.dataLogDir,
 		TickTime:          time.Duration(o.tickTime) * time.Millisecond,
 		WriteTimeout:      o.mount.writeTimeout,
 		SnapshotThreshold: o.snapCount,
