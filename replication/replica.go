@@ -59,6 +59,9 @@ type Config struct {
 	// SnapshotThreshold is the number of log entries between snapshots
 	// (ZooKeeper's snapCount); 0 means 100,000.
 	SnapshotThreshold uint64
+	// SnapshotRetain is how many snapshots are kept on disk (ZooKeeper's
+	// autopurge.snapRetainCount); 0 means 3.
+	SnapshotRetain int
 	// TrailingLogs is how many entries a compaction keeps behind a
 	// snapshot, so that a slightly lagging follower needs no snapshot;
 	// 0 means 10,240.
@@ -115,6 +118,9 @@ func Open(cfg Config) (*Replica, error) {
 	}
 	if cfg.SnapshotThreshold == 0 {
 		cfg.SnapshotThreshold = 100_000
+	}
+	if cfg.SnapshotRetain == 0 {
+		cfg.SnapshotRetain = 3
 	}
 	if cfg.TrailingLogs == 0 {
 		cfg.TrailingLogs = 10_240
@@ -206,7 +212,7 @@ func (r *Replica) start() error {
 		Output:      slogWriter{r.log},
 		DisableTime: true,
 	})
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, hlog)
 	if err != nil {
 		return fmt.Errorf("replication: snapshot store: %w", err)
 	}

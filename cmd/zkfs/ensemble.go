@@ -36,6 +36,7 @@ type ensembleOptions struct {
 
 	trailingLogs uint64
 	dataLogDir   string
+	snapRetain   int
 
 	securePort  int
 	metricsPort int
@@ -129,6 +130,12 @@ func applyZooConfig(log *slog.Logger, fs *pflag.FlagSet, o *serverOptions, c *zo
 	for _, k := range c.Ignored {
 		log.Info("zoo.cfg: ignoring a key zkfs does not use", "key", k)
 	}
+	if c.SnapRetainCount > 0 {
+		o.ensemble.snapRetain = c.SnapRetainCount
+	}
+	if c.PurgeInterval > 0 {
+		log.Info("zoo.cfg: autopurge.purgeInterval is implied: old snapshots and compacted log entries are removed as each snapshot is taken")
+	}
 	if c.DataLogDir != "" && unset("data-log-dir") {
 		o.ensemble.dataLogDir = c.DataLogDir
 	}
@@ -221,6 +228,7 @@ func replicationConfig(log *slog.Logger, o serverOptions) (replication.Config, e
 	cfg := replication.Config{
 		DataDir:           o.dataDir,
 		LogDir:            o.ensemble.dataLogDir,
+		SnapshotRetain:    o.ensemble.snapRetain,
 		TickTime:          time.Duration(o.tickTime) * time.Millisecond,
 		WriteTimeout:      o.mount.writeTimeout,
 		SnapshotThreshold: o.snapCount,
