@@ -122,6 +122,7 @@ func (c *conn) replyFrame(s *slot, zxid int64, body Record, err error) []byte {
 	}
 	c.stats.record(s.xid, zxid, s.op, time.Since(s.start))
 	c.srv.stats.latency.record(time.Since(s.start))
+	c.srv.metrics.record(s.op, code, time.Since(s.start))
 	return AppendFrame(nil, &ReplyHeader{Xid: s.xid, Zxid: zxid, Err: code}, body)
 }
 

@@ -81,6 +81,7 @@ type Server struct {
 	log     *slog.Logger
 	watches *watchRegistry
 	stats   serverStats
+	metrics *serverMetrics
 	words   map[string]bool
 	started time.Time
 
@@ -142,6 +143,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		rep:       cfg.Replica,
 		log:       cfg.Logger,
 		watches:   newWatchRegistry(),
+		metrics:   newServerMetrics(),
 		words:     words,
 		started:   time.Now(),
 		listeners: make(map[net.Listener]struct{}),

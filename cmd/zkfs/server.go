@@ -206,7 +206,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 		log.Info("serving TLS clients", "address", sl.Addr().String())
 	}
 	if o.ensemble.metricsPort > 0 {
-		ms, err := serveMetrics(log, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)), rep.Collector())
+		ms, err := serveMetrics(log, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)), rep.Collector(), srv.Collector())
 		if err != nil {
 			srv.Close()
 			return err
