@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -73,4 +75,77 @@ func (r shResult) err() error {
 		return errors.New(r.Stderr)
 	}
 	return nil
+}
+
+// TestMountUnprivileged runs the server as an ordinary user, which mounts
+// through the fusermount3 helper instead of mount(2), and unmounts the
+// same way.
+func TestMountUnprivileged(t *testing.T) {
+	if _, err := exec.LookPath("fusermount3"); err != nil {
+		t.Fatal("fusermount3 is not installed (apt-get install fuse3)")
+	}
+	bin, err := raceBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "zkfs-as-nobody")
+	script := "#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups " + bin + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// nobody must be able to reach the binary and own its directories.
+	for d := filepath.Dir(bin); strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	for d := dir; strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	os.Chmod(dir, 0o777)
+	home := filepath.Join(dir, "home")
+	mnt := filepath.Join(home, "mnt")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(mnt, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(wrapper, home, "--mount", mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mounted{Server: s, Mnt: mnt}
+	t.Cleanup(func() {
+		if err := s.Stop(20 * time.Second); err != nil && !t.Skipped() {
+			t.Errorf("stopping the server: %v", err)
+		}
+		if isMounted(mnt) {
+			t.Errorf("%s is still mounted after the server stopped", mnt)
+			exec.Command("umount", "-l", mnt).Run()
+		}
+		if t.Failed() {
+			t.Logf("server log (tail):\n%s", s.LogTail(6000))
+		}
+	})
+	if err := s.Start(30 * time.Second); err != nil {
+		// Some sandboxes do not honour fusermount3's setuid bit; the
+		// server's message says so, and there is nothing to test.
+		if strings.Contains(err.Error(), "fusermount3: failed to open /dev/fuse") {
+			t.Skipf("this environment does not let fusermount3 open /dev/fuse for an ordinary user:\n%v", err)
+		}
+		t.Fatal(err)
+	}
+	m.start(t)
+	if got := m.ok(t, "setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo hi > f && cat f && stat -c %u f'"); got != "hi\n65534\n" {
+		t.Errorf("as the mounting user: %q", got)
+	}
+	if b, _ := os.ReadFile("/proc/mounts"); !strings.Contains(string(b), mnt+" fuse.zkfs") {
+		t.Errorf("no fuse.zkfs entry for %s in /proc/mounts", mnt)
+	}
 }
