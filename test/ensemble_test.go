@@ -465,3 +465,93 @@ zk.stop()
 		t.Errorf("/zookeeper/config after the changes: %q %v", data, err)
 	}
 }
+
+func TestEnsembleClientMovesToAnotherReplica(t *testing.T) {
+	e := newTestEnsemble(t, 3, 0)
+	var addrs []string
+	for _, m := range e.members {
+		addrs = append(addrs, m.Addr())
+	}
+	c, ev, err := zk.Connect(addrs, 6*time.Second, zk.WithLogger(quietLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	states := make(chan zk.State, 100)
+	go func() {
+		for e := range ev {
+			states <- e.State
+		}
+	}()
+	eventually(t, 10*time.Second, "session", func() error {
+		if c.State() != zk.StateHasSession {
+			return fmt.Errorf("state %v", c.State())
+		}
+		return nil
+	})
+	session := c.SessionID()
+	if _, err := c.Create("/mover", []byte("eph"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create("/moved-watch", []byte("0"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, watch, err := c.GetW("/moved-watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var home *member
+	for _, m := range e.members {
+		if m.Addr() == c.Server() {
+			home = m
+		}
+	}
+	if home == nil {
+		t.Fatalf("client connected to unknown server %s", c.Server())
+	}
+	if err := home.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "reconnection to another replica", func() error {
+		if c.State() != zk.StateHasSession || c.Server() == home.Addr() {
+			return fmt.Errorf("state %v on %s", c.State(), c.Server())
+		}
+		return nil
+	})
+	if c.SessionID() != session {
+		t.Fatalf("session changed from 0x%x to 0x%x", session, c.SessionID())
+	}
+	var other *member
+	for _, m := range e.members {
+		if m != home && m.Addr() != c.Server() {
+			other = m
+		}
+	}
+	oc := connect(t, other.Addr(), 5*time.Second)
+	eventually(t, 10*time.Second, "a write after the move", func() error {
+		_, err := oc.Set("/moved-watch", []byte("1"), -1)
+		return err
+	})
+	select {
+	case got := <-watch:
+		if got.Type != zk.EventNodeDataChanged {
+			t.Errorf("watch fired %+v, want NodeDataChanged", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch did not follow the session to its new replica")
+	}
+	if _, _, err := oc.Get("/mover"); err != nil {
+		t.Errorf("the ephemeral node did not survive the move: %v", err)
+	}
+	for {
+		select {
+		case s := <-states:
+			if s == zk.StateExpired {
+				t.Fatal("the session expired during the move")
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
