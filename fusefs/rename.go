@@ -106,7 +106,10 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 		if dst.isData && !dst.exists {
 			return syscall.ENOENT
 		}
-		if flags&renameNoReplace != 0 && dst.exists {
+		// A hidden @data (see hidden.go) is absent to the caller, who
+		// may have just looked and not found it.
+		dstVisible := dst.exists && !(dst.isData && m.dataHidden(dst.path, info{stat: dst.stat}))
+		if flags&renameNoReplace != 0 && dstVisible {
 			return syscall.EEXIST
 		}
 		var ops []tree.Op
