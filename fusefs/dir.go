@@ -150,6 +150,9 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 		size = 0
 	}
 	m.entryOut(out, child, child.kind == tree.KindDir, size)
+	if f, ok := fileOf(d.GetChild(name)); ok && child.kind != tree.KindDir && f.servesOpen(child.stat.Czxid) {
+		return &f.Inode, 0
+	}
 	return m.newChild(ctx, d.EmbeddedInode(), cp, child), 0
 }
 

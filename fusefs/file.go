@@ -24,6 +24,10 @@ type File struct {
 	writers map[*handle]struct{}
 	// pending is the handle whose flush will create the znode.
 	pending *handle
+	// opens counts the open handles; closed those of them whose
+	// descriptor was closed, which the kernel has yet to release. See
+	// servesOpen.
+	opens, closed int
 }
 
 func newFile(m *Mount, czxid int64) *File {
@@ -332,6 +336,54 @@ func (f *File) deferredUntil() (time.Time, bool) {
 		h.mu.Unlock()
 	}
 	return until, found
+}
+
+// servesOpen reports whether the inode should keep standing for the
+// znode at its name, created with czxid, because a process still has it
+// open. A file created through the mount first has an inode of its own,
+// and the next lookup after the create gives the znode's stable inode
+// number; a process that holds the first inode would then see another
+// file than the next opener, and their flock(2) locks, which the kernel
+// keeps per inode, would not exclude each other. Descriptors already
+// closed do not count: `echo x > f; stat f` still shows the stable number.
+func (f *File) servesOpen(czxid int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.opens-f.closed > 0 && (f.pending != nil || f.czxid.Load() == czxid)
+}
+
+func (f *File) opened() {
+	f.mu.Lock()
+	f.opens++
+	f.mu.Unlock()
+}
+
+// closedBy counts a handle's first flush from close(2).
+func (f *File) closedBy(h *handle) {
+	f.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		f.closed++
+	}
+	f.mu.Unlock()
+}
+
+func (f *File) released(h *handle) {
+	f.mu.Lock()
+	f.opens--
+	if h.closed {
+		f.closed--
+	}
+	f.mu.Unlock()
+}
+
+// fileOf returns the File an inode stands for, if it is one.
+func fileOf(in *fs.Inode) (*File, bool) {
+	if in == nil {
+		return nil, false
+	}
+	f, ok := in.Operations().(*File)
+	return f, ok
 }
 
 func (f *File) removePending(h *handle) {

@@ -81,11 +81,13 @@ type handle struct {
 	create     bool   // the first commit creates the znode
 	pendingKey string // the path create registered under
 	discarded  bool   // the file was removed before it was created
+	closed     bool   // close(2) flushed it; counted in File.closed, under File.mu
 }
 
 func newHandle(f *File, write, appendMode bool) *handle {
 	h := &handle{file: f, write: write, append: appendMode, opened: time.Now()}
 	h.size.Store(-1)
+	f.opened() // every handle made here is given to the kernel, which releases it
 	return h
 }
 
@@ -275,6 +277,7 @@ var _ = (fs.FileFlusher)((*handle)(nil))
 
 // Flush commits on close, so that close reports a failed write.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	h.file.closedBy(h)
 	return h.flush(true, false)
 }
 
@@ -290,6 +293,7 @@ var _ = (fs.FileReleaser)((*handle)(nil))
 // Release commits what flush deferred, and forgets the handle. The kernel
 // ignores its result, so a failure can only be logged.
 func (h *handle) Release(ctx context.Context) syscall.Errno {
+	defer h.file.released(h)
 	if !h.write {
 		return 0
 	}
