@@ -241,6 +241,36 @@ func TestSessionsExpireThroughTheLog(t *testing.T) {
 	}
 }
 
+// TestNewSessionGetsItsWholeTimeout: a session the leader finds in the
+// tree before anyone touched it (its creator's touch comes after the
+// commit, and another replica's report comes a tick later) must not be
+// expired at once by a leader that has led for longer than its timeout.
+func TestNewSessionGetsItsWholeTimeout(t *testing.T) {
+	r := openTest(t, t.TempDir(), func(c *Config) { c.SessionTick = time.Hour })
+	defer r.Close()
+	start := time.Now()
+	if got := r.expiredSessions(start); len(got) != 0 {
+		t.Fatalf("expired with no sessions: %x", got)
+	}
+	const id = 0x42
+	if res := propose(t, r, tree.CreateSession{ID: id, Timeout: 1000, Password: make([]byte, 16)}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	tests := []struct {
+		after time.Duration
+		want  []int64
+	}{
+		{5 * time.Second, nil}, // first sighting, long after leaderSince
+		{5*time.Second + 900*time.Millisecond, nil},
+		{6*time.Second + 100*time.Millisecond, []int64{id}},
+	}
+	for _, tt := range tests {
+		if got := r.expiredSessions(start.Add(tt.after)); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("after %v: expired %x, want %x", tt.after, got, tt.want)
+		}
+	}
+}
+
 func TestContainersAreReaped(t *testing.T) {
 	r := openTest(t, t.TempDir(), func(c *Config) { c.ReapInterval = 20 * time.Millisecond })
 	defer r.Close()

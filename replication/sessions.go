@@ -233,7 +233,16 @@ func (r *Replica) expiredSessions(now time.Time) []int64 {
 	var out []int64
 	for _, sess := range sessions {
 		last, ok := s.lastSeen[sess.ID]
-		if !ok || last.Before(s.leaderSince) {
+		if !ok {
+			// First sighting: a session committed a moment ago, by a client
+			// of this replica not yet touched or of another replica not yet
+			// reported. Its timeout starts now, as ZooKeeper's leader starts
+			// it when it commits the createSession; leaderSince would
+			// expire it at once.
+			s.lastSeen[sess.ID] = now
+			continue
+		}
+		if last.Before(s.leaderSince) {
 			last = s.leaderSince
 		}
 		if now.Sub(last) > time.Duration(sess.Timeout)*time.Millisecond {
