@@ -46,9 +46,13 @@ type conn struct {
 
 	out *outQueue
 
-	closed    atomic.Bool
-	closeOnce sync.Once
-	done      chan struct{}
+	closed atomic.Bool
+	// endingSession is set once the client asked to close its session. The
+	// connection closes itself after that reply; the session sweeper, which
+	// sees the session gone first, must not cut the reply off.
+	endingSession atomic.Bool
+	closeOnce     sync.Once
+	done          chan struct{}
 	// ctx ends when the connection closes, so that nothing waits on its
 	// behalf for an answer nobody will read.
 	ctx    context.Context

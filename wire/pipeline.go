@@ -148,6 +148,7 @@ func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 	case *AuthPacket:
 		return c.auth(s, r)
 	case *CloseSessionRequest:
+		c.endingSession.Store(true)
 		s.block = func() error {
 			ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 			defer cancel()

@@ -320,7 +320,9 @@ func (s *Server) sweepSessions() {
 		s.mu.Lock()
 		attached := make(map[int64]*conn, len(s.sessions))
 		for id, c := range s.sessions {
-			attached[id] = c
+			if !c.endingSession.Load() {
+				attached[id] = c
+			}
 		}
 		s.mu.Unlock()
 		if len(attached) == 0 {
