@@ -136,6 +136,9 @@ func (n *notifier) handle(x notice) {
 		for _, ev := range x.applied.Events {
 			m.invalidate(ev)
 		}
+		for _, p := range x.applied.Kinds {
+			m.invalidateEntry(p)
+		}
 	}
 }
 

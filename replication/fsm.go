@@ -19,6 +19,10 @@ type Applied struct {
 	Index uint64
 	// Events are the batch's events, in zxid order.
 	Events []tree.Event
+	// Kinds lists the nodes whose kind (file or directory) changed. A kind
+	// change is invisible to ZooKeeper clients and has no event, but a
+	// mount must replace the node's inode.
+	Kinds []string
 	// Reset is set when the whole tree was replaced by a snapshot, so
 	// that caches must drop everything and watchers must re-read.
 	Reset bool
@@ -84,6 +88,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var events []tree.Event
+	var kinds []string
 	last := f.applied
 	for i, l := range logs {
 		// After a restart raft hands back entries that the store already
@@ -103,6 +108,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		h := tree.Header{Zxid: int64(l.Index), Time: cmd.Time, Session: cmd.Session, Identity: cmd.Identity}
 		res, evs := f.tree.Apply(h, cmd.Op)
 		events = append(events, evs...)
+		if k, ok := cmd.Op.(tree.SetKind); ok && res.Err == nil {
+			kinds = append(kinds, k.Path)
+		}
 		out[i] = applyResult{result: res}
 	}
 	if last == f.applied {
@@ -113,7 +121,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		return out
 	}
 	f.setApplied(last)
-	a := Applied{Index: last, Events: events}
+	a := Applied{Index: last, Events: events, Kinds: kinds}
 	for _, fn := range f.listeners {
 		fn(a)
 	}

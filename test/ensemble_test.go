@@ -555,3 +555,27 @@ func TestEnsembleClientMovesToAnotherReplica(t *testing.T) {
 		break
 	}
 }
+
+func TestEnsembleKindChangeReachesOtherMounts(t *testing.T) {
+	e := newTestEnsemble(t, 3, 0)
+	m1, m2 := e.members[0], e.members[1]
+	if err := os.WriteFile(filepath.Join(m1.Mnt, "k"), []byte("v"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Let m2's kernel cache the node as a file.
+	eventually(t, 5*time.Second, "m2 sees the file", fileIs(filepath.Join(m2.Mnt, "k"), "v"))
+	if out, err := exec.Command("setfattr", "-n", "user.zk.kind", "-v", "dir", filepath.Join(m1.Mnt, "k")).CombinedOutput(); err != nil {
+		t.Fatalf("setfattr: %v\n%s", err, out)
+	}
+	eventually(t, 5*time.Second, "m2 sees a directory", func() error {
+		fi, err := os.Stat(filepath.Join(m2.Mnt, "k"))
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("mode %v", fi.Mode())
+		}
+		return nil
+	})
+	eventually(t, 5*time.Second, "m2 reads the data in @data", fileIs(filepath.Join(m2.Mnt, "k", "@data"), "v"))
+}
