@@ -21,8 +21,11 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# bench starts a ZooKeeper 3.8 ensemble and a zkfs ensemble side by side,
+# prints the table and writes bench/results/<date>.md. BENCHFLAGS passes
+# options to the harness (go run ./bench --help lists them).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	$(GO) run ./bench --zkfs $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -202,7 +202,11 @@ func run(ctx context.Context, o *options) (*report, error) {
 			return nil, err
 		}
 	}
-	if o.zkfsBin == "" {
+	if o.zkfsBin != "" {
+		if o.zkfsBin, err = filepath.Abs(o.zkfsBin); err != nil {
+			return nil, err
+		}
+	} else {
 		fmt.Fprintln(o.out, "building zkfs")
 		o.zkfsBin, err = test.Build(moduleDir, work)
 		if err != nil {
