@@ -215,7 +215,13 @@ var _ = (fs.NodeOpener)((*File)(nil))
 // Open opens the content. Readers share the kernel's page cache, which the
 // mount invalidates on every change; writers buffer (see handle).
 func (f *File) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	return openContent(ctx, f, flags, "")
+	h, fl, errno := openContent(ctx, f, flags, "")
+	if errno == syscall.ENOENT {
+		// The kernel's entry is stale: drop it, so that the caller's
+		// retry, or an O_CREAT open, looks the name up again.
+		f.m.notifier.enqueue(notice{kindPath: f.zpath()})
+	}
+	return h, fl, errno
 }
 
 var _ = (fs.NodeGetxattrer)((*File)(nil))

@@ -302,10 +302,18 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	}
 	h.file.removeWriter(h)
 	h.mu.Lock()
-	key, create := h.pendingKey, h.create
+	key, create, discarded := h.pendingKey, h.create, h.discarded
 	h.mu.Unlock()
 	if create {
 		h.file.m.dropPending(key, h.file)
+		if !discarded {
+			// The create failed, or its outcome is unknown. The kernel's
+			// entry for the name leads to this inode, which no znode
+			// backs; an O_CREAT open would reach it and fail with ENOENT
+			// until the entry expired, an hour later. Should the create
+			// land after all, its event drops the entry again.
+			h.file.m.notifier.enqueue(notice{kindPath: key})
+		}
 	}
 	return 0
 }
