@@ -4,7 +4,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DATA ?= data
 MNT ?= mnt
 
-.PHONY: build run test lint bench clean
+.PHONY: build run test lint bench chaos clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zkfs
@@ -24,6 +24,14 @@ lint:
 # bench starts a ZooKeeper 3.8 ensemble and a zkfs ensemble side by side,
 # prints the table and writes bench/results/<date>.md. BENCHFLAGS passes
 # options to the harness (go run ./bench --help lists them).
+# chaos runs the fault-injection harness (test/chaos) for DURATION, with
+# SEED (random when empty) and REPLICAS (3 or 5); the history, summary and
+# server logs of every run stay in chaos-runs/.
+DURATION ?= 30m
+chaos:
+	CHAOS_DURATION=$(DURATION) CHAOS_SEED=$(SEED) CHAOS_REPLICAS=$(REPLICAS) CHAOS_DIR=$(CURDIR)/chaos-runs \
+		$(GO) test -v -count=1 -timeout 0 -run '^TestChaos$$' ./test/chaos/
+
 bench: build
 	$(GO) run ./bench --zkfs $(BIN) $(BENCHFLAGS)
 
