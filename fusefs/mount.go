@@ -78,6 +78,7 @@ type Mount struct {
 	timeout  time.Duration
 
 	server   *fuse.Server
+	metrics  *opMetrics
 	root     *Dir
 	notifier *notifier
 	watches  *watchHub
@@ -126,6 +127,7 @@ func New(o Options) (*Mount, error) {
 	}
 	m := &Mount{
 		rep:      o.Replica,
+		metrics:  newOpMetrics(),
 		log:      o.Logger.With("mount", dir),
 		dir:      dir,
 		uid:      uint32(os.Geteuid()),
@@ -200,7 +202,7 @@ func New(o Options) (*Mount, error) {
 	m.wg.Add(2)
 	go m.notifier.run()
 	go m.keepSession()
-	server, err := fs.Mount(dir, m.root, opts)
+	server, err := mountCounted(dir, m.root, opts, m.metrics)
 	if err != nil {
 		m.shutdown()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
@@ -410,4 +412,18 @@ func detach(dir string) error {
 		return fmt.Errorf("fusermount3 -u -z: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// mountCounted is fs.Mount with every operation measured on its way in.
+func mountCounted(dir string, root fs.InodeEmbedder, opts *fs.Options, m *opMetrics) (*fuse.Server, error) {
+	raw := countingFS{RawFileSystem: fs.NewNodeFS(root, opts), m: m}
+	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
+	if err != nil {
+		return nil, err
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		return nil, err // as fs.Mount: a loop whose mount failed ends by itself
+	}
+	return server, nil
 }

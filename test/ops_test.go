@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +28,23 @@ func TestMetricsEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, "--metrics-port", fmt.Sprint(port), "--metrics-address", "127.0.0.1")
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	srv := startServer(t, "--metrics-port", fmt.Sprint(port), "--metrics-address", "127.0.0.1", "--mount", mnt)
+	eventually(t, 10*time.Second, "mount", func() error {
+		if !isMounted(mnt) {
+			return fmt.Errorf("not mounted")
+		}
+		return nil
+	})
+	if _, err := os.ReadFile(filepath.Join(mnt, "nothing-here")); !os.IsNotExist(err) {
+		t.Fatalf("read of a missing file: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(mnt, "d", "e"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Rmdir(filepath.Join(mnt, "d")); err != syscall.ENOTEMPTY {
+		t.Fatalf("rmdir of a directory with children: %v", err)
+	}
 	c := connect(t, srv.Addr(), 5*time.Second)
 	if _, err := c.Create("/metered", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
@@ -46,12 +63,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		`zkfs_raft_role{role="standalone"} 1`,
 		`zkfs_raft_applied_index `,
 		`zkfs_raft_term `,
-		`zkfs_znodes 5`,
-		`zkfs_sessions 1`,
+		`zkfs_znodes 7`,
+		`zkfs_sessions 2`, // the client's and the mount's
 		`zkfs_client_request_seconds_count{op="create"} 1`,
 		`zkfs_client_request_errors_total{code="-101",op="getData"} 1`,
 		`zkfs_client_connections 1`,
 		`zkfs_watches 0`,
+		`zkfs_fuse_op_seconds_count{op="lookup"}`,
+		`zkfs_fuse_op_errors_total{errno="39=directory not empty",op="rmdir"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"zkfs/fusefs"
@@ -205,14 +206,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 		go func() { serveErr <- srv.Serve(tls.NewListener(sl, tc)) }()
 		log.Info("serving TLS clients", "address", sl.Addr().String())
 	}
-	if o.ensemble.metricsPort > 0 {
-		ms, err := serveMetrics(log, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)), rep.Collector(), srv.Collector())
-		if err != nil {
-			srv.Close()
-			return err
-		}
-		defer ms.Close()
-	}
+	collectors := []prometheus.Collector{rep.Collector(), srv.Collector()}
 	if o.mount.dir != "" {
 		mnt, err := startMount(log, rep, o)
 		if err != nil {
@@ -220,6 +214,15 @@ func serve(log *slog.Logger, o serverOptions) error {
 			return err
 		}
 		defer mnt.Unmount()
+		collectors = append(collectors, mnt.Collector())
+	}
+	if o.ensemble.metricsPort > 0 {
+		ms, err := serveMetrics(log, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)), collectors...)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer ms.Close()
 	}
 	log.Info("serving", "data-dir", o.dataDir, "client-address", l.Addr().String(), "applied", rep.AppliedIndex(), "startup", time.Since(start).Round(time.Millisecond))
 	select {
