@@ -134,13 +134,13 @@ func (z *zooKeeper) logTail() string {
 // zkCliOutput feeds script to zkCli.sh connected to addr and returns what
 // it printed, standard output and standard error interleaved as a
 // terminal would show them, and its exit status, which tells whether the
-// last command failed. "SERVER" in the script stands for addr. The error
-// is for a shell that could not run or end.
+// last command failed. The error is for a shell that could not run or
+// end.
 func zkCliOutput(addr, script string) (string, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, zkCliPath, "-server", addr)
-	cmd.Stdin = strings.NewReader(strings.ReplaceAll(script, "SERVER", addr))
+	cmd.Stdin = strings.NewReader(script)
 	// The stat block prints times in the JVM's zone; one zone for both
 	// servers keeps the epoch of the system nodes comparable.
 	cmd.Env = append(os.Environ(), "TZ=UTC")
