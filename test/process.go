@@ -93,8 +93,13 @@ func (s *Server) Addr() string {
 func (s *Server) Start(timeout time.Duration) error {
 	s.mu.Lock()
 	if s.cmd != nil {
-		s.mu.Unlock()
-		return errors.New("test: server already running")
+		select {
+		case <-s.done:
+			s.cmd = nil // the last process exited on its own
+		default:
+			s.mu.Unlock()
+			return errors.New("test: server already running")
+		}
 	}
 	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -203,7 +208,15 @@ func (s *Server) WipeData() error {
 func (s *Server) Running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cmd != nil
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false // exited on its own
+	default:
+		return true
+	}
 }
 
 // ExitErr returns how the last process ended (nil for exit status 0).
