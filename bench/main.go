@@ -58,6 +58,7 @@ type options struct {
 	scaleZnodes   int
 	scaleChildren int
 	scaleSessions int
+	scaleBatch    int
 
 	failoverSessions int
 	failoverSteady   time.Duration
@@ -86,6 +87,7 @@ func defaultOptions() *options {
 		scaleZnodes:      1_000_000,
 		scaleChildren:    100_000,
 		scaleSessions:    64,
+		scaleBatch:       100,
 		failoverSessions: 16,
 		failoverSteady:   2 * time.Second,
 		zkHeap:           "2g",
@@ -118,6 +120,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.scaleZnodes, "scale-znodes", o.scaleZnodes, "znodes of 100 B that the scale workload loads")
 	fs.IntVar(&o.scaleChildren, "scale-children", o.scaleChildren, "children of the one node whose listing is timed (part of --scale-znodes)")
 	fs.IntVar(&o.scaleSessions, "scale-sessions", o.scaleSessions, "sessions that load the znodes")
+	fs.IntVar(&o.scaleBatch, "scale-batch", o.scaleBatch, "creates per multi when loading the znodes; 1 loads them one create at a time (slower than the default run allows)")
 	fs.IntVar(&o.failoverSessions, "failover-sessions", o.failoverSessions, "sessions writing through the leader's death")
 	fs.DurationVar(&o.failoverSteady, "failover-steady", o.failoverSteady, "steady load before the leader is killed")
 	fs.StringVar(&o.zkHeap, "zk-heap", o.zkHeap, "ZooKeeper's JVM heap limit (-Xmx)")
@@ -139,6 +142,9 @@ func parseFlags(args []string) (*options, error) {
 			return nil, fmt.Errorf("--ops: unknown operation %q", op)
 		}
 		o.ops = append(o.ops, clientOp(op))
+	}
+	if o.scaleBatch < 1 {
+		return nil, fmt.Errorf("--scale-batch must be at least 1, not %d", o.scaleBatch)
 	}
 	if o.scaleChildren > o.scaleZnodes {
 		return nil, fmt.Errorf("--scale-children (%d) exceeds --scale-znodes (%d)", o.scaleChildren, o.scaleZnodes)
