@@ -170,14 +170,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
-	bad := 0
-	for _, c := range rep.checks {
-		if c.ops == 0 || (c.errs > 0 && !c.errsExpected) {
-			bad++
-		}
-	}
-	if bad > 0 {
-		fmt.Fprintf(os.Stderr, "bench: %d measurements saw errors or completed nothing; see the notes\n", bad)
+	if bad := rep.failedChecks(); len(bad) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d measurements saw errors or completed nothing:\n  %s\n", len(bad), strings.Join(bad, "\n  "))
 		os.Exit(1)
 	}
 }
@@ -266,6 +260,9 @@ func run(ctx context.Context, o *options) (*report, error) {
 			return rep, fmt.Errorf("%s: %w", strings.Join(st.names, "/"), err)
 		}
 		fmt.Fprintf(o.out, "  (%s took %v)\n", strings.Join(st.names, "/"), time.Since(t0).Round(time.Second))
+	}
+	for _, b := range rep.failedChecks() {
+		rep.note("Measurement failed: %s.", b)
 	}
 	header := fmt.Sprintf("# zkfs against ZooKeeper, %s\n\n%s\nRun took %v. Each ratio is zkfs's figure divided by the baseline's, measured in the same run; for throughput higher is better, for latency, memory, disk and time lower is better.\n",
 		started.Format("2006-01-02 15:04"), machine, time.Since(started).Round(time.Second))

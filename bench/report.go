@@ -63,6 +63,20 @@ func (r *report) check(c check) {
 	r.checks = append(r.checks, c)
 }
 
+// failedChecks describes the measurements that completed nothing or saw
+// errors they should not have.
+func (r *report) failedChecks() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var bad []string
+	for _, c := range r.checks {
+		if c.ops == 0 || (c.errs > 0 && !c.errsExpected) {
+			bad = append(bad, fmt.Sprintf("%s %s on %s: %d operations, %d errors (first: %v)", c.workload, c.what, c.system, c.ops, c.errs, c.firstErr))
+		}
+	}
+	return bad
+}
+
 func (r *report) note(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -139,8 +153,16 @@ func (r *report) table(w io.Writer) {
 		}
 		groups[k] = append(groups[k], x)
 	}
+	baselines := map[string]int{}
 	for _, k := range order {
-		fmt.Fprintf(w, "\n### %s\n\n", k.section)
+		baselines[k.section]++
+	}
+	for _, k := range order {
+		if baselines[k.section] > 1 {
+			fmt.Fprintf(w, "\n### %s, against %s\n\n", k.section, k.baseline)
+		} else {
+			fmt.Fprintf(w, "\n### %s\n\n", k.section)
+		}
 		fmt.Fprintf(w, "| workload | %s | zkfs | zkfs ÷ %s | goal |\n|---|---:|---:|---:|---|\n", k.baseline, k.baseline)
 		for _, x := range groups[k] {
 			goal := x.goal

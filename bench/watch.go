@@ -160,6 +160,11 @@ func mountWatch(ctx context.Context, zf *zkfsEnsemble, n int, rep *report) (watc
 		buf := make([]byte, 4096)
 		for !done.Load() {
 			n, err := unix.Read(fd, buf)
+			if err == unix.EINTR {
+				// The Go runtime's preemption signals interrupt a read
+				// that waits in the FUSE server; @watch answers EINTR.
+				continue
+			}
 			if err != nil || n == 0 {
 				return
 			}
