@@ -257,6 +257,7 @@ whoami
 addauth ip 1.2.3.4
 whoami
 addauth bogus x
+#pause
 whoami
 ls /ap
 `},

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -131,6 +133,35 @@ func (z *zooKeeper) logTail() string {
 	return string(b)
 }
 
+// zkCliPause in a script holds the rest back until zkCli.sh has run
+// everything before it, and a second more. zkCli.sh sends some requests
+// (addauth) without waiting for their answer; the pause lets the answer
+// arrive before the next command, which would otherwise race it. The
+// shell's own version command, sent in its place, tells when it got there.
+const zkCliPause = "#pause"
+
+// zkCliVersion starts what zkCli.sh's version command prints.
+const zkCliVersion = "ZooKeeper CLI version: "
+
+// syncBuffer is a bytes.Buffer that the feeder can read while the shell
+// writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // zkCliOutput feeds script to zkCli.sh connected to addr and returns what
 // it printed, standard output and standard error interleaved as a
 // terminal would show them, and its exit status, which tells whether the
@@ -140,15 +171,44 @@ func zkCliOutput(addr, script string) (string, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, zkCliPath, "-server", addr)
-	cmd.Stdin = strings.NewReader(script)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", 0, err
+	}
 	// The stat block prints times in the JVM's zone; one zone for both
 	// servers keeps the epoch of the system nodes comparable.
 	cmd.Env = append(os.Environ(), "TZ=UTC")
-	var out bytes.Buffer
+	var out syncBuffer
 	// One writer for both streams: os/exec then gives the child a single
 	// pipe, so lines keep the order in which zkCli.sh wrote them.
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return "", 0, err
+	}
+	go func() {
+		defer stdin.Close()
+		pauses := 0
+		for _, line := range strings.SplitAfter(script, "\n") {
+			if strings.TrimSpace(line) == zkCliPause {
+				pauses++
+				line = "version\n"
+				if _, err := io.WriteString(stdin, line); err != nil {
+					return
+				}
+				deadline := time.Now().Add(time.Minute)
+				for strings.Count(out.String(), zkCliVersion) < pauses && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				time.Sleep(time.Second)
+				continue
+			}
+			// A shell that exited early closes the pipe; Wait reports why.
+			if _, err := io.WriteString(stdin, line); err != nil {
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() > 0 {
 		return out.String(), ee.ExitCode(), nil
