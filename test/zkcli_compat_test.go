@@ -419,8 +419,8 @@ const epoch = "Thu Jan 01 00:00:00 UTC 1970"
 //     appearance;
 //   - whoami's identities and getEphemerals' paths are sorted: ZooKeeper
 //     answers both from a Java hash set, in no meaningful order;
-//   - the report of the session's close at quit goes, as the shell may
-//     exit before its event thread prints it;
+//   - the reports of the session's close at quit (Disconnected, Closed)
+//     go, as the shell may exit before its event thread prints them;
 //   - deleteall's "Failed to delete some node(s) in the subtree!" goes:
 //     zkCli.sh prints it or not by a race of its own (ZKUtil's callback
 //     wakes the waiting thread before it records the failure), so the
@@ -438,10 +438,12 @@ func normalizeZkCli(out, addr string) string {
 	}
 	out = strings.TrimPrefix(out, "\n")
 	// The shell exits right after quit closes its session, racing its event
-	// thread's report of the close, which comes out whole, in part or not.
+	// thread's report of the close, which comes out whole, in part or not,
+	// and after a Disconnected if the client saw the socket close first.
 	for len(events) > 0 {
 		last := events[len(events)-1]
-		if last != "WATCHER::" && last != "WatchedEvent state:Closed type:None path:null" {
+		if last != "WATCHER::" && last != "WatchedEvent state:Closed type:None path:null" &&
+			last != "WatchedEvent state:Disconnected type:None path:null" {
 			break
 		}
 		events = events[:len(events)-1]
@@ -541,6 +543,8 @@ func TestNormalizeZkCli(t *testing.T) {
 			"a\nb\n\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n", true},
 		{"close at quit, printed or not", "a\n\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n\nWATCHER::\n\nWatchedEvent state:Closed type:None path:null\n",
 			"a\n\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n\nWATCHER::\n", true},
+		{"disconnected at quit", "a\n\nWATCHER::\n\nWatchedEvent state:Disconnected type:None path:null\n", "a\n", true},
+		{"disconnected before the end", "\nWATCHER::\n\nWatchedEvent state:Disconnected type:None path:null\nb\n\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n", "b\n\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n", false},
 		{"event kind", "\nWATCHER::\n\nWatchedEvent state:SyncConnected type:NodeCreated path:/a\n",
 			"\nWATCHER::\n\nWatchedEvent state:SyncConnected type:NodeDeleted path:/a\n", false},
 		{"unterminated line before an event", "NoAuth for /a\nWATCHER::\nb\n", "NoAuth for /ab\n\nWATCHER::\n", true},
