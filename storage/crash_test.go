@@ -57,16 +57,21 @@ type crashPoint struct {
 }
 
 func (m *crashModel) crash(fs *vfs.MemFS, seed int64) crashPoint {
-	m.mu.Lock()
-	cp := crashPoint{acked: maps.Clone(m.acked), durable: m.durable, restored: m.restoreAcked}
-	nDel := len(m.deletions)
-	m.mu.Unlock()
-
 	rng := randv2.New(randv2.NewPCG(uint64(seed), 0))
 	cfg := vfs.CrashCloneCfg{}
 	if p := []int{0, 30, 70, 100}[rng.IntN(4)]; p > 0 {
 		cfg = vfs.CrashCloneCfg{UnsyncedDataPercent: p, RNG: rng}
 	}
+	return m.crashWith(fs, cfg)
+}
+
+// crashWith takes a crash clone that keeps unsynced data as cfg says.
+func (m *crashModel) crashWith(fs *vfs.MemFS, cfg vfs.CrashCloneCfg) crashPoint {
+	m.mu.Lock()
+	cp := crashPoint{acked: maps.Clone(m.acked), durable: m.durable, restored: m.restoreAcked}
+	nDel := len(m.deletions)
+	m.mu.Unlock()
+
 	cp.fs = fs.CrashClone(cfg)
 
 	m.mu.Lock()

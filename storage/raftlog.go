@@ -134,9 +134,11 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 	}
 	s.bounds.appendMu.RLock()
 	defer s.bounds.appendMu.RUnlock()
+	applied := s.marks.committedNow()
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
+	s.marks.synced(applied, hi)
 	s.bounds.mu.Lock()
 	if s.bounds.first == 0 || lo < s.bounds.first {
 		s.bounds.first = lo
@@ -161,9 +163,20 @@ func (s *Store) DeleteRange(min, max uint64) error {
 	}
 	s.bounds.appendMu.Lock()
 	defer s.bounds.appendMu.Unlock()
+	s.bounds.mu.Lock()
+	suffix := max >= s.bounds.last
+	s.bounds.mu.Unlock()
+	if suffix {
+		// The log's end moves back: first the watermark, durably.
+		if err := s.marks.truncating(min - 1); err != nil {
+			return err
+		}
+	}
+	applied := s.marks.committedNow()
 	if err := s.db.DeleteRange(logKey(min), end, pebble.Sync); err != nil {
 		return err
 	}
+	s.marks.synced(applied, 0)
 	s.bounds.mu.Lock()
 	first, last := s.bounds.first, s.bounds.last
 	s.bounds.mu.Unlock()

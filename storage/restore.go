@@ -44,6 +44,8 @@ func (s *Store) Restore(r io.Reader, cfg tree.Config) (*tree.Tree, uint64, error
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, 0, fmt.Errorf("storage: restore: %w", err)
 	}
+	s.marks.setCommitted(applied)
+	s.marks.synced(applied, 0)
 	return t, applied, nil
 }
 

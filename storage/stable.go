@@ -13,7 +13,12 @@ var _ raft.StableStore = (*Store)(nil)
 // Set stores a Raft stable-store value durably: Raft's current term and vote
 // must survive a crash or a node could vote twice in one term.
 func (s *Store) Set(key, val []byte) error {
-	return s.db.Set(stableKey(key), val, pebble.Sync)
+	applied := s.marks.committedNow()
+	if err := s.db.Set(stableKey(key), val, pebble.Sync); err != nil {
+		return err
+	}
+	s.marks.synced(applied, 0)
+	return nil
 }
 
 // Get returns a copy of a Raft stable-store value; ErrKeyNotFound if the key

@@ -13,6 +13,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -31,6 +32,9 @@ type Options struct {
 	MemTableSize uint64
 	// Logger receives Pebble's messages; nil means Pebble's default (stderr).
 	Logger pebble.Logger
+	// WatermarkInterval is how often the durable watermark is rewritten
+	// (see watermark.go); 0 means one second.
+	WatermarkInterval time.Duration
 }
 
 const (
@@ -44,6 +48,7 @@ type Store struct {
 	db        *pebble.DB
 	lock      *pebble.Lock
 	bounds    logBounds
+	marks     *watermarks
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -66,6 +71,17 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("storage: lock data directory %s: %w", dir, err)
 	}
+	// Pebble starts a new log at open; the one to blame for lost data is
+	// the newest before it.
+	wal := newestWAL(fs, dir)
+	logger := opts.Logger
+	if logger == nil {
+		logger = pebble.DefaultLogger
+	}
+	corrupt := &corruption{logger: logger}
+	// Until verify has read everything, a damaged file is an error Open
+	// returns, whichever reader (a compaction, say) finds it first.
+	corrupt.verifying.Store(true)
 	popts := &pebble.Options{
 		FS:                 fs,
 		Lock:               lock,
@@ -73,6 +89,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		MemTableSize:       opts.MemTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             opts.Logger,
+		EventListener:      &pebble.EventListener{DataCorruption: corrupt.report},
 	}
 	if popts.CacheSize == 0 {
 		popts.CacheSize = defaultCacheSize
@@ -83,17 +100,33 @@ func Open(dir string, opts Options) (*Store, error) {
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+		return nil, fmt.Errorf("storage: open %s: %w; if a file there is damaged, move the data directory away and let the replica rejoin from its peers", dir, err)
 	}
-	s := &Store{db: db, lock: lock}
-	err = s.checkLayout()
+	interval := opts.WatermarkInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	s := &Store{db: db, lock: lock, marks: &watermarks{fs: fs, dir: dir, interval: interval, wal: wal}}
+	err = s.verify(corrupt)
+	if err == nil {
+		err = s.checkLayout()
+	}
 	if err == nil {
 		err = s.loadLogBounds()
 	}
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	if err == nil {
+		var applied uint64
+		if applied, err = s.AppliedIndex(); err == nil {
+			err = s.marks.check(s.bounds.last, applied)
+		}
 	}
+	if err != nil {
+		s.db.Close()
+		s.lock.Close()
+		return nil, fmt.Errorf("storage: open %s: %w; move the data directory away and let the replica rejoin from its peers", dir, err)
+	}
+	s.marks.stop, s.marks.done = make(chan struct{}), make(chan struct{})
+	go s.marks.run()
 	return s, nil
 }
 
@@ -178,7 +211,14 @@ func getCopy(r reader, key []byte) ([]byte, bool, error) {
 // a shutdown path and a deferred cleanup can both close.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.marks.stop)
+		<-s.marks.done
+		// Everything synced so far is durable; say so for the next open.
+		markErr := s.marks.flush()
 		s.closeErr = s.db.Close()
+		if s.closeErr == nil {
+			s.closeErr = markErr
+		}
 		if err := s.lock.Close(); s.closeErr == nil {
 			s.closeErr = err
 		}

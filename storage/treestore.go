@@ -62,7 +62,11 @@ func (s *Store) CommitApplied(changes []tree.Record, appliedIndex uint64) error 
 	if err := b.Set(metaAppliedKey, appliedValue(appliedIndex), nil); err != nil {
 		return err
 	}
-	return b.Commit(pebble.NoSync)
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	s.marks.setCommitted(appliedIndex)
+	return nil
 }
 
 // AppliedIndex returns the index of the last Raft entry whose effects are
@@ -225,5 +229,10 @@ func (s *Store) Children(parent string) (names []string, err error) {
 // relying on the stored state outside this database, such as handing a
 // snapshot's index to Raft.
 func (s *Store) Sync() error {
-	return s.db.LogData(nil, pebble.Sync)
+	applied := s.marks.committedNow()
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return err
+	}
+	s.marks.synced(applied, 0)
+	return nil
 }
