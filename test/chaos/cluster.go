@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"zkfs/test"
@@ -49,6 +51,8 @@ type cluster struct {
 	nodes []*replica
 	links map[link]*peerRoute
 	logf  func(format string, args ...any)
+	// wedged counts the kills that needed umount -f (see kill).
+	wedged atomic.Int64
 }
 
 // newCluster prepares n replicas and their links under dir and starts them.
@@ -168,7 +172,7 @@ func (c *cluster) start(r *replica, timeout time.Duration) error {
 // wipe kills a replica, deletes its data directory (keeping its myid, as
 // an operator replacing a disk would) and starts it again empty.
 func (c *cluster) wipe(r *replica) error {
-	if err := r.Kill(); err != nil {
+	if err := c.kill(r); err != nil {
 		return err
 	}
 	if err := r.WipeData(); err != nil {
@@ -225,11 +229,38 @@ func (c *cluster) restartAll() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.Kill()
+			c.kill(r)
 		}()
 	}
 	wg.Wait()
 	return c.startAll()
+}
+
+// kill sends SIGKILL and waits for the process to be gone. A FUSE server
+// killed while one of its threads is in the kernel, sending a cache
+// invalidation that waits for a directory lock, cannot exit: the lock's
+// holder waits for a reply only that server could give, and the kernel
+// keeps the connection open while the dying process still holds the
+// device. Nothing ends that but aborting the connection, which umount -f
+// does. kill does so after a few seconds and counts it as a wedged kill.
+func (c *cluster) kill(r *replica) error {
+	done := make(chan error, 1)
+	go func() { done <- r.Kill() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+	}
+	c.wedged.Add(1)
+	c.logf("replica %d did not exit 5s after SIGKILL; aborting its FUSE connection with umount -f", r.id)
+	for {
+		syscall.Unmount(r.mnt, syscall.MNT_FORCE)
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // replicaStatus is what srvr tells about a replica.
@@ -344,11 +375,28 @@ func (c *cluster) close() error {
 		if r.Server == nil {
 			continue
 		}
-		if err := r.Stop(20 * time.Second); err != nil {
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				errs = append(errs, fmt.Errorf("replica %d: %w", r.id, err))
+		stopped := make(chan error, 1)
+		go func() { stopped <- r.Stop(20 * time.Second) }()
+		var err error
+		select {
+		case err = <-stopped:
+		case <-time.After(30 * time.Second):
+			// Stop ends with SIGKILL, which may wedge: see kill.
+			c.wedged.Add(1)
+			for err == nil {
+				syscall.Unmount(r.mnt, syscall.MNT_FORCE)
+				select {
+				case err = <-stopped:
+					if err == nil {
+						err = errors.New("")
+					}
+				case <-time.After(time.Second):
+				}
 			}
+		}
+		var ee *exec.ExitError
+		if err != nil && err.Error() != "" && !errors.As(err, &ee) {
+			errs = append(errs, fmt.Errorf("replica %d: %w", r.id, err))
 		}
 		if isMounted(r.mnt) {
 			exec.Command("fusermount3", "-u", "-z", r.mnt).Run()

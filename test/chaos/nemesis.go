@@ -179,7 +179,7 @@ func (n *nemesis) inject(kind string, rng *rand.Rand) {
 		defer n.release(r)
 		f.Targets = fmt.Sprint(r.id)
 		c.hold(r, true)
-		if err := r.Kill(); err != nil {
+		if err := c.kill(r); err != nil {
 			f.Detail = err.Error()
 		}
 		time.Sleep(hold(rng, 0, 3*time.Second))

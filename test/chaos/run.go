@@ -47,6 +47,9 @@ type Result struct {
 	FaultKinds string
 	// Anomalies lists every violated guarantee.
 	Anomalies []string
+	// WedgedKills counts replicas that could not exit after SIGKILL until
+	// their FUSE connection was aborted (see cluster.kill).
+	WedgedKills int64
 	// Linearizable is porcupine's verdict on the registers, over
 	// LinearizedOps operations.
 	Linearizable  string
@@ -312,7 +315,7 @@ func (rn *run) watchdog(nem *nemesis, stop <-chan struct{}) {
 			nem.mu.Unlock()
 			rn.rec.anomaly("replica-exited", "replica %d exited on its own (%v); log tail:\n%s", r.id, r.ExitErr(), r.LogTail(1500))
 			rn.cluster.hold(r, true)
-			r.Kill()
+			rn.cluster.kill(r)
 			rn.cluster.start(r, 60*time.Second)
 			rn.cluster.hold(r, false)
 			nem.release(r)
@@ -567,11 +570,11 @@ func (rn *run) result() *Result {
 	}
 	res := &Result{
 		Ops: ops, Faults: nf, FaultKinds: kinds, Anomalies: anomalies,
-		Linearizable: linear, LinearizedOps: rn.linearOps,
+		Linearizable: linear, LinearizedOps: rn.linearOps, WedgedKills: rn.cluster.wedged.Load(),
 		History: filepath.Join(rn.cfg.Dir, "history.jsonl"),
 	}
-	summary := fmt.Sprintf("chaos: seed=%d replicas=%d duration=%v ops=%d (reads %d, writes and others %d) faults=%d (%s) linearizability=%s over %d register ops anomalies=%d",
-		rn.cfg.Seed, rn.cfg.Replicas, rn.cfg.Duration, ops, reads, writes, nf, kinds, linear, rn.linearOps, len(anomalies))
+	summary := fmt.Sprintf("chaos: seed=%d replicas=%d duration=%v ops=%d (reads %d, writes and others %d) faults=%d (%s) wedged-kills=%d linearizability=%s over %d register ops anomalies=%d",
+		rn.cfg.Seed, rn.cfg.Replicas, rn.cfg.Duration, ops, reads, writes, nf, kinds, res.WedgedKills, linear, rn.linearOps, len(anomalies))
 	if len(byKind) > 0 {
 		summary += " (" + joinCounts(byKind) + ")"
 	}
