@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -106,9 +107,23 @@ func (p *Proposal) Wait(ctx context.Context) (tree.Result, int64, error) {
 
 // Propose replicates one operation on behalf of a session and returns the
 // result of applying it, once this replica has applied it.
+//
+// A write refused because leadership moved (ErrNotLeader) was not applied,
+// so Propose tries again, against the new leader, until ctx ends.
 func (r *Replica) Propose(ctx context.Context, session int64, id tree.Identity, op tree.Op) (tree.Result, error) {
-	res, _, err := r.Submit(ctx, session, id, op).Wait(ctx)
-	return res, err
+	for {
+		res, _, err := r.Submit(ctx, session, id, op).Wait(ctx)
+		if !errors.Is(err, ErrNotLeader) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-r.stop:
+			return res, ErrClosed
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // LastZxid returns the zxid that ZooKeeper puts in the header of every

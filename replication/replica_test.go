@@ -206,7 +206,7 @@ func TestSessionsExpireThroughTheLog(t *testing.T) {
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	id, pw, err := r.CreateSession(ctx, 300*time.Millisecond)
+	id, pw, err := r.CreateSession(ctx, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestSessionsExpireThroughTheLog(t *testing.T) {
 		t.Fatal(err, res.Err)
 	}
 	// Kept alive by touches for longer than its timeout...
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 20; i++ {
 		r.TouchSession(id)
 		time.Sleep(100 * time.Millisecond)
 	}
