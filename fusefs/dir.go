@@ -182,7 +182,7 @@ func (d *Dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		kids, _, _ := t.Children(p)
 		for _, k := range kids {
 			cp := joinPath(p, k)
-			if reserved(k) {
+			if reserved(k) || len(k) > fuseNameMax {
 				hiddenKids = append(hiddenKids, cp)
 				continue
 			}
@@ -208,11 +208,20 @@ func (d *Dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	return fs.NewListDirStream(entries), 0
 }
 
+// fuseNameMax is the longest name the kernel takes in a FUSE directory
+// listing (FUSE_NAME_MAX); one longer name, which the client port allows,
+// made it fail the whole listing with EIO.
+const fuseNameMax = 1024
+
 // childName validates a name for a new child: reserved names are refused
-// with EINVAL, as are names ZooKeeper would reject.
+// with EINVAL, as are names ZooKeeper would reject; names the mount could
+// not list with ENAMETOOLONG.
 func childName(dir, name string) (string, syscall.Errno) {
 	if reserved(name) {
 		return "", syscall.EINVAL
+	}
+	if len(name) > fuseNameMax {
+		return "", syscall.ENAMETOOLONG // it could not be listed
 	}
 	p := joinPath(dir, name)
 	if err := tree.ValidatePath(p); err != nil {

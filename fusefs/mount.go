@@ -298,7 +298,7 @@ func (m *Mount) logHidden(path string) {
 	m.hidden[path] = true
 	m.hiddenMu.Unlock()
 	if !seen {
-		m.log.Warn("znode hidden from the mount by a reserved name; use the client port or the command line", "path", path)
+		m.log.Warn("znode hidden from the mount by a reserved name or a name over 1024 bytes; use the client port or the command line", "path", path)
 	}
 }
 
