@@ -39,12 +39,17 @@ func (s *Store) Restore(r io.Reader, cfg tree.Config) (*tree.Tree, uint64, error
 		return nil, 0, err
 	}
 	defer b.Close()
+	// A restore replaces the state, possibly with an older one: lower the
+	// durable watermark first, so that a crash on either side of the
+	// commit reopens cleanly.
+	if err := s.marks.restoring(applied); err != nil {
+		return nil, 0, fmt.Errorf("storage: restore: %w", err)
+	}
 	// Synced, unlike CommitApplied: the restored state is not in our Raft
 	// log, so nothing could rebuild it after a crash.
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, 0, fmt.Errorf("storage: restore: %w", err)
 	}
-	s.marks.setCommitted(applied)
 	s.marks.synced(applied, 0)
 	return t, applied, nil
 }

@@ -160,6 +160,23 @@ func (w *watermarks) truncating(keepTo uint64) error {
 	return w.writeLocked(lower)
 }
 
+// restoring sets the applied index to that of a snapshot about to replace
+// the state, durably when that lowers the file's.
+func (w *watermarks) restoring(applied uint64) error {
+	w.committedMu.Lock()
+	w.committed = applied
+	w.committedMu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cand.applied = applied
+	if w.written.applied <= applied {
+		return nil
+	}
+	lower := w.written
+	lower.applied = applied
+	return w.writeLocked(lower)
+}
+
 // flush writes the candidate if it moved.
 func (w *watermarks) flush() error {
 	w.mu.Lock()
