@@ -188,3 +188,13 @@ func (c *rawConn) closedByServer() bool {
 	var ne net.Error
 	return !(errors.As(err, &ne) && ne.Timeout())
 }
+
+// readHeader reads the next reply and returns its header.
+func (c *rawConn) readHeader() wire.ReplyHeader {
+	c.t.Helper()
+	var h wire.ReplyHeader
+	if err := wire.Unmarshal(c.read()[:16], &h); err != nil {
+		c.t.Fatalf("reply header: %v", err)
+	}
+	return h
+}
