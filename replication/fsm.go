@@ -47,6 +47,11 @@ type fsm struct {
 	store *storage.Store
 	cfg   tree.Config
 
+	// aheadMu lets one commit notice at a time apply ahead of raft;
+	// aheadStopped is set once the replica closes.
+	aheadMu      sync.Mutex
+	aheadStopped bool
+
 	mu      sync.RWMutex
 	tree    *tree.Tree
 	applied uint64 // the last index whose effects are in the store

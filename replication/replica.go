@@ -84,9 +84,11 @@ type Replica struct {
 	log   *slog.Logger
 	store *storage.Store // the tree, and the Raft log unless LogDir is set
 	logs  *storage.Store // Raft's log and stable store
-	fsm   *fsm
-	raft  *raft.Raft
-	trans raft.Transport
+	// raftLogs is the log as raft reads it, through its cache.
+	raftLogs raft.LogStore
+	fsm      *fsm
+	raft     *raft.Raft
+	trans    raft.Transport
 
 	sessions sessionTracker
 
@@ -175,6 +177,7 @@ func Open(cfg Config) (*Replica, error) {
 		r.wg.Add(2)
 		go r.fwd.run()
 		go r.touchLoop(cfg.SessionTick)
+		r.startCommitNotices()
 		r.watchConfig()
 		r.publishOnLeadership()
 	}
@@ -199,8 +202,8 @@ func raftTimings(rc *raft.Config, tick time.Duration, standalone bool) {
 	rc.ElectionTimeout = tick / 2
 	rc.LeaderLeaseTimeout = tick / 4
 	// Followers learn the commit index with the next AppendEntries; an
-	// idle leader sends one every CommitTimeout, which is what a
-	// forwarded write or a watch on a follower waits for.
+	// idle leader sends one every CommitTimeout. Commit notices
+	// (commit.go) usually tell them sooner; this is the fallback.
 	rc.CommitTimeout = 5 * time.Millisecond
 }
 
@@ -297,6 +300,7 @@ func (r *Replica) start() error {
 	if err != nil {
 		return err
 	}
+	r.raftLogs = logs
 	ra, err := raft.NewRaft(rc, f, logs, r.logs, snaps, r.trans)
 	if err != nil {
 		return fmt.Errorf("replication: start raft: %w", err)
@@ -476,6 +480,7 @@ func (r *Replica) Snapshot() error {
 func (r *Replica) Close() error {
 	close(r.stop)
 	r.wg.Wait()
+	r.stopApplyAhead()
 	err := r.raft.Shutdown().Error()
 	r.clients.closeAll()
 	r.shutdownTransport()

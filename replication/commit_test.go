@@ -1,0 +1,116 @@
+package replication
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"zkfs/storage"
+	"zkfs/tree"
+)
+
+// aheadReplica is the part of a replica that applyAhead uses: its store,
+// FSM and cached log, with no raft running, so that the test decides
+// which entries the log holds.
+func aheadReplica(t *testing.T) *Replica {
+	t.Helper()
+	store, err := storage.Open(filepath.Join(t.TempDir(), "pebble"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f, err := newFSM(slog.Default(), store, tree.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.fatal = func(msg string, args ...any) { t.Fatalf("fatal: %s %v", msg, args) }
+	logs, err := raft.NewLogCache(16, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Replica{store: store, logs: store, raftLogs: logs, fsm: f}
+}
+
+// appendCreates appends entries first..last of the given term, each
+// creating /n<index>.
+func appendCreates(t *testing.T, r *Replica, first, last, term uint64) {
+	t.Helper()
+	var entries []*raft.Log
+	for i := first; i <= last; i++ {
+		data, err := EncodeCommand(Command{Time: 1, Identity: tree.Identity{Super: true},
+			Op: tree.Create{Path: fmt.Sprintf("/n%d", i), ACL: tree.OpenACL}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, &raft.Log{Index: i, Term: term, Type: raft.LogCommand, Data: data})
+	}
+	if err := r.raftLogs.StoreLogs(entries); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestApplyAhead(t *testing.T) {
+	tests := []struct {
+		name        string
+		logTerm     uint64 // the term of the entries in this replica's log
+		logLast     uint64 // the last entry it holds
+		index, term uint64 // the leader's notice
+		wantApplied uint64
+	}{
+		{name: "same entry", logTerm: 2, logLast: 5, index: 5, term: 2, wantApplied: 5},
+		{name: "prefix of the log", logTerm: 2, logLast: 5, index: 3, term: 2, wantApplied: 3},
+		{name: "entry not appended yet", logTerm: 2, logLast: 5, index: 6, term: 2, wantApplied: 0},
+		{name: "another leader's entry", logTerm: 2, logLast: 5, index: 5, term: 3, wantApplied: 0},
+		{name: "already applied", logTerm: 2, logLast: 5, index: 0, term: 2, wantApplied: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := aheadReplica(t)
+			appendCreates(t, r, 1, tt.logLast, tt.logTerm)
+			r.applyAhead(tt.index, tt.term)
+			if got := r.AppliedIndex(); got != tt.wantApplied {
+				t.Errorf("applied index %d, want %d", got, tt.wantApplied)
+			}
+			for i := uint64(1); i <= tt.logLast; i++ {
+				_, _, err := getData(r, fmt.Sprintf("/n%d", i))
+				if exists := err == nil; exists != (i <= tt.wantApplied) {
+					t.Errorf("/n%d exists: %v, want %v", i, exists, i <= tt.wantApplied)
+				}
+			}
+		})
+	}
+}
+
+// TestApplyAheadThenRaft checks that raft's own delivery of entries that
+// were applied ahead changes nothing, and that it goes on from there.
+func TestApplyAheadThenRaft(t *testing.T) {
+	r := aheadReplica(t)
+	appendCreates(t, r, 1, 4, 1)
+	r.applyAhead(3, 1)
+	var logs []*raft.Log
+	for i := uint64(1); i <= 4; i++ {
+		l := new(raft.Log)
+		if err := r.raftLogs.GetLog(i, l); err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, l)
+	}
+	// Raft hands over the whole batch, 1-4: 1-3 are skipped, 4 applies
+	// once, and its result comes back.
+	out := r.fsm.ApplyBatch(logs)
+	if got := r.AppliedIndex(); got != 4 {
+		t.Fatalf("applied index %d, want 4", got)
+	}
+	for i, o := range out[:3] {
+		if o != nil {
+			t.Errorf("entry %d applied twice: %+v", i+1, o)
+		}
+	}
+	res, ok := out[3].(applyResult)
+	if !ok || res.result.Err != nil {
+		t.Errorf("entry 4: %+v, want a successful create", out[3])
+	}
+}
