@@ -187,9 +187,13 @@ func Open(cfg Config) (*Replica, error) {
 func (r *Replica) standalone() bool { return len(r.cfg.Peers) == 0 }
 
 // raftTimings derives Raft's timeouts from tickTime, as ZooKeeper derives
-// its own from it: a follower that hears nothing for one tick starts an
-// election, and a leader that cannot reach a quorum for half a tick steps
-// down. With the default 2 s tick a dead leader is replaced in about 1-2
+// its own from it. A follower that hears nothing from the leader for a
+// quarter tick (at least 500 ms, raft waits up to twice that) starts an
+// election, and a leader that cannot reach a quorum for a quarter tick
+// steps down. With the default 2 s tick a dead leader is replaced within
+// about a second: a ZooKeeper follower sees its leader's socket close at
+// once, and raft has no such signal, only the silence. The floor keeps a
+// loaded machine's pauses from starting needless elections at short
 // ticks. A standalone replica has nobody to wait for.
 func raftTimings(rc *raft.Config, tick time.Duration, standalone bool) {
 	if standalone {
@@ -198,8 +202,8 @@ func raftTimings(rc *raft.Config, tick time.Duration, standalone bool) {
 		rc.LeaderLeaseTimeout = 100 * time.Millisecond
 		return
 	}
-	rc.HeartbeatTimeout = tick / 2
-	rc.ElectionTimeout = tick / 2
+	rc.HeartbeatTimeout = max(tick/4, 500*time.Millisecond)
+	rc.ElectionTimeout = rc.HeartbeatTimeout
 	rc.LeaderLeaseTimeout = tick / 4
 	// Followers learn the commit index with the next AppendEntries; an
 	// idle leader sends one every CommitTimeout. Commit notices
