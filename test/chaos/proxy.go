@@ -47,15 +47,36 @@ type proxy struct {
 
 // proxyConn is one client connection and, once dialed, its upstream.
 type proxyConn struct {
-	down, up  net.Conn
+	down      net.Conn
 	closeOnce sync.Once
+
+	upMu   sync.Mutex // the nemesis closes while serve dials
+	up     net.Conn
+	closed bool
+}
+
+// setUp records the upstream; false means the connection was closed while
+// it was dialed, and up has been closed too.
+func (c *proxyConn) setUp(up net.Conn) bool {
+	c.upMu.Lock()
+	defer c.upMu.Unlock()
+	if c.closed {
+		up.Close()
+		return false
+	}
+	c.up = up
+	return true
 }
 
 func (c *proxyConn) close() {
 	c.closeOnce.Do(func() {
 		c.down.Close()
-		if c.up != nil {
-			c.up.Close()
+		c.upMu.Lock()
+		c.closed = true
+		up := c.up
+		c.upMu.Unlock()
+		if up != nil {
+			up.Close()
 		}
 	})
 }
@@ -177,8 +198,10 @@ func (p *proxy) serve(down net.Conn) {
 		pc.close()
 		return
 	}
+	if !pc.setUp(up) {
+		return
+	}
 	p.mu.Lock()
-	pc.up = up
 	_, live := p.conns[pc]
 	p.mu.Unlock()
 	if !live {
