@@ -64,10 +64,21 @@ type node struct {
 	// znode (deleted and created again elsewhere) is stale and reports
 	// ENOENT; a rename through the mount moves it to the target's czxid.
 	czxid atomic.Int64
+	// replaced is set on an inode whose name a rename through the mount
+	// gave to another inode: it has no place in the tree any more, but it
+	// still stands for the znode at that name, which the rename kept. A
+	// process that looked the name up just before the rename reaches this
+	// inode, and must see that znode rather than ENOENT.
+	replaced atomic.Pointer[string]
 }
 
 // zpath returns the znode path of the inode's current place in the tree.
 func (n *node) zpath() string {
+	if p := n.replaced.Load(); p != nil {
+		if _, parent := n.Parent(); parent == nil {
+			return *p
+		}
+	}
 	return "/" + n.Path(n.m.root.EmbeddedInode())
 }
 

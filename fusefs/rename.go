@@ -143,7 +143,14 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 		}
 		// go-fuse now moves the source inode to the new name; make it
 		// stand for the target znode until the kernel looks it up again.
-		if in := d.GetChild(name); in != nil {
+		srcIn := d.GetChild(name)
+		if old := nd.GetChild(newName); old != nil && old != srcIn && flags&renameExchange == 0 {
+			if f, ok := old.Operations().(interface{ base() *node }); ok {
+				p := joinPath(dstDir, newName)
+				f.base().replaced.Store(&p)
+			}
+		}
+		if in := srcIn; in != nil {
 			if f, ok := in.Operations().(interface{ base() *node }); ok {
 				f.base().czxid.Store(res.Multi[0].Stat.Czxid)
 			}
