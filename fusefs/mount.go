@@ -342,7 +342,14 @@ func (m *Mount) shutdown() {
 // there. A stale FUSE mount, whose server died, answers ENOTCONN: it is
 // detached so that the new mount can take its place.
 func (m *Mount) prepareDir() error {
-	_, err := os.Stat(m.dir)
+	// statfs, unlike stat, always reaches the file system: the kernel
+	// answers stat from its attribute cache even for a mount whose server
+	// died, and the dead mount then looked like a live one.
+	var sfs syscall.Statfs_t
+	err := syscall.Statfs(m.dir, &sfs)
+	if err == nil || !errors.Is(err, syscall.ENOTCONN) {
+		_, err = os.Stat(m.dir)
+	}
 	if errors.Is(err, syscall.ENOTCONN) {
 		m.log.Warn("detaching a stale mount left by a previous server")
 		if err := detach(m.dir); err != nil {
