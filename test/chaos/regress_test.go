@@ -1,8 +1,10 @@
 package chaos
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,8 +76,19 @@ func TestMountCreateLostWithLeader(t *testing.T) {
 	if err := c.waitHealthy(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte("2\n"), 0o644); err != nil {
-		t.Fatalf("writing the file again after healing: %v", err)
+	// The healed replica may still be settling (a new session for its
+	// mount, a leader to forward to): EIO, a write not committed in time,
+	// is retried. The bug was ENOENT, for good, which is not.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := os.WriteFile(path, []byte("2\n"), 0o644)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EIO) || time.Now().After(deadline) {
+			t.Fatalf("writing the file again after healing: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "2\n" {
 		t.Errorf("read back %q, %v", b, err)
