@@ -212,8 +212,8 @@ func (f *File) Access(ctx context.Context, mask uint32) syscall.Errno {
 
 var _ = (fs.NodeOpener)((*File)(nil))
 
-// Open opens the content. Readers share the kernel's page cache, which the
-// mount invalidates on every change; writers buffer (see handle).
+// Open opens the content. Readers read the version of their open; writers
+// buffer (see handle).
 func (f *File) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	h, fl, errno := openContent(ctx, f, flags, "")
 	if errno == syscall.ENOENT {

@@ -82,6 +82,8 @@ type handle struct {
 	pendingKey string // the path create registered under
 	discarded  bool   // the file was removed before it was created
 	closed     bool   // close(2) flushed it; counted in File.closed, under File.mu
+	// snapshot is a reader's content, as of its open; never changed.
+	snapshot []byte
 }
 
 func newHandle(f *File, write, appendMode bool) *handle {
@@ -103,6 +105,7 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 	var in info
 	var errno syscall.Errno
 	var canRead bool
+	var content []byte
 	m.rep.Read(func(t *tree.Tree) {
 		p := path
 		if p == "" {
@@ -115,6 +118,10 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 		if errno == 0 {
 			canRead = t.CheckPerm(p, tree.PermRead, m.identity) == nil
 		}
+		if errno == 0 && canRead && acc == syscall.O_RDONLY {
+			d, _, _ := t.Get(p)
+			content = append([]byte{}, d...)
+		}
 	})
 	if errno != 0 {
 		return nil, 0, errno
@@ -123,10 +130,14 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 		return nil, 0, syscall.EACCES
 	}
 	if acc == syscall.O_RDONLY {
-		// Changes applied before this open must have reached the
-		// kernel's page cache before it serves the reads from it.
-		m.notifier.waitFor(m.rep.AppliedIndex())
-		return newHandle(f, false, false), fuse.FOPEN_KEEP_CACHE, 0
+		// A reader reads the version current at its open, whole, with
+		// direct I/O. Through the page cache, the kernel sized a read by
+		// the size it had cached and filled it with pages it fetched
+		// later: a file rewritten meanwhile read cut short, padded with
+		// zeros, or mixed from two versions (the chaos harness saw it).
+		h := newHandle(f, false, false)
+		h.snapshot = content
+		return h, fuse.FOPEN_DIRECT_IO, 0
 	}
 	if !in.writable {
 		return nil, 0, syscall.EACCES
@@ -178,6 +189,9 @@ var _ = (fs.FileReader)((*handle)(nil))
 
 // Read serves a writer's buffered view, or the tree's current data.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h.snapshot != nil {
+		return fuse.ReadResultData(slice(h.snapshot, off, len(dest))), 0
+	}
 	if h.write {
 		h.mu.Lock()
 		defer h.mu.Unlock()
