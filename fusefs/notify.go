@@ -179,6 +179,13 @@ func (m *Mount) invalidate(ev tree.Event) {
 		}
 		return
 	case tree.EventNodeDeleted:
+		if self != nil && m.standsForLiveNode(ev.Path, self) {
+			// The event is older than the inode now at the name: a
+			// create buffered on this mount, or a node made again since
+			// (a write-and-rename loop does that). Telling the kernel the
+			// inode was deleted would unlink a live file.
+			return
+		}
 		if self != nil {
 			parent.NotifyDelete(name, self)
 		} else if parent != nil {
@@ -256,4 +263,25 @@ func (m *Mount) forgetMissing(path string) {
 	m.missingMu.Lock()
 	delete(m.missing, path)
 	m.missingMu.Unlock()
+}
+
+// standsForLiveNode reports whether the inode at path is a file whose
+// create is still buffered, or stands for the znode now at path.
+func (m *Mount) standsForLiveNode(path string, in *fs.Inode) bool {
+	var czxid int64
+	switch n := in.Operations().(type) {
+	case *File:
+		if n.pendingHandle() != nil {
+			return true
+		}
+		czxid = n.czxid.Load()
+	case interface{ base() *node }:
+		czxid = n.base().czxid.Load()
+	default:
+		return false
+	}
+	var st tree.Stat
+	var err error
+	m.rep.Read(func(t *tree.Tree) { st, err = t.Stat(path) })
+	return err == nil && st.Czxid == czxid
 }
