@@ -43,6 +43,9 @@ const cacheTimeout = time.Hour
 // session far more often.
 const sessionTimeout = 30 * time.Second
 
+// sessionStartWait bounds how long a new mount tries to open its session.
+const sessionStartWait = time.Minute
+
 // Options configure a mount.
 type Options struct {
 	// Dir is the mount point; it is created if missing.
@@ -152,9 +155,20 @@ func New(o Options) (*Mount, error) {
 		return nil, err
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), o.WriteTimeout)
-	id, _, err := m.rep.CreateSession(ctx, sessionTimeout)
-	cancel()
+	// The replica served a moment ago, but the leader may be changing (a
+	// restart in a busy ensemble); keep trying for a while rather than
+	// give up the whole server on one failed forward.
+	var id int64
+	for deadline := time.Now().Add(sessionStartWait); ; {
+		ctx, cancel := context.WithTimeout(context.Background(), o.WriteTimeout)
+		id, _, err = m.rep.CreateSession(ctx, sessionTimeout)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		m.log.Warn("creating the mount's session; trying again", "err", err)
+		time.Sleep(200 * time.Millisecond)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fusefs: creating the mount's session: %w", err)
 	}
