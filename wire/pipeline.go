@@ -93,7 +93,18 @@ func (c *conn) answerOrdered(s *slot) bool {
 			return false
 		}
 	}
+	expired := false
 	c.srv.rep.Read(func(t *tree.Tree) {
+		// A session the log expired is over the moment the replica
+		// applies that: its ephemeral nodes are gone, so no reply may
+		// tell the client the session still lives (sweepSessions closes
+		// the connection, but only on its next tick).
+		if c.session != 0 && !c.endingSession.Load() {
+			if _, ok := t.Session(c.session); !ok {
+				expired = true
+				return
+			}
+		}
 		var body Record
 		if err == nil && s.run != nil {
 			body, err = s.run(t)
@@ -104,6 +115,11 @@ func (c *conn) answerOrdered(s *slot) bool {
 		}
 		c.out.push(c.replyFrame(s, zxid, body, err))
 	})
+	if expired {
+		c.log.Info("session expired; closing its connection")
+		c.close()
+		return false
+	}
 	if s.done != nil {
 		close(s.done)
 	}
