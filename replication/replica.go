@@ -213,7 +213,7 @@ func raftTimings(rc *raft.Config, tick time.Duration, standalone bool) {
 
 // logCacheSize is how many of the newest Raft log entries stay in memory,
 // a few batches' worth for each follower.
-const logCacheSize = 4096
+const logCacheSize = 512
 
 func (r *Replica) start() error {
 	cfg := r.cfg
