@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -66,8 +67,20 @@ type fsm struct {
 	fatal func(msg string, args ...any)
 }
 
+// treeLoadMu serializes tree loads; see newFSM.
+var treeLoadMu sync.Mutex
+
 func newFSM(log *slog.Logger, store *storage.Store, cfg tree.Config) (*fsm, error) {
+	// Nearly all that the load allocates is the tree itself, which the
+	// collector would only mark again and again as it grows (a third of
+	// the CPU of loading a million znodes): it is off until the tree is
+	// in. One load at a time, so that replicas opened together in one
+	// process (tests) restore the setting in order.
+	treeLoadMu.Lock()
+	gc := debug.SetGCPercent(-1)
 	t, applied, err := store.LoadTree(cfg)
+	debug.SetGCPercent(gc)
+	treeLoadMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
