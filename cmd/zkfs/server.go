@@ -224,6 +224,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 		}
 		defer ms.Close()
 	}
+	go tuneMemory(ctx.Done()) // once loaded: the limit follows a steady heap
 	log.Info("serving", "data-dir", o.dataDir, "client-address", l.Addr().String(), "applied", rep.AppliedIndex(), "startup", time.Since(start).Round(time.Millisecond))
 	select {
 	case <-ctx.Done():
