@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -144,19 +145,24 @@ func decodeNodeKey(k []byte) (string, error) {
 	if len(k) == 1 {
 		return "/", nil
 	}
-	rest := string(k[1:])
-	i := strings.IndexByte(rest, 0)
+	rest := k[1:]
+	i := bytes.IndexByte(rest, 0)
 	if i < 0 {
 		return "", fmt.Errorf("%w: bad node key %x", ErrCorrupt, k)
 	}
 	parent, name := rest[:i], rest[i+1:]
-	var path string
-	if parent == "/" {
-		path = "/" + name
+	// One allocation for the path: loading a tree decodes a key per node.
+	var b strings.Builder
+	if len(parent) == 1 && parent[0] == '/' {
+		b.Grow(1 + len(name))
 	} else {
-		path = parent + "/" + name
+		b.Grow(len(parent) + 1 + len(name))
+		b.Write(parent)
 	}
-	if name == "" || strings.IndexByte(name, '/') >= 0 || checkPath(path) != nil {
+	b.WriteByte('/')
+	b.Write(name)
+	path := b.String()
+	if len(name) == 0 || bytes.IndexByte(name, '/') >= 0 || checkPath(path) != nil {
 		return "", fmt.Errorf("%w: bad node key %x", ErrCorrupt, k)
 	}
 	return path, nil

@@ -258,6 +258,17 @@ func (c aclCache) acquire(list []ACL) *aclEntry {
 	return e
 }
 
+// acquireEncoded returns the shared entry whose list encodes as enc, with a
+// reference taken, or nil if there is none. The key is the canonical
+// encoding of a valid list, so a hit needs no decoding nor validating.
+func (c aclCache) acquireEncoded(enc []byte) *aclEntry {
+	e := c[string(enc)]
+	if e != nil {
+		e.refs++
+	}
+	return e
+}
+
 // retain takes another reference on an entry, re-adding it if the last
 // reference was dropped meanwhile (a rolled-back multi does this).
 func (c aclCache) retain(e *aclEntry) {

@@ -62,28 +62,12 @@ func EncodeNode(r NodeRecord) []byte {
 // DecodeNode decodes a value written by EncodeNode. The returned record does
 // not alias value.
 func DecodeNode(value []byte) (NodeRecord, error) {
-	d := decoder{b: value}
-	v := d.byte()
-	if v != nodeEncodingV1 && v != nodeEncodingV2 {
-		return NodeRecord{}, fmt.Errorf("%w: node encoding version %d", ErrCorruptRecord, v)
+	if len(value) > 0 && value[0] != nodeEncodingV1 && value[0] != nodeEncodingV2 {
+		return NodeRecord{}, fmt.Errorf("%w: node encoding version %d", ErrCorruptRecord, value[0])
 	}
 	var r NodeRecord
-	r.Czxid = d.varint()
-	r.Mzxid = r.Czxid + d.varint()
-	r.Pzxid = r.Czxid + d.varint()
-	r.Ctime = d.varint()
-	r.Mtime = r.Ctime + d.varint()
-	r.Version = d.int32()
-	r.Cversion = d.int32()
-	r.Aversion = d.int32()
-	r.NumChildren = d.int32()
-	r.EphemeralOwner = d.varint()
-	r.Kind = Kind(d.byte())
-	if v == nodeEncodingV1 {
-		r.Data = d.bytes() // version 1 did not keep empty data apart from none
-	} else {
-		r.Data = d.nullable()
-	}
+	d := decoder{b: value}
+	decodeNodeFields(&d, &r)
 	n := d.uvarint()
 	if n > uint64(len(value)) {
 		d.err = true
@@ -101,6 +85,33 @@ func DecodeNode(value []byte) (NodeRecord, error) {
 		return NodeRecord{}, fmt.Errorf("%w: bad node value", ErrCorruptRecord)
 	}
 	return r, nil
+}
+
+// decodeNodeFields decodes everything of a node value up to its ACL, which
+// is left in d: the loader looks the ACL's bytes up in the tree's ACL cache
+// before decoding them, since nearly every node shares one of a few lists.
+func decodeNodeFields(d *decoder, r *NodeRecord) {
+	v := d.byte()
+	if v != nodeEncodingV1 && v != nodeEncodingV2 {
+		d.err = true
+		return
+	}
+	r.Czxid = d.varint()
+	r.Mzxid = r.Czxid + d.varint()
+	r.Pzxid = r.Czxid + d.varint()
+	r.Ctime = d.varint()
+	r.Mtime = r.Ctime + d.varint()
+	r.Version = d.int32()
+	r.Cversion = d.int32()
+	r.Aversion = d.int32()
+	r.NumChildren = d.int32()
+	r.EphemeralOwner = d.varint()
+	r.Kind = Kind(d.byte())
+	if v == nodeEncodingV1 {
+		r.Data = d.bytes() // version 1 did not keep empty data apart from none
+	} else {
+		r.Data = d.nullable()
+	}
 }
 
 // EncodeSession encodes a session record; the id is the record's key.

@@ -151,7 +151,8 @@ func TestLoaderRejects(t *testing.T) {
 			{Type: RecordNode, Path: "/a", Value: node(NodeRecord{EphemeralOwner: 5, NumChildren: 1, Kind: KindDir})},
 			{Type: RecordNode, Path: "/a/b", Value: node(NodeRecord{})},
 		}, false},
-		{"node twice", []Record{root, root}, true},
+		{"node twice", []Record{root, root}, true}, // root has children: found by Add
+		{"leaf twice", []Record{root, {Type: RecordNode, Path: "/a", Value: node(NodeRecord{})}, {Type: RecordNode, Path: "/a", Value: node(NodeRecord{})}}, false},
 		{"session twice", []Record{{Type: RecordSession, Session: 5, Value: EncodeSession(Session{})}, {Type: RecordSession, Session: 5, Value: EncodeSession(Session{})}}, true},
 		{"deletion record", []Record{{Type: RecordNode, Path: "/"}}, true},
 		{"bad path", []Record{{Type: RecordNode, Path: "/a/", Value: node(NodeRecord{})}}, true},
