@@ -98,7 +98,7 @@ func (s *Store) LoadTree(cfg tree.Config) (*tree.Tree, uint64, error) {
 	}
 	var l *tree.Loader
 	n := 0
-	err = scanRecords(snap, func(r tree.Record) error {
+	err = scanRecordsAhead(snap, func(r tree.Record) error {
 		if l == nil {
 			l = tree.NewLoader(cfg)
 		}
