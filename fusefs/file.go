@@ -399,3 +399,15 @@ func (f *File) removePending(h *handle) {
 	}
 	f.mu.Unlock()
 }
+
+// stableIno reports whether the inode has the number derived from its
+// znode, the one every lookup of the name gives.
+func (f *File) stableIno() bool {
+	p := f.zpath()
+	dir, name := splitPath(p)
+	want := inoOf(f.czxid.Load(), p, roleFile)
+	if name == dataName {
+		want = inoOf(f.czxid.Load(), dir, roleData)
+	}
+	return f.StableAttr().Ino == want
+}

@@ -135,9 +135,19 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 		// the size it had cached and filled it with pages it fetched
 		// later: a file rewritten meanwhile read cut short, padded with
 		// zeros, or mixed from two versions (the chaos harness saw it).
+		// Any stat updates that size while a reader has the file open,
+		// so keeping the cache for a version known current at the open
+		// is not enough either.
 		h := newHandle(f, false, false)
 		h.snapshot = content
-		return h, fuse.FOPEN_DIRECT_IO, 0
+		flags := uint32(fuse.FOPEN_DIRECT_IO)
+		if f.stableIno() {
+			// A reader's flush does nothing: let the kernel skip that
+			// round trip at close. An inode created through the mount
+			// keeps it, for servesOpen counts closed descriptors.
+			flags |= fuse.FOPEN_NOFLUSH
+		}
+		return h, flags, 0
 	}
 	if !in.writable {
 		return nil, 0, syscall.EACCES
