@@ -137,11 +137,13 @@ func (z *zooKeeper) logTail() string {
 // everything before it, and a second more. zkCli.sh sends some requests
 // (addauth) without waiting for their answer; the pause lets the answer
 // arrive before the next command, which would otherwise race it. The
-// shell's own version command, sent in its place, tells when it got there.
+// shell's printwatches command, sent in its place, tells when it got
+// there: unlike version, it prints the same whether or not the session
+// is still open.
 const zkCliPause = "#pause"
 
-// zkCliVersion starts what zkCli.sh's version command prints.
-const zkCliVersion = "ZooKeeper CLI version: "
+// zkCliMark starts what zkCli.sh's printwatches command prints.
+const zkCliMark = "printwatches is "
 
 // syncBuffer is a bytes.Buffer that the feeder can read while the shell
 // writes.
@@ -193,12 +195,12 @@ func zkCliOutput(addr, script string) (string, int, error) {
 		for _, line := range strings.SplitAfter(script, "\n") {
 			if strings.TrimSpace(line) == zkCliPause {
 				pauses++
-				line = "version\n"
+				line = "printwatches\n"
 				if _, err := io.WriteString(stdin, line); err != nil {
 					return
 				}
 				deadline := time.Now().Add(time.Minute)
-				for strings.Count(out.String(), zkCliVersion) < pauses && time.Now().Before(deadline) {
+				for strings.Count(out.String(), zkCliMark) < pauses && time.Now().Before(deadline) {
 					time.Sleep(10 * time.Millisecond)
 				}
 				time.Sleep(time.Second)
