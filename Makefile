@@ -24,9 +24,6 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# bench starts a ZooKeeper 3.8 ensemble and a zkfs ensemble side by side,
-# prints the table and writes bench/results/<date>.md. BENCHFLAGS passes
-# options to the harness (go run ./bench --help lists them).
 # chaos runs the fault-injection harness (test/chaos) for DURATION, with
 # SEED (random when empty) and REPLICAS (3 or 5); the history, summary and
 # server logs of every run stay in chaos-runs/.
@@ -35,6 +32,9 @@ chaos:
 	CHAOS_DURATION=$(DURATION) CHAOS_SEED=$(SEED) CHAOS_REPLICAS=$(REPLICAS) CHAOS_DIR=$(CURDIR)/chaos-runs \
 		$(GO) test -v -count=1 -timeout 0 -run '^TestChaos$$' ./test/chaos/
 
+# bench starts a ZooKeeper 3.8 ensemble and a zkfs ensemble side by side,
+# prints the table and writes bench/results/<date>.md. BENCHFLAGS passes
+# options to the harness (go run ./bench --help lists them).
 bench: build
 	$(GO) run ./bench --zkfs $(BIN) $(BENCHFLAGS)
 
