@@ -242,6 +242,8 @@ func (m *Mount) listen(a replication.Applied) {
 		return
 	}
 	m.watches.deliver(a)
+	// The notifier works later, when the trees may have moved on.
+	a.Before, a.After = nil, nil
 	m.notifier.enqueue(notice{applied: a})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"syscall"
 
@@ -137,7 +138,11 @@ func (h *watchHub) deliver(a replication.Applied) {
 	if len(h.byDir) == 0 {
 		return
 	}
-	for _, ev := range a.Events {
+	events := a.Events
+	if a.Reset {
+		events = h.restoreEvents(a.Before, a.After)
+	}
+	for _, ev := range events {
 		targets := []string{ev.Path}
 		if ev.Path != "/" {
 			dir, _ := splitPath(ev.Path)
@@ -158,6 +163,32 @@ func (h *watchHub) deliver(a replication.Applied) {
 			}
 		}
 	}
+}
+
+// restoreEvents are the events that a snapshot restore, which replaces
+// the tree without its writes, implies for the watched directories and
+// their children: a reader of @watch learns of every change it would have
+// seen, and of nothing that did not change. The caller holds h.mu.
+func (h *watchHub) restoreEvents(before, after *tree.Tree) []tree.Event {
+	if before == nil || after == nil {
+		return nil
+	}
+	paths := map[string]struct{}{}
+	for dir := range h.byDir {
+		paths[dir] = struct{}{}
+		for _, t := range []*tree.Tree{before, after} {
+			kids, _, _ := t.Children(dir)
+			for _, k := range kids {
+				paths[joinPath(dir, k)] = struct{}{}
+			}
+		}
+	}
+	list := make([]string, 0, len(paths))
+	for p := range paths {
+		list = append(list, p)
+	}
+	sort.Strings(list)
+	return tree.Diff(before, after, list)
 }
 
 func (w *watcher) queue(line []byte) {

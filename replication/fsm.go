@@ -25,8 +25,11 @@ type Applied struct {
 	// mount must replace the node's inode.
 	Kinds []string
 	// Reset is set when the whole tree was replaced by a snapshot, so
-	// that caches must drop everything and watchers must re-read.
-	Reset bool
+	// that caches must drop everything. Events is then empty: Before and
+	// After, the replaced tree and its replacement, tell what changed
+	// (tree.Diff). Neither may be modified or kept.
+	Reset         bool
+	Before, After *tree.Tree
 }
 
 // Listener receives every applied batch. It runs on the apply goroutine
@@ -181,9 +184,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		// The store is unchanged; raft reports the failure and retries.
 		return fmt.Errorf("replication: restore: %w", err)
 	}
+	before := f.tree
 	f.tree = t
 	f.setApplied(idx)
-	a := Applied{Index: idx, Reset: true}
+	a := Applied{Index: idx, Reset: true, Before: before, After: t}
 	for _, fn := range f.listeners {
 		fn(a)
 	}

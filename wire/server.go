@@ -296,7 +296,7 @@ func (s *Server) Close() error {
 // it only turns events into frames on connection queues.
 func (s *Server) onApplied(a replication.Applied) {
 	if a.Reset {
-		s.watches.reset(int64(a.Index))
+		s.watches.reset(a.Before, a.After)
 		return
 	}
 	for _, ev := range a.Events {

@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkfs/replication"
+	"zkfs/tree"
 )
 
 func nextEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
@@ -230,36 +231,61 @@ func TestWatchNeedsRead(t *testing.T) {
 // permAll is every permission bit.
 const permAll = 31
 
-// TestResetFiresWatches: after a snapshot restore replaced the tree, every
-// watch fires (one-shot ones are used up, persistent ones stay), so that
-// clients re-read rather than miss a change.
-func TestResetFiresWatches(t *testing.T) {
+// TestResetFiresWhatChanged: after a snapshot restore replaced the tree,
+// each watch fires what the change from the old tree to the new one
+// implies, and a watch on a node that did not change stays quiet (a
+// client told of a change would re-read and find none). One-shot watches
+// that fired are used up; persistent ones stay.
+func TestResetFiresWhatChanged(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	c.mustCall(OpCreate, &CreateRequest{Path: "/x", ACL: openACL()}, nil)
+	c.mustCall(OpCreate, &CreateRequest{Path: "/same", ACL: openACL()}, nil)
 	w := dialRaw(t, ts.addr, 10000)
 	w.mustCall(OpGetData, &GetDataRequest{Path: "/x", Watch: true}, nil)
 	w.mustCall(OpGetChildren, &GetChildrenRequest{Path: "/x", Watch: true}, nil)
-	if _, err := w.call(OpExists, &ExistsRequest{Path: "/absent", Watch: true}, nil); CodeOf(err) != CodeNoNode {
-		t.Fatalf("exists /absent: %v", err)
+	w.mustCall(OpGetData, &GetDataRequest{Path: "/same", Watch: true}, nil)
+	for _, p := range []string{"/absent", "/still-absent"} {
+		if _, err := w.call(OpExists, &ExistsRequest{Path: p, Watch: true}, nil); CodeOf(err) != CodeNoNode {
+			t.Fatalf("exists %s: %v", p, err)
+		}
 	}
 	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/p", Mode: AddWatchPersistent}, nil)
+
+	// The trees a restore swaps: the same start, then writes that only
+	// the new one has.
+	before, after := tree.New(tree.Config{}), tree.New(tree.Config{})
+	apply := func(tr *tree.Tree, zxid int64, op tree.Op) {
+		if r, _ := tr.Apply(tree.Header{Zxid: zxid, Time: zxid}, op); r.Err != nil {
+			t.Fatalf("apply %#v: %v", op, r.Err)
+		}
+	}
+	for _, tr := range []*tree.Tree{before, after} {
+		apply(tr, 1, tree.Create{Path: "/x", ACL: tree.OpenACL})
+		apply(tr, 2, tree.Create{Path: "/same", ACL: tree.OpenACL})
+	}
+	apply(after, 3, tree.SetData{Path: "/x", Data: []byte("new"), Version: -1})
+	apply(after, 4, tree.Create{Path: "/x/kid", ACL: tree.OpenACL})
+	apply(after, 5, tree.Create{Path: "/absent", ACL: tree.OpenACL})
+	apply(after, 6, tree.Create{Path: "/p", ACL: tree.OpenACL})
 	// What the replica's listener receives after a restore.
-	ts.srv.onApplied(replication.Applied{Index: uint64(ts.rep.LastZxid()), Reset: true})
-	w.waitEvents(5)
+	ts.srv.onApplied(replication.Applied{Index: 6, Reset: true, Before: before, After: after})
+	w.waitEvents(4)
 	w.mustCall(OpPing, &PingRequest{}, nil)
 	got := eventStrings(w.events)
 	slices.Sort(got)
-	want := []string{"NodeChildrenChanged /p", "NodeChildrenChanged /x", "NodeDataChanged /absent", "NodeDataChanged /p", "NodeDataChanged /x"}
+	want := []string{"NodeChildrenChanged /x", "NodeCreated /absent", "NodeCreated /p", "NodeDataChanged /x"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after a reset: %q, want %q", got, want)
 	}
-	// The one-shot watches are used up, the persistent one is not.
+	// The one-shot watches that fired are used up, the persistent one is
+	// not, and the quiet one on /same is still set.
 	c.mustCall(OpSetData, &SetDataRequest{Path: "/x", Version: -1}, nil)
 	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: openACL()}, nil)
+	c.mustCall(OpSetData, &SetDataRequest{Path: "/same", Version: -1}, nil)
 	w.waitEvents(6)
 	w.mustCall(OpPing, &PingRequest{}, nil)
-	if got := eventStrings(w.events[5:]); !slices.Equal(got, []string{"NodeCreated /p"}) {
+	if got := eventStrings(w.events[4:]); !slices.Equal(got, []string{"NodeCreated /p", "NodeDataChanged /same"}) {
 		t.Errorf("after the reset's events: %q", got)
 	}
 }

@@ -233,39 +233,58 @@ func (r *watchRegistry) trigger(ev tree.Event) {
 	}
 }
 
-// reset answers a snapshot restore, after which the tree is replaced
-// without events. Every watch fires as if its node changed, which is
-// conservative: a client re-reads and finds the truth, and one-shot watches
-// are consumed as a real change would consume them.
-func (r *watchRegistry) reset(zxid int64) {
-	type delivery struct {
-		c    *conn
-		typ  EventType
-		path string
+// reset answers a snapshot restore, which replaces the tree without the
+// writes that led to it. Each watched node, and each node under a
+// recursive watch, fires what the change from the old tree to the new one
+// implies (tree.Diff), as those writes would have; an unchanged node fires
+// nothing, since a client told of a change re-reads and must find one. It
+// runs under the tree's write lock, which keeps both trees still.
+func (r *watchRegistry) reset(before, after *tree.Tree) {
+	if before == nil || after == nil {
+		return
 	}
-	var out []delivery
+	paths := map[string]struct{}{}
+	var prefixes []string
 	r.mu.Lock()
-	for path, ws := range r.data.byPath {
-		for c, m := range ws {
-			out = append(out, delivery{c, EventNodeDataChanged, path})
-			if m&modeStandard != 0 {
-				r.data.set(c, path, m&^modeStandard)
-			}
-		}
-	}
-	for path, ws := range r.child.byPath {
-		for c, m := range ws {
-			if m&(modeStandard|modePersistent) != 0 {
-				out = append(out, delivery{c, EventNodeChildrenChanged, path})
-			}
-			if m&modeStandard != 0 {
-				r.child.set(c, path, m&^modeStandard)
+	for _, t := range []*watchTable{&r.data, &r.child} {
+		for p, ws := range t.byPath {
+			paths[p] = struct{}{}
+			for _, m := range ws {
+				if m&modeRecursive != 0 {
+					prefixes = append(prefixes, p)
+					break
+				}
 			}
 		}
 	}
 	r.mu.Unlock()
-	for _, d := range out {
-		d.c.out.pushEvent(zxid, eventFrame(d.typ, d.path))
+	for _, p := range prefixes {
+		addSubtree(before, p, paths)
+		addSubtree(after, p, paths)
+	}
+	list := make([]string, 0, len(paths))
+	for p := range paths {
+		list = append(list, p)
+	}
+	sort.Strings(list)
+	for _, ev := range tree.Diff(before, after, list) {
+		r.trigger(ev)
+	}
+}
+
+// addSubtree adds the paths of the nodes under p in t to paths.
+func addSubtree(t *tree.Tree, p string, paths map[string]struct{}) {
+	kids, _, err := t.Children(p)
+	if err != nil {
+		return
+	}
+	for _, k := range kids {
+		c := p + "/" + k
+		if p == "/" {
+			c = "/" + k
+		}
+		paths[c] = struct{}{}
+		addSubtree(t, c, paths)
 	}
 }
 
