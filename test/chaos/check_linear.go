@@ -27,16 +27,18 @@ type groupState [keysPerGroup]register
 // linearized last and change nothing anyone saw.
 var registerModel = porcupine.Model{
 	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		by := make([][]porcupine.Operation, groups)
+		by := map[int][]porcupine.Operation{}
+		var order []int
 		for _, op := range history {
 			g := op.Input.(*regOp).Group
+			if by[g] == nil {
+				order = append(order, g)
+			}
 			by[g] = append(by[g], op)
 		}
 		var out [][]porcupine.Operation
-		for _, p := range by {
-			if len(p) > 0 {
-				out = append(out, p)
-			}
+		for _, g := range order {
+			out = append(out, by[g])
 		}
 		return out
 	},
@@ -196,7 +198,11 @@ func prepareLinearizability(ops []*regOp) []porcupine.Operation {
 			}
 		}
 	}
-	for g := 0; g < groups; g++ {
+	groupsSeen := map[int]bool{}
+	for _, op := range ops {
+		groupsSeen[op.Group] = true
+	}
+	for g := range groupsSeen {
 		for k := 0; k < keysPerGroup; k++ {
 			add(g, k, observation{0, initValue, 0, 0, true})
 		}

@@ -11,9 +11,15 @@ import (
 // The registers are znodes that the porcupine model treats as one
 // register each, value and version, in groups: a multi changes several
 // registers of one group at once, so a group is the unit of the check.
+// Clients use groupsPerEpoch groups at a time and move to fresh ones
+// every epoch: a long run then keeps the contention of a short one on
+// each register, while each group's history, and with it porcupine's
+// search (its memory grows with the square of a group's length), stays
+// as short as a two-minute run's.
 const (
-	groups       = 6
-	keysPerGroup = 3
+	groupsPerEpoch = 6
+	epoch          = 2 * time.Minute
+	keysPerGroup   = 3
 	// regTimeout bounds one operation; past it the client gives up on its
 	// connection and the operation's outcome is unknown.
 	regTimeout = 8 * time.Second
@@ -61,7 +67,7 @@ type registerClient struct {
 	id    int
 	rng   *rand.Rand
 	n     int
-	known [groups][keysPerGroup]int32 // the newest version this client saw
+	known map[[2]int]int32 // the newest version this client saw, by group and key
 	// seen is the newest version seen per register on the current
 	// connection: a session's view never goes back.
 	seen map[[2]int]int32
@@ -110,7 +116,7 @@ func (rc *registerClient) loop(stop <-chan struct{}) {
 // next chooses the next operation.
 func (rc *registerClient) next() *regOp {
 	rc.n++
-	g, k := rc.rng.Intn(groups), rc.rng.Intn(keysPerGroup)
+	g, k := rc.run.activeGroup(rc.rng), rc.rng.Intn(keysPerGroup)
 	op := &regOp{Client: rc.id, Group: g, Key: k, Value: fmt.Sprintf("c%d-%d", rc.id, rc.n)}
 	switch p := rc.rng.Intn(100); {
 	case p < 35:
@@ -118,17 +124,17 @@ func (rc *registerClient) next() *regOp {
 	case p < 45:
 		op.Kind = "get"
 	case p < 75:
-		op.Kind, op.Version = "cas", rc.known[g][k]
+		op.Kind, op.Version = "cas", rc.known[[2]int{g, k}]
 	case p < 80:
 		op.Kind = "set"
 	default:
 		op.Kind = "multi"
 		k2 := (k + 1 + rc.rng.Intn(keysPerGroup-1)) % keysPerGroup
-		first := subOp{Key: k, Version: rc.known[g][k], Value: op.Value + "a"}
+		first := subOp{Key: k, Version: rc.known[[2]int{g, k}], Value: op.Value + "a"}
 		if rc.rng.Intn(2) == 0 {
-			first = subOp{Check: true, Key: k, Version: rc.known[g][k]}
+			first = subOp{Check: true, Key: k, Version: rc.known[[2]int{g, k}]}
 		}
-		op.Subs = []subOp{first, {Key: k2, Version: rc.known[g][k2], Value: op.Value + "b"}}
+		op.Subs = []subOp{first, {Key: k2, Version: rc.known[[2]int{g, k2}], Value: op.Value + "b"}}
 		op.Value = ""
 	}
 	return op
@@ -216,7 +222,7 @@ func (rc *registerClient) check(op *regOp) {
 				rc.id, op.Replica, op.Session, op.Kind, regPath(op.Group, k), v, prev)
 		}
 		rc.seen[key] = max(rc.seen[key], v)
-		rc.known[op.Group][k] = max(rc.known[op.Group][k], v)
+		rc.known[key] = max(rc.known[key], v)
 	}
 	switch op.Kind {
 	case "read", "get":
@@ -230,4 +236,16 @@ func (rc *registerClient) check(op *regOp) {
 			}
 		}
 	}
+}
+
+// groupCount is the number of register groups of the whole run: one set
+// of groupsPerEpoch per epoch of the run.
+func groupCount(d time.Duration) int {
+	return groupsPerEpoch * max(1, int((d+epoch-1)/epoch))
+}
+
+// activeGroup picks a group of the current epoch.
+func (rn *run) activeGroup(rng *rand.Rand) int {
+	e := min(int(time.Duration(rn.rec.now())/epoch), groupCount(rn.cfg.Duration)/groupsPerEpoch-1)
+	return e*groupsPerEpoch + rng.Intn(groupsPerEpoch)
 }

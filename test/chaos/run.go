@@ -139,7 +139,7 @@ func (rn *run) execute() (*Result, error) {
 	}
 	newRng := func() *rand.Rand { return rand.New(rand.NewSource(rng.Int63())) }
 	for i := 0; i < 6; i++ {
-		rc := &registerClient{run: rn, id: 1 + i, rng: newRng()}
+		rc := &registerClient{run: rn, id: 1 + i, rng: newRng(), known: map[[2]int]int32{}}
 		spawn(func() { rc.loop(workStop) })
 	}
 	for i := 0; i < 2; i++ {
@@ -243,7 +243,7 @@ func (rn *run) setup() error {
 			return err
 		}
 	}
-	for g := 0; g < groups; g++ {
+	for g := 0; g < groupCount(rn.cfg.Duration); g++ {
 		for k := 0; k < keysPerGroup; k++ {
 			if err := create(regPath(g, k), initValue); err != nil {
 				return err
@@ -351,7 +351,7 @@ func (rn *run) finalChecks() error {
 			}
 		}
 	}
-	for g := 0; g < groups; g++ {
+	for g := 0; g < groupCount(rn.cfg.Duration); g++ {
 		for k := 0; k < keysPerGroup; k++ {
 			op := &regOp{Client: -1, Replica: r.id, Kind: "read", Group: g, Key: k}
 			op.Call = rn.rec.now()

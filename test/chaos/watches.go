@@ -58,7 +58,7 @@ func (wc *watchClient) loop(stop <-chan struct{}) {
 // watchOnce sets a watch and follows it until it fires; it reports
 // whether the connection is still usable.
 func (wc *watchClient) watchOnce(zc *zkConn, stop <-chan struct{}) bool {
-	g, k := wc.rng.Intn(groups), wc.rng.Intn(keysPerGroup)
+	g, k := wc.run.activeGroup(wc.rng), wc.rng.Intn(keysPerGroup)
 	path := regPath(g, k)
 	if n := wc.eventsFor(path); n > 1 {
 		wc.run.rec.anomaly("watch-fired-twice", "client %d on replica %d got %d events for one watch on %s", wc.id, zc.replica, n, path)
