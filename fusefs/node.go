@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -73,13 +74,29 @@ type node struct {
 }
 
 // zpath returns the znode path of the inode's current place in the tree.
+// It walks the parents itself rather than check for a parent and then ask
+// go-fuse for the path: go-fuse detaches a replaced inode right after the
+// rename's reply, and between the two calls a reader's open would get
+// go-fuse's placeholder for a detached inode, and ENOENT. Rename stores
+// replaced before it replies, so a walk that finds the inode detached sees
+// it.
 func (n *node) zpath() string {
-	if p := n.replaced.Load(); p != nil {
-		if _, parent := n.Parent(); parent == nil {
-			return *p
+	root := n.m.root.EmbeddedInode()
+	var segs []string
+	for cur := n.EmbeddedInode(); cur != root; {
+		name, parent := cur.Parent()
+		if parent == nil {
+			if p := n.replaced.Load(); p != nil && cur == n.EmbeddedInode() {
+				return *p
+			}
+			// Deleted: go-fuse's placeholder path finds nothing.
+			return "/" + n.Path(root)
 		}
+		segs = append(segs, name)
+		cur = parent
 	}
-	return "/" + n.Path(n.m.root.EmbeddedInode())
+	slices.Reverse(segs)
+	return "/" + strings.Join(segs, "/")
 }
 
 func joinPath(dir, name string) string {
