@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,6 +149,17 @@ func (c *rawConn) write(b []byte) {
 	c.t.Helper()
 	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// writeRefused sends b, which the server may refuse before it has all of
+// it: a reset connection is then an answer, not a failure of the test
+// (closedByServer tells what the server did).
+func (c *rawConn) writeRefused(b []byte) {
+	c.t.Helper()
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.nc.Write(b); err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 		c.t.Fatalf("write: %v", err)
 	}
 }

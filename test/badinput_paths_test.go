@@ -211,7 +211,7 @@ func TestDataOverTheLimit(t *testing.T) {
 	// connection rather than read the request. go-zookeeper would not
 	// send it; a raw connection does.
 	raw := dialRawSession(t, m.Addr())
-	raw.write(wire.AppendFrame(nil, &wire.RequestHeader{Xid: 1, Type: wire.OpSetData}, &wire.SetDataRequest{Path: "/big", Data: make([]byte, 2<<20), Version: -1}))
+	raw.writeRefused(wire.AppendFrame(nil, &wire.RequestHeader{Xid: 1, Type: wire.OpSetData}, &wire.SetDataRequest{Path: "/big", Data: make([]byte, 2<<20), Version: -1}))
 	if !raw.closedByServer() {
 		t.Error("the server kept a connection that sent a 2 MiB packet")
 	}
