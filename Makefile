@@ -23,6 +23,7 @@ test: lint
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
 # chaos runs the fault-injection harness (test/chaos) for DURATION, with
 # SEED (random when empty) and REPLICAS (3 or 5); the history, summary and
