@@ -16,7 +16,8 @@ import (
 // had changed when it had not. Its watchers must get the events that the
 // snapshot's writes imply, and no others.
 func TestRestoreFiresOnlyRealChanges(t *testing.T) {
-	e := newTestEnsemble(t, 3, 0, "--snap-count", "50", "--trailing-logs", "10")
+	const snapCount = 50
+	e := newTestEnsemble(t, 3, 0, "--snap-count", fmt.Sprint(snapCount), "--trailing-logs", "10")
 	leader := e.leader()
 	follower := e.members[0]
 	if follower == leader {
@@ -24,7 +25,7 @@ func TestRestoreFiresOnlyRealChanges(t *testing.T) {
 	}
 	lc := connect(t, leader.Addr(), 30*time.Second)
 	fc := connect(t, follower.Addr(), 30*time.Second)
-	for _, p := range []string{"/quiet", "/busy", "/gone", "/calm", "/calm/c", "/moving", "/moving/k"} {
+	for _, p := range []string{"/quiet-filler", "/quiet", "/busy", "/gone", "/calm", "/calm/c", "/moving", "/moving/k"} {
 		if _, err := lc.Create(p, []byte("0"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +83,21 @@ func TestRestoreFiresOnlyRealChanges(t *testing.T) {
 	if _, err := lc.Create("/born", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(12 * time.Second) // raft checks the snapshot threshold every 5-10 s
+	// The leader must have snapshotted past the follower and compacted its
+	// log. raft compacts right after a snapshot completes, in the same
+	// goroutine, so a second snapshot proves the first one's compaction
+	// is done; the writes that trigger it touch no watched node.
+	_, bornStat, err := lc.Exists("/born")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := waitForSnapshot(t, leader.Server, uint64(bornStat.Czxid)-uint64(snapCount))
+	for i := 0; i < snapCount+5; i++ {
+		if _, err := lc.Set("/quiet-filler", []byte(fmt.Sprint(i)), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitForSnapshot(t, leader.Server, first+1)
 	resume()
 
 	eventually(t, 20*time.Second, "the follower installing a snapshot", func() error {

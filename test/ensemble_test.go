@@ -336,7 +336,11 @@ func TestEnsembleOfThreeProcesses(t *testing.T) {
 	if wiped == e.leader() {
 		wiped = m2
 	}
-	time.Sleep(12 * time.Second) // raft checks the snapshot threshold every 5-10 s
+	// The leader's log must be compacted past index 1, so that the wiped
+	// replica can only catch up through a snapshot; it takes seconds to
+	// stop, wipe and start, long after the compaction that follows the
+	// snapshot in raft's snapshot goroutine.
+	waitForSnapshot(t, e.leader().Server, 200)
 	e.stop(wiped)
 	if err := wiped.WipeData(); err != nil {
 		t.Fatal(err)
