@@ -24,6 +24,9 @@ type File struct {
 	writers map[*handle]struct{}
 	// pending is the handle whose flush will create the znode.
 	pending *handle
+	// lastOpen is, by thread, the writable handle the thread opened
+	// last and has not used yet (see openTruncHandle).
+	lastOpen map[uint32]*handle
 	// opens counts the open handles; closed those of them whose
 	// descriptor was closed, which the kernel has yet to release. See
 	// servesOpen.
@@ -78,6 +81,9 @@ func (f *File) addWriter(h *handle) {
 func (f *File) removeWriter(h *handle) {
 	f.mu.Lock()
 	delete(f.writers, h)
+	if f.lastOpen[h.tid] == h {
+		delete(f.lastOpen, h.tid)
+	}
 	if f.pending == h {
 		f.pending = nil
 	}
@@ -149,7 +155,7 @@ func (f *File) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		h = f.pendingHandle()
 	}
 	if h == nil && size == 0 {
-		h = f.openTruncHandle(callerPid(ctx))
+		h = f.openTruncHandle(callerTid(ctx))
 	}
 	var errno syscall.Errno
 	if h != nil {
@@ -263,28 +269,53 @@ func (f *File) Removexattr(ctx context.Context, attr string) syscall.Errno {
 }
 
 // openTruncHandle finds the handle that a truncate to zero without a
-// handle belongs to: open(O_TRUNC) makes the kernel send the truncation
-// separately, without the handle, right after the open and from the same
-// process. Buffering it in that handle keeps `echo x > f` one version.
-func (f *File) openTruncHandle(pid uint32) *handle {
+// handle belongs to. Without atomic O_TRUNC, open(O_TRUNC) reaches the
+// mount as an OPEN and then a SETATTR of the size that carries no handle,
+// both sent by the opening thread within its one open(2) call: the
+// truncation belongs to the last handle that thread opened on this inode,
+// and to no other descriptor the process holds. The mark is consumed by
+// the truncation and by any use of the handle, so a later truncate(2) of
+// the path by the same thread commits at once.
+func (f *File) openTruncHandle(tid uint32) *handle {
 	f.mu.Lock()
-	all := make([]*handle, 0, len(f.writers))
-	for h := range f.writers {
-		all = append(all, h)
-	}
+	h := f.lastOpen[tid]
+	delete(f.lastOpen, tid)
 	f.mu.Unlock()
-	for _, h := range all {
-		h.mu.Lock()
-		fresh := h.pid == pid && len(h.edits) == 0 && !h.written
-		h.mu.Unlock()
-		if fresh {
-			return h
-		}
+	if h == nil {
+		return nil
 	}
-	return nil
+	h.mu.Lock()
+	fresh := len(h.edits) == 0 && !h.written && h.failed == 0
+	h.mu.Unlock()
+	if !fresh {
+		return nil
+	}
+	return h
 }
 
-func callerPid(ctx context.Context) uint32 {
+// markOpened records h as the last handle thread tid opened for writing
+// (see openTruncHandle).
+func (f *File) markOpened(tid uint32, h *handle) {
+	f.mu.Lock()
+	if f.lastOpen == nil {
+		f.lastOpen = map[uint32]*handle{}
+	}
+	f.lastOpen[tid] = h
+	f.mu.Unlock()
+}
+
+// unmarkOpened drops h's mark once it is used (see openTruncHandle).
+func (f *File) unmarkOpened(h *handle) {
+	f.mu.Lock()
+	if f.lastOpen[h.tid] == h {
+		delete(f.lastOpen, h.tid)
+	}
+	f.mu.Unlock()
+}
+
+// callerTid returns the thread that made the request: FUSE's header
+// carries the caller's thread id, not its process id.
+func callerTid(ctx context.Context) uint32 {
 	if c, ok := fuse.FromContext(ctx); ok {
 		return c.Pid
 	}
@@ -313,6 +344,11 @@ func (f *File) settle() syscall.Errno {
 		time.Sleep(time.Millisecond)
 	}
 	if ph := f.pendingHandle(); ph != nil {
+		if ph.poisoned() {
+			// Its writer was told its write failed: the file will
+			// never be created.
+			return syscall.ENOENT
+		}
 		return ph.flush(true, true)
 	}
 	return 0

@@ -56,7 +56,7 @@ type handle struct {
 	file   *File
 	write  bool
 	append bool
-	pid    uint32    // the process that opened it
+	tid    uint32    // the thread that opened it (see File.openTruncHandle)
 	opened time.Time // when, to bound the waits of settle
 
 	// size is the buffered size while there are uncommitted edits, -1
@@ -82,6 +82,13 @@ type handle struct {
 	pendingKey string // the path create registered under
 	discarded  bool   // the file was removed before it was created
 	closed     bool   // close(2) flushed it; counted in File.closed, under File.mu
+	// failed is the first error a write, ftruncate or commit of this
+	// handle reported. From then on nothing of the handle's edits is
+	// committed, at close or fsync, and every later write, ftruncate,
+	// fsync and close reports it again: a program told that its write
+	// failed (cp of a file over the size limit) must not have the part
+	// it wrote before the failure published at its close.
+	failed syscall.Errno
 	// snapshot is a reader's content, as of its open; never changed.
 	snapshot []byte
 }
@@ -156,7 +163,8 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 		return nil, 0, errno
 	}
 	h := newHandle(f, true, flags&syscall.O_APPEND != 0)
-	h.pid = callerPid(ctx)
+	h.tid = callerTid(ctx)
+	f.markOpened(h.tid, h)
 	if flags&syscall.O_TRUNC != 0 {
 		h.loaded = true
 		h.baseVersion = in.stat.Version
@@ -203,6 +211,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(slice(h.snapshot, off, len(dest))), 0
 	}
 	if h.write {
+		h.file.unmarkOpened(h)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.loaded {
@@ -244,11 +253,15 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	if !h.write {
 		return 0, syscall.EBADF
 	}
+	h.file.unmarkOpened(h)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.failed != 0 {
+		return 0, h.failed
+	}
 	if !h.loaded {
 		if errno := h.load(); errno != 0 {
-			return 0, errno
+			return 0, h.fail(errno)
 		}
 	}
 	e := edit{op: 'w', off: off, data: append([]byte(nil), data...)}
@@ -263,7 +276,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 		size = int64(len(h.view))
 	}
 	if size > int64(h.file.m.maxData) {
-		return 0, syscall.EFBIG
+		return 0, h.fail(syscall.EFBIG)
 	}
 	h.view = e.apply(h.view)
 	h.edits = append(h.edits, e)
@@ -275,14 +288,18 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 
 // truncate buffers an ftruncate.
 func (h *handle) truncate(size int64) syscall.Errno {
-	if size > int64(h.file.m.maxData) {
-		return syscall.EFBIG
-	}
+	h.file.unmarkOpened(h)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.failed != 0 {
+		return h.failed
+	}
+	if size > int64(h.file.m.maxData) {
+		return h.fail(syscall.EFBIG)
+	}
 	if !h.loaded {
 		if errno := h.load(); errno != 0 {
-			return errno
+			return h.fail(errno)
 		}
 	}
 	e := edit{op: 't', off: size}
@@ -301,6 +318,7 @@ var _ = (fs.FileFlusher)((*handle)(nil))
 
 // Flush commits on close, so that close reports a failed write.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	h.file.unmarkOpened(h)
 	h.file.closedBy(h)
 	return h.flush(true, false)
 }
@@ -309,6 +327,7 @@ var _ = (fs.FileFsyncer)((*handle)(nil))
 
 // Fsync commits.
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	h.file.unmarkOpened(h)
 	return h.flush(true, true)
 }
 
@@ -321,7 +340,8 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	if !h.write {
 		return 0
 	}
-	if errno := h.flush(false, true); errno != 0 {
+	reported := h.poisoned()
+	if errno := h.flush(false, true); errno != 0 && !reported {
 		h.file.m.log.Warn("a write deferred to the last close failed", "path", h.file.zpath(), "errno", errno.Error())
 	}
 	h.file.removeWriter(h)
@@ -353,6 +373,9 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.failed != 0 {
+		return h.failed
+	}
 	if h.discarded || (!h.dirty && !h.create) {
 		return 0
 	}
@@ -378,21 +401,21 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 				break
 			}
 			if !errors.Is(err, tree.ErrNodeExists) {
-				return toErrno(err)
+				return h.fail(toErrno(err))
 			}
 			// Another client created it first: O_CREAT without
 			// O_EXCL opens what is there, so write over it.
 			var st tree.Stat
 			m.rep.Read(func(t *tree.Tree) { st, err = t.Stat(p) })
 			if err != nil {
-				return toErrno(err)
+				return h.fail(toErrno(err))
 			}
 			h.file.czxid.Store(st.Czxid)
 			h.create = false
 			h.file.removePending(h)
 			m.dropPending(h.pendingKey, h.file)
 			if errno := h.load(); errno != 0 {
-				return errno
+				return h.fail(errno)
 			}
 			continue
 		}
@@ -402,11 +425,11 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 			break
 		}
 		if !retryable(err, attempt) {
-			return toErrno(err)
+			return h.fail(toErrno(err))
 		}
 		h.view = nil
 		if errno := h.load(); errno != 0 {
-			return errno
+			return h.fail(errno)
 		}
 	}
 	h.baseVersion = res.Stat.Version
@@ -418,6 +441,23 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 		m.notifier.waitFor(uint64(res.Stat.Mzxid))
 	}
 	return 0
+}
+
+// fail records the first error reported on the handle (see failed) and
+// returns it. Called with h.mu held.
+func (h *handle) fail(errno syscall.Errno) syscall.Errno {
+	if h.failed == 0 {
+		h.failed = errno
+		h.size.Store(-1)
+	}
+	return h.failed
+}
+
+// poisoned reports whether the handle failed.
+func (h *handle) poisoned() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failed != 0
 }
 
 // retryable reports whether a write that lost a version race should try
