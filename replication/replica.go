@@ -250,11 +250,9 @@ func (r *Replica) start() error {
 	rc.NoSnapshotRestoreOnStart = true
 	raftTimings(rc, cfg.TickTime, r.standalone())
 
-	var boot raft.Configuration
+	boot := membership(cfg)
 	if r.standalone() {
-		addr, trans := raft.NewInmemTransport(raft.ServerAddress("standalone-" + cfg.ID))
-		r.trans = trans
-		boot.Servers = []raft.Server{{ID: rc.LocalID, Address: addr}}
+		_, r.trans = raft.NewInmemTransport(standaloneAddr(cfg.ID))
 	} else {
 		self := r.peers[cfg.ID]
 		adv, err := net.ResolveTCPAddr("tcp", self.RaftAddr)
@@ -276,13 +274,6 @@ func (r *Replica) start() error {
 			MaxPool:               3,
 			Timeout:               10 * time.Second,
 		})
-		for _, p := range cfg.Peers {
-			s := raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr), Suffrage: raft.Voter}
-			if p.Observer {
-				s.Suffrage = raft.Nonvoter
-			}
-			boot.Servers = append(boot.Servers, s)
-		}
 		if r.rpc, err = listenRPC(r, self.RPCAddr); err != nil {
 			r.trans.(raft.WithClose).Close()
 			return err

@@ -44,6 +44,8 @@ func requireZooKeeper(t *testing.T) {
 type zooKeeper struct {
 	addr    string
 	logPath string
+	dataDir string        // its dataDir, for tests that read it offline
+	pid     int           // of the process group
 	done    chan struct{} // closed when the process has exited
 }
 
@@ -65,6 +67,7 @@ func startZooKeeper(t *testing.T) *zooKeeper {
 	z := &zooKeeper{
 		addr:    "127.0.0.1:" + strconv.Itoa(port),
 		logPath: filepath.Join(dir, "zookeeper.log"),
+		dataDir: filepath.Join(dir, "data"),
 		done:    make(chan struct{}),
 	}
 	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
@@ -89,6 +92,7 @@ func startZooKeeper(t *testing.T) *zooKeeper {
 		logf.Close()
 		t.Fatalf("starting ZooKeeper: %v", err)
 	}
+	z.pid = cmd.Process.Pid
 	go func() {
 		cmd.Wait()
 		logf.Close()
@@ -123,6 +127,13 @@ func (z *zooKeeper) Addr(t *testing.T) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Kill stops the server at once, as a crash would, and waits until it has
+// exited: what it acknowledged is in its data directory.
+func (z *zooKeeper) Kill() {
+	syscall.Kill(-z.pid, syscall.SIGKILL)
+	<-z.done
 }
 
 func (z *zooKeeper) logTail() string {

@@ -37,6 +37,8 @@ func usage() {
 commands:
   server     run a replica
   version    print the version
+  import     import zookeeper: copy a ZooKeeper data directory into a new
+             zkfs one ("zkfs import zookeeper --help")
   ls, get, stat, getAcl, getEphemerals, getAllChildrenNumber, whoami, sync,
   create, set, delete, deleteall, setAcl, watch
              zkCli.sh's commands, with its output ("zkfs ls --help")

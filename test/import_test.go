@@ -1,0 +1,255 @@
+package test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// znode is what a ZooKeeper server serves for one node.
+type znode struct {
+	data []byte
+	stat zk.Stat
+	acl  []zk.ACL
+}
+
+func (n znode) String() string {
+	var acl []string
+	for _, a := range n.acl {
+		acl = append(acl, fmt.Sprintf("%d:%s:%s", a.Perms, a.Scheme, a.ID))
+	}
+	return fmt.Sprintf("data=%q stat=%+v acl=%s", n.data, n.stat, strings.Join(acl, ","))
+}
+
+// dumpTree reads every node under root (included) through c, which must be
+// allowed to read them all.
+func dumpTree(t *testing.T, c *zk.Conn, root string) map[string]znode {
+	t.Helper()
+	out := map[string]znode{}
+	var walk func(p string)
+	walk = func(p string) {
+		data, st, err := c.Get(p)
+		if err != nil {
+			t.Fatalf("get %s: %v", p, err)
+		}
+		acl, _, err := c.GetACL(p)
+		if err != nil {
+			t.Fatalf("getACL %s: %v", p, err)
+		}
+		out[p] = znode{data: data, stat: *st, acl: acl}
+		kids, _, err := c.Children(p)
+		if err != nil {
+			t.Fatalf("children %s: %v", p, err)
+		}
+		for _, k := range kids {
+			walk(strings.TrimSuffix(p, "/") + "/" + k)
+		}
+	}
+	walk(root)
+	return out
+}
+
+// fillZooKeeper creates, under prefix, every kind of node a migration
+// must carry: nested persistent nodes, empty and binary data, a queue of
+// sequential nodes with gaps, a container, TTL nodes, nodes only a digest
+// user may read, a changed ACL, a multi. c authenticates as that user.
+func fillZooKeeper(t *testing.T, c *zk.Conn, prefix string) {
+	t.Helper()
+	open := zk.WorldACL(zk.PermAll)
+	if err := c.AddAuth("digest", []byte("alice:secret")); err != nil {
+		t.Fatal(err)
+	}
+	secret := zk.DigestACL(zk.PermAll, "alice", "secret")
+	bin := make([]byte, 256)
+	for i := range bin {
+		bin[i] = byte(i)
+	}
+	steps := []func() error{
+		func() error { return create(c, prefix+"/app", []byte("v0"), 0, open) },
+		func() error { return create(c, prefix+"/app/empty", []byte{}, 0, open) },
+		func() error { return create(c, prefix+"/app/binary", bin, 0, open) },
+		func() error { _, err := c.Set(prefix+"/app", []byte("v1"), 0); return err },
+		func() error { _, err := c.Set(prefix+"/app", []byte("v2"), 1); return err },
+		func() error { return create(c, prefix+"/a/b/c", []byte("deep"), 0, open) },
+		func() error { return create(c, prefix+"/secret", []byte("s3cr3t"), 0, secret) },
+		func() error { return create(c, prefix+"/secret/inner", []byte("x"), 0, secret) },
+		func() error { return create(c, prefix+"/app/acl", nil, 0, open) },
+		func() error { _, err := c.SetACL(prefix+"/app/acl", zk.WorldACL(zk.PermRead), -1); return err },
+		func() error { return create(c, prefix+"/queue", nil, 0, open) },
+		func() error {
+			for i := 0; i < 4; i++ {
+				if _, err := c.Create(prefix+"/queue/item-", []byte{byte(i)}, zk.FlagSequence, open); err != nil {
+					return err
+				}
+			}
+			return c.Delete(prefix+"/queue/item-0000000001", -1)
+		},
+		func() error {
+			_, err := c.CreateContainer(prefix+"/locks", nil, zk.FlagContainer, open)
+			return err
+		},
+		func() error { return create(c, prefix+"/locks/keep", nil, 0, open) },
+		func() error {
+			_, err := c.CreateTTL(prefix+"/ttl", []byte("t"), zk.FlagTTL, open, time.Hour)
+			return err
+		},
+		func() error {
+			_, err := c.CreateTTL(prefix+"/queue/ttl-", nil, zk.FlagPersistentSequentialWithTTL, open, time.Hour)
+			return err
+		},
+		func() error {
+			_, err := c.Multi(&zk.CreateRequest{Path: prefix + "/multi", Acl: open},
+				&zk.CreateRequest{Path: prefix + "/multi/a", Data: []byte("m"), Acl: open},
+				&zk.SetDataRequest{Path: prefix + "/app/empty", Data: []byte("now"), Version: -1})
+			return err
+		},
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("filling ZooKeeper, step %d: %v", i, err)
+		}
+	}
+}
+
+// create creates path and any missing parents, with the same ACL.
+func create(c *zk.Conn, path string, data []byte, flags int32, acl []zk.ACL) error {
+	parts := strings.Split(path, "/")
+	for i := 2; i < len(parts); i++ {
+		p := strings.Join(parts[:i], "/")
+		if _, err := c.Create(p, nil, 0, acl); err != nil && err != zk.ErrNodeExists {
+			return err
+		}
+	}
+	_, err := c.Create(path, data, flags, acl)
+	return err
+}
+
+// TestImportZooKeeperOffline fills a real ZooKeeper 3.8, leaves a session
+// with ephemeral nodes open, kills it, imports its data directory and
+// compares every znode zkfs then serves with what ZooKeeper served: all
+// equal, stat included, but for the ephemerals, which are gone as if their
+// session had expired. A damaged copy of the directory is refused and
+// leaves nothing.
+func TestImportZooKeeperOffline(t *testing.T) {
+	z := startZooKeeper(t)
+	srv, err := NewServer(zkfsBin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := connect(t, z.Addr(t), 10*time.Second)
+	fillZooKeeper(t, src, "")
+	eph := connect(t, z.addr, 10*time.Second)
+	for p, mode := range map[string]int32{"/app/eph": zk.FlagEphemeral, "/queue/eph-": zk.FlagEphemeralSequential} {
+		if _, err := eph.Create(p, []byte("e"), mode, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := dumpTree(t, src, "/")
+	var last int64
+	for _, n := range want {
+		last = max(last, n.stat.Mzxid, n.stat.Pzxid)
+	}
+	z.Kill()
+
+	// Damaged input first: one flipped byte in the transaction log.
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := exec.Command("cp", "-r", z.dataDir, bad).Run(); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(bad, "version-2", "log.*"))
+	if len(logs) == 0 {
+		t.Fatalf("no transaction log in %s", bad)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[60] ^= 0xff // inside the first record
+	os.WriteFile(logs[0], b, 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(zkfsBin, "import", "zookeeper", "--zk-data-dir", bad, "--data-dir", out)
+	msg, err := cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(msg, []byte("checksum")) || bytes.Count(msg, []byte("\n")) != 1 {
+		t.Errorf("import of a damaged log: %v, %q; want one line about the checksum", err, msg)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused import left %s behind (%v)", out, err)
+	}
+
+	msg, err = exec.Command(zkfsBin, "import", "zookeeper", "--zk-data-dir", z.dataDir, "--data-dir", srv.DataDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("import: %v: %s", err, msg)
+	}
+	t.Logf("%s", msg)
+	if !bytes.Contains(msg, []byte("dropped 2 ephemeral nodes and 2 sessions")) {
+		t.Errorf("summary %q does not count the 2 ephemerals and 2 sessions", msg)
+	}
+	if err := srv.Start(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(20 * time.Second) })
+	dst := connect(t, srv.Addr(), 10*time.Second)
+	if err := dst.AddAuth("digest", []byte("alice:secret")); err != nil {
+		t.Fatal(err)
+	}
+	got := dumpTree(t, dst, "/")
+
+	// The ephemerals are gone; their parents count one child fewer, and
+	// so one more change in cversion, as after an expiry.
+	for p, n := range want {
+		if n.stat.EphemeralOwner == 0 {
+			continue
+		}
+		delete(want, p)
+		parent := want[filepath.Dir(p)]
+		parent.stat.NumChildren--
+		parent.stat.Cversion++
+		want[filepath.Dir(p)] = parent
+	}
+	var paths []string
+	for p := range want {
+		paths = append(paths, p)
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		w, okw := want[p]
+		g, okg := got[p]
+		switch {
+		case !okg:
+			t.Errorf("%s: missing after the import; ZooKeeper served %v", p, w)
+		case !okw:
+			t.Errorf("%s: zkfs serves it, ZooKeeper did not", p)
+		case w.String() != g.String():
+			t.Errorf("%s:\n zkfs      %v\n ZooKeeper %v", p, g, w)
+		}
+	}
+	if len(got) < 20 {
+		t.Errorf("only %d znodes compared", len(got))
+	}
+
+	// New writes continue ZooKeeper's zxids and sequence numbers.
+	p, err := dst.Create("/queue/item-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := dst.Get(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != "/queue/item-0000000006" || st.Czxid <= last {
+		t.Errorf("new sequential node %s at zxid %#x; want item-0000000006 above ZooKeeper's zxids", p, st.Czxid)
+	}
+}
