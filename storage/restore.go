@@ -57,20 +57,6 @@ func (s *Store) Restore(r io.Reader, cfg tree.Config) (*tree.Tree, uint64, error
 // readSnapshot reads and validates a snapshot stream into a batch that
 // replaces the tree, and the tree it describes. The batch is not committed.
 func (s *Store) readSnapshot(r io.Reader, cfg tree.Config) (_ *pebble.Batch, _ *tree.Tree, _ uint64, err error) {
-	sr := &snapReader{br: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
-	var hdr [len(snapMagic) + 4 + 8]byte
-	if err := sr.full(hdr[:]); err != nil {
-		return nil, nil, 0, err
-	}
-	if string(hdr[:len(snapMagic)]) != snapMagic {
-		return nil, nil, 0, fmt.Errorf("%w: not a zkfs snapshot", ErrBadSnapshot)
-	}
-	if v := binary.BigEndian.Uint32(hdr[8:]); v != snapVersion {
-		return nil, nil, 0, fmt.Errorf("%w: snapshot format version %d, this build understands only %d",
-			ErrBadSnapshot, v, snapVersion)
-	}
-	applied := binary.BigEndian.Uint64(hdr[12:])
-
 	b := s.db.NewBatch()
 	defer func() {
 		if err != nil {
@@ -84,6 +70,79 @@ func (s *Store) readSnapshot(r io.Reader, cfg tree.Config) (_ *pebble.Batch, _ *
 			return nil, nil, 0, err
 		}
 	}
+	t, info, err := decodeSnapshot(r, cfg, func(rec tree.Record, key []byte) error {
+		// Pebble panics on a batch reaching 4 GiB; fail cleanly well before.
+		if b.Len()+len(key)+len(rec.Value)+32 > maxRestoreBatch {
+			return fmt.Errorf("%w: more than %d MiB of records", ErrSnapshotTooLarge, maxRestoreBatch>>20)
+		}
+		return b.Set(key, rec.Value, nil)
+	}, nil)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if info.Nodes+info.Sessions == 0 {
+		// An empty store's snapshot: store the fresh tree, as LoadTree
+		// would.
+		if err := addTreeRecords(b, t); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if err := b.Set(metaAppliedKey, appliedValue(info.Index), nil); err != nil {
+		return nil, nil, 0, err
+	}
+	return b, t, info.Index, nil
+}
+
+// SnapshotInfo describes a snapshot stream.
+type SnapshotInfo struct {
+	// Index is the applied Raft index the snapshot holds, which is also
+	// the zxid of its last change.
+	Index uint64
+	// Nodes and Sessions count the records of each kind.
+	Nodes, Sessions uint64
+	// Bytes is how much of the stream was read.
+	Bytes int64
+	// Checksum is the CRC-32C that the trailer holds, once it is read.
+	Checksum uint32
+}
+
+// ReadSnapshotInfo reads a whole snapshot stream, written by
+// Snapshot.WriteTo, checks it as Restore does (format, order, record
+// count, checksum, and that the records form a tree) and describes it. It
+// writes nothing. On failure the error wraps ErrBadSnapshot and the info
+// describes what was read before the fault. progress, when not nil, is
+// called as records arrive with the figures so far.
+func ReadSnapshotInfo(r io.Reader, progress func(SnapshotInfo)) (SnapshotInfo, error) {
+	_, info, err := decodeSnapshot(r, tree.Config{}, func(tree.Record, []byte) error { return nil }, progress)
+	return info, err
+}
+
+// progressEvery is how many records pass between two progress calls.
+const progressEvery = 4096
+
+// decodeSnapshot reads and validates a snapshot stream, hands each record
+// to fn with its database key (the record's Value is only valid during the
+// call), and returns the tree the records describe. A stream with no
+// records yields a fresh tree.
+func decodeSnapshot(r io.Reader, cfg tree.Config, fn func(rec tree.Record, key []byte) error, progress func(SnapshotInfo)) (*tree.Tree, SnapshotInfo, error) {
+	sr := &snapReader{br: bufio.NewReaderSize(r, 64<<10), crc: crc32.New(castagnoli)}
+	var info SnapshotInfo
+	fail := func(err error) (*tree.Tree, SnapshotInfo, error) {
+		info.Bytes = sr.n
+		return nil, info, err
+	}
+	var hdr [len(snapMagic) + 4 + 8]byte
+	if err := sr.full(hdr[:]); err != nil {
+		return fail(err)
+	}
+	if string(hdr[:len(snapMagic)]) != snapMagic {
+		return fail(fmt.Errorf("%w: not a zkfs snapshot", ErrBadSnapshot))
+	}
+	if v := binary.BigEndian.Uint32(hdr[8:]); v != snapVersion {
+		return fail(fmt.Errorf("%w: snapshot format version %d, this build understands only %d",
+			ErrBadSnapshot, v, snapVersion))
+	}
+	info.Index = binary.BigEndian.Uint64(hdr[12:])
 
 	var loader *tree.Loader
 	var count uint64
@@ -91,74 +150,79 @@ func (s *Store) readSnapshot(r io.Reader, cfg tree.Config) (_ *pebble.Batch, _ *
 	for {
 		tag, err := sr.byte()
 		if err != nil {
-			return nil, nil, 0, err
+			return fail(err)
 		}
 		if tag == snapEnd {
 			break
 		}
 		rec, key, err := sr.record(tag)
 		if err != nil {
-			return nil, nil, 0, err
+			return fail(err)
 		}
 		if prevKey != nil && bytes.Compare(prevKey, key) >= 0 {
-			return nil, nil, 0, fmt.Errorf("%w: record %d out of order", ErrBadSnapshot, count)
+			return fail(fmt.Errorf("%w: record %d out of order", ErrBadSnapshot, count))
 		}
-		prevKey = key
+		prevKey = append(prevKey[:0], key...)
 		if loader == nil {
 			loader = tree.NewLoader(cfg)
 		}
 		if err := loader.Add(rec); err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, count, err)
+			return fail(fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, count, err))
 		}
-		// Pebble panics on a batch reaching 4 GiB; fail cleanly well before.
-		if b.Len()+len(key)+len(rec.Value)+32 > maxRestoreBatch {
-			return nil, nil, 0, fmt.Errorf("%w: more than %d MiB of records", ErrSnapshotTooLarge, maxRestoreBatch>>20)
+		if err := fn(rec, key); err != nil {
+			return fail(err)
 		}
-		if err := b.Set(key, rec.Value, nil); err != nil {
-			return nil, nil, 0, err
+		if rec.Type == tree.RecordNode {
+			info.Nodes++
+		} else {
+			info.Sessions++
 		}
 		count++
+		if progress != nil && count%progressEvery == 0 {
+			info.Bytes = sr.n
+			progress(info)
+		}
 	}
 	n, err := sr.uint64()
 	if err != nil {
-		return nil, nil, 0, err
+		return fail(err)
 	}
 	if n != count {
-		return nil, nil, 0, fmt.Errorf("%w: trailer counts %d records, stream has %d", ErrBadSnapshot, n, count)
+		return fail(fmt.Errorf("%w: trailer counts %d records, stream has %d", ErrBadSnapshot, n, count))
 	}
 	want := sr.crc.Sum32()
 	var sum [4]byte
 	if _, err := io.ReadFull(sr.br, sum[:]); err != nil {
-		return nil, nil, 0, snapErr(err)
+		return fail(snapErr(err))
 	}
-	if got := binary.BigEndian.Uint32(sum[:]); got != want {
-		return nil, nil, 0, fmt.Errorf("%w: checksum %08x, computed %08x", ErrBadSnapshot, got, want)
+	sr.n += int64(len(sum))
+	info.Checksum = binary.BigEndian.Uint32(sum[:])
+	if info.Checksum != want {
+		return fail(fmt.Errorf("%w: checksum %08x, computed %08x", ErrBadSnapshot, info.Checksum, want))
 	}
 	if _, err := sr.br.ReadByte(); !errors.Is(err, io.EOF) {
 		if err == nil {
 			err = errors.New("data after the trailer")
 		}
-		return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+		return fail(fmt.Errorf("%w: %v", ErrBadSnapshot, err))
+	}
+	info.Bytes = sr.n
+	if progress != nil {
+		progress(info)
 	}
 
-	var t *tree.Tree
 	if count == 0 {
-		// An empty store's snapshot: nothing was ever applied. Store the
-		// fresh tree, as LoadTree would.
-		if applied != 0 {
-			return nil, nil, 0, fmt.Errorf("%w: applied index %d but no records", ErrBadSnapshot, applied)
+		// An empty store's snapshot: nothing was ever applied.
+		if info.Index != 0 {
+			return fail(fmt.Errorf("%w: applied index %d but no records", ErrBadSnapshot, info.Index))
 		}
-		t = tree.New(cfg)
-		if err := addTreeRecords(b, t); err != nil {
-			return nil, nil, 0, err
-		}
-	} else if t, err = loader.Finish(int64(applied)); err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+		return tree.New(cfg), info, nil
 	}
-	if err := b.Set(metaAppliedKey, appliedValue(applied), nil); err != nil {
-		return nil, nil, 0, err
+	t, err := loader.Finish(int64(info.Index))
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadSnapshot, err))
 	}
-	return b, t, applied, nil
+	return t, info, nil
 }
 
 // record reads the body of a record whose tag has been read, and returns it

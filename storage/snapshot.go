@@ -156,6 +156,7 @@ type snapReader struct {
 	br  *bufio.Reader
 	crc hash.Hash32
 	buf []byte
+	n   int64 // bytes consumed
 }
 
 // snapErr marks a read error as a bad snapshot, and reports an end of
@@ -172,6 +173,7 @@ func (r *snapReader) full(p []byte) error {
 		return snapErr(err)
 	}
 	r.crc.Write(p)
+	r.n += int64(len(p))
 	return nil
 }
 
@@ -181,6 +183,7 @@ func (r *snapReader) byte() (byte, error) {
 		return 0, snapErr(err)
 	}
 	r.crc.Write([]byte{c})
+	r.n++
 	return c, nil
 }
 

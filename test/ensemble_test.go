@@ -27,6 +27,8 @@ type member struct {
 	peer    int
 	elect   int
 	observe bool
+	// Metrics is the member's metrics and admin HTTP port.
+	Metrics int
 }
 
 // testEnsemble is a set of members that share one zoo.cfg server list.
@@ -65,7 +67,7 @@ func newTestEnsemble(t *testing.T, voters, observers int, extra ...string) *test
 func (e *testEnsemble) newMember(id int, observer bool) *member {
 	e.t.Helper()
 	dir := e.t.TempDir()
-	ports := make([]int, 2)
+	ports := make([]int, 3)
 	for i := range ports {
 		p, err := FreePort()
 		if err != nil {
@@ -73,8 +75,9 @@ func (e *testEnsemble) newMember(id int, observer bool) *member {
 		}
 		ports[i] = p
 	}
-	m := &member{ID: id, Mnt: filepath.Join(dir, "mnt"), Cfg: filepath.Join(dir, "zoo.cfg"), peer: ports[0], elect: ports[1], observe: observer}
-	s, err := NewServer(zkfsBin, dir, append([]string{"--config", m.Cfg, "--mount", m.Mnt}, e.extra...)...)
+	m := &member{ID: id, Mnt: filepath.Join(dir, "mnt"), Cfg: filepath.Join(dir, "zoo.cfg"), peer: ports[0], elect: ports[1], observe: observer, Metrics: ports[2]}
+	s, err := NewServer(zkfsBin, dir, append([]string{"--config", m.Cfg, "--mount", m.Mnt,
+		"--metrics-address", "127.0.0.1", "--metrics-port", fmt.Sprint(m.Metrics)}, e.extra...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -263,13 +263,15 @@ func replicationConfig(log *slog.Logger, o serverOptions) (replication.Config, e
 	return cfg, nil
 }
 
-// serveMetrics serves Prometheus's /metrics until the server stops.
-func serveMetrics(log *slog.Logger, addr string, collectors ...prometheus.Collector) (*http.Server, error) {
+// serveMetrics serves Prometheus's /metrics, and the admin endpoints,
+// until the server stops.
+func serveMetrics(log *slog.Logger, addr string, a *admin, collectors ...prometheus.Collector) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors...)
 	reg.MustRegister(collectors2.NewGoCollector(), collectors2.NewProcessCollector(collectors2.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.routes(mux)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics port: %w", err)

@@ -39,6 +39,7 @@ commands:
   version    print the version
   import     import zookeeper: copy a ZooKeeper data directory into a new
              zkfs one ("zkfs import zookeeper --help")
+  snapshot   save, check and restore backups ("zkfs snapshot --help")
   ls, get, stat, getAcl, getEphemerals, getAllChildrenNumber, whoami, sync,
   create, set, delete, deleteall, setAcl, watch
              zkCli.sh's commands, with its output ("zkfs ls --help")

@@ -217,7 +217,8 @@ func serve(log *slog.Logger, o serverOptions) error {
 		collectors = append(collectors, mnt.Collector())
 	}
 	if o.ensemble.metricsPort > 0 {
-		ms, err := serveMetrics(log, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)), collectors...)
+		a := &admin{log: log, rep: rep, superDigest: o.superDigest}
+		ms, err := serveMetrics(log, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)), a, collectors...)
 		if err != nil {
 			srv.Close()
 			return err
