@@ -37,6 +37,10 @@ const (
 type clientOptions struct {
 	server string
 	auth   []string
+	// command is what follows "--", for the subcommands that run one.
+	command []string
+	// sessionTimeout overrides the default session timeout when set.
+	sessionTimeout time.Duration
 }
 
 // usageError is a mistake in the command line: exit status 2.
@@ -87,6 +91,10 @@ type command struct {
 	// setup declares the subcommand's own flags and returns the function
 	// that runs it, which reads them once parsed.
 	setup func(fs *pflag.FlagSet) runFunc
+	// takesCommand allows "-- COMMAND [ARGS]" after the arguments; see
+	// client_run.go. wrapper says the subcommand always runs one, so that
+	// its own failures, usage errors included, exit 125.
+	takesCommand, wrapper bool
 }
 
 // runFunc runs a subcommand on its positional arguments.
@@ -115,6 +123,9 @@ As in zkCli.sh, -server may be written with one dash; --server also works.
 Errors are printed as zkCli.sh prints them, on one line on standard error,
 with exit status 1; usage errors exit with status 2.
 `)
+	if c.takesCommand {
+		fmt.Print("When zkfs runs a COMMAND, its own failures exit 125 instead.\n")
+	}
 }
 
 func (c *command) usage() string {
@@ -131,13 +142,20 @@ func (c *command) entry() func(args []string) int {
 				c.printHelp(fs)
 				return 0
 			}
-			return report(c.name, &usageError{msg: err.Error()})
+			return c.report(o, &usageError{msg: err.Error()})
 		}
 		rest := fs.Args()
-		if len(rest) < c.minArgs || len(rest) > c.maxArgs {
-			return report(c.name, usagef("%s", c.usage()))
+		if dash := fs.ArgsLenAtDash(); dash >= 0 && c.takesCommand {
+			o.command = rest[dash:]
+			rest = rest[:dash]
+			if len(o.command) == 0 {
+				return c.report(o, usagef("no command after --"))
+			}
 		}
-		return report(c.name, run(o, rest))
+		if len(rest) < c.minArgs || len(rest) > c.maxArgs {
+			return c.report(o, usagef("%s", c.usage()))
+		}
+		return c.report(o, run(o, rest))
 	}
 }
 
@@ -158,6 +176,28 @@ func zkCliArgs(args []string) []string {
 		}
 	}
 	return out
+}
+
+// report is report for this subcommand: when it runs a command, its own
+// failures exit 125, apart from the statuses the command's outcome gives
+// (exitStatus).
+func (c *command) report(o *clientOptions, err error) int {
+	var es *exitStatus
+	if errors.As(err, &es) {
+		if es.msg != "" {
+			fmt.Fprintf(os.Stderr, "zkfs %s: %s\n", c.name, oneLine(es.msg))
+		}
+		return es.code
+	}
+	if err != nil && (c.wrapper || o.command != nil) {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			err = &messageError{msg: "zkfs " + c.name + ": " + ue.msg}
+		}
+		report(c.name, err)
+		return exitFailed
+	}
+	return report(c.name, err)
 }
 
 // report prints err as its kind demands and returns the exit status.
@@ -227,7 +267,7 @@ func (nopLogger) Printf(string, ...any) {}
 // connect opens a go-zookeeper session and authenticates it. The caller
 // must Close it: that ends the session, so ephemeral nodes go at once, as
 // they do when zkCli.sh exits.
-func (o *clientOptions) connect() (*zk.Conn, error) {
+func (o *clientOptions) connect(callbacks ...func(zk.Event)) (*zk.Conn, error) {
 	servers, err := o.servers()
 	if err != nil {
 		return nil, err
@@ -237,10 +277,17 @@ func (o *clientOptions) connect() (*zk.Conn, error) {
 		return nil, err
 	}
 	ready := make(chan zk.State, 1)
-	conn, _, err := zk.Connect(servers, sessionTimeout,
+	timeout := sessionTimeout
+	if o.sessionTimeout > 0 {
+		timeout = o.sessionTimeout
+	}
+	conn, _, err := zk.Connect(servers, timeout,
 		zk.WithLogger(nopLogger{}),
 		zk.WithLogInfo(false),
 		zk.WithEventCallback(func(ev zk.Event) {
+			for _, cb := range callbacks {
+				cb(ev)
+			}
 			if ev.Type == zk.EventSession && ev.State == zk.StateHasSession {
 				select {
 				case ready <- ev.State:
@@ -281,9 +328,13 @@ func (o *clientOptions) dial() (*zkclient.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	timeout := sessionTimeout
+	if o.sessionTimeout > 0 {
+		timeout = o.sessionTimeout
+	}
 	c, err := zkclient.Dial(zkclient.Config{
 		Servers:        servers,
-		SessionTimeout: sessionTimeout,
+		SessionTimeout: timeout,
 		ConnectTimeout: connectTimeout,
 		Auth:           auths,
 	})
@@ -339,7 +390,7 @@ var clientCommands = []*command{
 	lsCommand, getCommand, statCommand, getACLCommand, getEphemeralsCommand,
 	getAllChildrenNumberCommand, whoamiCommand, syncCommand,
 	createCommand, setCommand, deleteCommand, deleteAllCommand, setACLCommand,
-	watchCommand,
+	watchCommand, lockCommand, electCommand,
 }
 
 // init adds the client subcommands to main's table here rather than line by

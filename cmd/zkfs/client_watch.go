@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -79,8 +80,17 @@ not exist yet. "Watches set." goes to standard error once the watches are
 in place. Without -m, zkfs exits 0 after the first event (1 if interrupted
 before one); with -m it runs until SIGINT or SIGTERM and then exits 0.
 Changes made while the connection to the servers is lost and re-established
-are not reported.`,
+are not reported.
+
+With "-- COMMAND [ARGS...]", zkfs prints no events: it runs COMMAND once
+the watches are set, and again after each change, never two at once;
+changes that arrive while COMMAND runs lead to one more run after it. A
+failing COMMAND is reported on standard error and run again at the next
+change. SIGINT, SIGTERM or SIGHUP is passed on to a running COMMAND; zkfs
+then exits 0 once it has ended. zkfs exits 125 if the session expires, 126
+or 127 if COMMAND cannot be run.`,
 	minArgs: 1, maxArgs: 1 << 20,
+	takesCommand: true,
 	setup: func(fs *pflag.FlagSet) runFunc {
 		monitor := fs.BoolP("monitor", "m", false, "keep printing events until interrupted")
 		recursive := fs.BoolP("recursive", "r", false, "watch the whole subtree below each PATH")
@@ -99,6 +109,12 @@ func runWatch(o *clientOptions, paths []string, monitor, recursive bool) error {
 	mode := wire.AddWatchPersistent
 	if recursive {
 		mode = wire.AddWatchPersistentRecursive
+	}
+	if o.command != nil {
+		if monitor {
+			return usagef("-m and a command exclude each other: with a command, zkfs watch runs until interrupted")
+		}
+		return watchAndRun(o, paths, mode)
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
@@ -167,4 +183,71 @@ func eventZxid(c *zkclient.Conn, ev zkclient.Event) int64 {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// watchAndRun runs the command at start and after changes, one run at a
+// time, coalescing the changes that arrive during a run into one more run.
+func watchAndRun(o *clientOptions, paths []string, mode wire.AddWatchMode) error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+	return o.withDial(func(c *zkclient.Conn) error {
+		for _, p := range paths {
+			if err := c.AddWatch(p, mode); err != nil {
+				return onPath(p, err)
+			}
+		}
+		fmt.Fprintln(os.Stderr, "Watches set.")
+		var (
+			cmd      *exec.Cmd
+			done     chan struct{}
+			pending  = true // the run at start
+			stopping bool
+			lostErr  error
+		)
+		for {
+			if cmd == nil {
+				if stopping {
+					return nil
+				}
+				if lostErr != nil {
+					return lostErr
+				}
+				if pending {
+					pending = false
+					var err error
+					if cmd, err = startCommand(o.command); err != nil {
+						return err
+					}
+					done = make(chan struct{})
+					go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(cmd, done)
+				}
+			}
+			events := c.Events()
+			if lostErr != nil {
+				events = nil
+			}
+			select {
+			case s := <-sigs:
+				stopping = true
+				if cmd != nil {
+					cmd.Process.Signal(s)
+				}
+			case <-done:
+				if st := commandStatus(cmd.ProcessState); st != 0 && !stopping {
+					fmt.Fprintf(os.Stderr, "zkfs watch: %s exited with status %d\n", o.command[0], st)
+				}
+				cmd, done = nil, nil
+			case _, ok := <-events:
+				if !ok {
+					lostErr = &exitStatus{code: exitFailed, msg: "session expired"}
+					if code, _ := zkclient.Code(c.Err()); code != wire.CodeSessionExpired {
+						lostErr = &exitStatus{code: exitFailed, msg: fmt.Sprint(c.Err())}
+					}
+					continue
+				}
+				pending = true
+			}
+		}
+	})
 }

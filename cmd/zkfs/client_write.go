@@ -33,16 +33,28 @@ An ephemeral node (-e) lives as long as this command's session, so it is
 gone when the command exits, as with zkCli.sh. -t needs a server with
 extended types enabled (ZooKeeper's zookeeper.extendedTypesEnabled).
 
+With -e and "-- COMMAND [ARGS...]", zkfs runs COMMAND and the node exists
+exactly as long as it runs: it is deleted when COMMAND exits, and zkfs
+exits with COMMAND's status. If the session is lost meanwhile (the node is
+then gone), COMMAND gets SIGTERM, then SIGKILL after 5 s, and zkfs exits
+123. See "zkfs lock --help" for the other exit statuses.
+
 ` + dataHelp + "\n\n" + aclHelp,
 	minArgs: 1, maxArgs: 3,
+	takesCommand: true,
 	setup: func(fs *pflag.FlagSet) runFunc {
 		var f createFlags
 		fs.BoolVarP(&f.sequential, "sequential", "s", false, "append a sequence number to the name")
 		fs.BoolVarP(&f.ephemeral, "ephemeral", "e", false, "ephemeral node, removed when the session ends")
 		fs.BoolVarP(&f.container, "container", "c", false, "container node, removed by the server once its last child goes")
 		fs.Int64VarP(&f.ttl, "ttl", "t", 0, "`milliseconds` after which the server removes the node if it is unmodified and childless")
+		session := fs.Duration("session-timeout", sessionTimeout, "session timeout: how long an ephemeral node outlives a killed zkfs")
 		return func(o *clientOptions, args []string) error {
 			f.hasTTL = fs.Changed("ttl")
+			if *session <= 0 {
+				return usagef("--session-timeout must be positive")
+			}
+			o.sessionTimeout = *session
 			return runCreate(o, args, f)
 		}
 	},
@@ -92,6 +104,12 @@ func runCreate(o *clientOptions, args []string, f createFlags) error {
 	}
 	if f.sequential {
 		flags |= zk.FlagSequence
+	}
+	if o.command != nil {
+		if !f.ephemeral {
+			return usagef("a command needs -e: only an ephemeral node can live as long as it")
+		}
+		return registerAndRun(o, path, data, flags, acl)
 	}
 	return o.withConn(func(c *zk.Conn) error {
 		var (
@@ -284,4 +302,20 @@ func runSetACL(o *clientOptions, path, aclArg string, withStat bool, version int
 		}
 		return nil
 	})
+}
+
+// registerAndRun creates the ephemeral node and runs the command for as
+// long as the node exists.
+func registerAndRun(o *clientOptions, path string, data []byte, flags int32, acl []zk.ACL) error {
+	c, guard, err := o.connectGuarded()
+	if err != nil {
+		return err
+	}
+	defer c.Close() // ends the session: the node goes at once
+	created, err := c.Create(path, data, flags, acl)
+	if err != nil {
+		return onPath(path, err)
+	}
+	fmt.Fprintf(os.Stderr, "Created %s\n", created)
+	return superviseCommand(o.command, guard.Lost(), defaultGrace)
 }

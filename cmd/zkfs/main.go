@@ -43,5 +43,10 @@ commands:
   ls, get, stat, getAcl, getEphemerals, getAllChildrenNumber, whoami, sync,
   create, set, delete, deleteall, setAcl, watch
              zkCli.sh's commands, with its output ("zkfs ls --help")
+  lock, elect
+             run a command under a lock, or while elected leader
+             ("zkfs create -e PATH DATA -- COMMAND" registers a node for as
+             long as a command runs; "zkfs watch PATH -- COMMAND" runs one
+             at each change)
 `)
 }
