@@ -28,7 +28,7 @@ type proc struct {
 	status int
 }
 
-func startZkfs(t *testing.T, dir string, args ...string) *proc {
+func startCLI(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(zkfsBin, args...), out: &bytes.Buffer{}, done: make(chan struct{})}
 	p.cmd.Dir = dir
@@ -60,10 +60,10 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 	}
 }
 
-// runZkfs runs zkfs to its end and returns its exit status and output.
-func runZkfs(t *testing.T, dir string, args ...string) (int, string) {
+// runCLI runs zkfs to its end and returns its exit status and output.
+func runCLI(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
-	p := startZkfs(t, dir, args...)
+	p := startCLI(t, dir, args...)
 	code := p.wait(t, 60*time.Second)
 	return code, p.out.String()
 }
@@ -94,14 +94,14 @@ func TestCLILock(t *testing.T) {
 	s := "--server=" + srv.Addr()
 
 	t.Run("exit status passes through", func(t *testing.T) {
-		code, out := runZkfs(t, dir, "lock", s, "/st/lk", "--", "sh", "-c", "exit 7")
+		code, out := runCLI(t, dir, "lock", s, "/st/lk", "--", "sh", "-c", "exit 7")
 		if code != 7 {
 			t.Errorf("exit status %d, want 7; output %q", code, out)
 		}
-		if code, _ := runZkfs(t, dir, "lock", s, "/st/lk", "--", "./no-such-command"); code != 127 {
+		if code, _ := runCLI(t, dir, "lock", s, "/st/lk", "--", "./no-such-command"); code != 127 {
 			t.Errorf("a missing command exits %d, want 127", code)
 		}
-		if code, _ := runZkfs(t, dir, "lock", s, "/st/lk"); code != 125 {
+		if code, _ := runCLI(t, dir, "lock", s, "/st/lk"); code != 125 {
 			t.Errorf("no command exits %d, want 125", code)
 		}
 	})
@@ -117,7 +117,7 @@ func TestCLILock(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for r := 0; r < rounds; r++ {
-					if code, out := runZkfs(t, dir, "lock", s, "/mx/lk", "--", "sh", "-c", section); code != 0 {
+					if code, out := runCLI(t, dir, "lock", s, "/mx/lk", "--", "sh", "-c", section); code != 0 {
 						t.Errorf("zkfs lock exited %d: %s", code, out)
 					}
 				}
@@ -159,10 +159,10 @@ func TestCLILock(t *testing.T) {
 			}
 			return nil
 		})
-		if code, out := runZkfs(t, dir, "lock", s, "-n", "/kz/lk", "--", "true"); code != 124 || !strings.Contains(out, `held by "kazoo"`) {
+		if code, out := runCLI(t, dir, "lock", s, "-n", "/kz/lk", "--", "true"); code != 124 || !strings.Contains(out, `held by "kazoo"`) {
 			t.Errorf("zkfs lock -n on kazoo's lock: status %d, output %q; want 124 naming kazoo", code, out)
 		}
-		waiter := startZkfs(t, dir, "lock", s, "/kz/lk", "--", "sh", "-c", "echo ran > waited")
+		waiter := startCLI(t, dir, "lock", s, "/kz/lk", "--", "sh", "-c", "echo ran > waited")
 		c := connect(t, srv.Addr(), 10*time.Second)
 		eventually(t, 20*time.Second, "the waiter's contender", func() error {
 			kids, _, err := c.Children("/kz/lk")
@@ -181,11 +181,11 @@ func TestCLILock(t *testing.T) {
 
 		// zkfs holds: kazoo's Lock and WriteLock are refused.
 		check := fmt.Sprintf("%s %s %s /kz/lk try plain; %s %s %s /kz/lk try write", kazooPython, script, srv.Addr(), kazooPython, script, srv.Addr())
-		code, out := runZkfs(t, dir, "lock", s, "/kz/lk", "--", "sh", "-c", check)
+		code, out := runCLI(t, dir, "lock", s, "/kz/lk", "--", "sh", "-c", check)
 		if code != 0 || strings.Count(out, "busy") != 2 {
 			t.Errorf("kazoo under zkfs lock: status %d, output %q; want busy twice", code, out)
 		}
-		code, out = runZkfs(t, dir, "lock", s, "--shared", "/kz/lk", "--", "sh", "-c", check)
+		code, out = runCLI(t, dir, "lock", s, "--shared", "/kz/lk", "--", "sh", "-c", check)
 		if code != 0 || !strings.Contains(out, "acquired\nbusy") {
 			t.Errorf("kazoo under zkfs lock --shared: status %d, output %q; want Lock acquired (kazoo's Lock ignores readers), WriteLock busy", code, out)
 		}
@@ -199,7 +199,7 @@ func TestCLILockSessionLost(t *testing.T) {
 	srv := startServer(t)
 	dir := t.TempDir()
 	cmd := `trap 'echo stopped > term; exit 0' TERM; echo started > began; while :; do sleep 0.05; done`
-	p := startZkfs(t, dir, "lock", "--server="+srv.Addr(), "--session-timeout=4s", "--grace=2s", "/lost/lk", "--", "sh", "-c", cmd)
+	p := startCLI(t, dir, "lock", "--server="+srv.Addr(), "--session-timeout=4s", "--grace=2s", "/lost/lk", "--", "sh", "-c", cmd)
 	eventually(t, 20*time.Second, "the command to start", func() error { return readFile(filepath.Join(dir, "began")) })
 	if err := srv.Pause(); err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestCLIElectHandsOver(t *testing.T) {
 	dir := t.TempDir()
 	s := "--server=" + srv.Addr()
 	stand := func(id string) *proc {
-		return startZkfs(t, dir, "elect", s, "--id", id, "--session-timeout=4s", "/el", "--",
+		return startCLI(t, dir, "elect", s, "--id", id, "--session-timeout=4s", "/el", "--",
 			"sh", "-c", "echo $$ > leader-"+id+"; exec sleep 1000")
 	}
 	procs := map[string]*proc{"a": stand("a"), "b": stand("b")}
@@ -238,7 +238,7 @@ func TestCLIElectHandsOver(t *testing.T) {
 		return errors.New("no leader yet")
 	})
 	second := map[string]string{"a": "b", "b": "a"}[first]
-	if code, out := runZkfs(t, dir, "elect", s, "--leader", "/el"); code != 0 || strings.TrimSpace(out) != first {
+	if code, out := runCLI(t, dir, "elect", s, "--leader", "/el"); code != 0 || strings.TrimSpace(out) != first {
 		t.Fatalf("elect --leader: status %d, output %q, want %q", code, out, first)
 	}
 	if readFile(filepath.Join(dir, "leader-"+second)) == nil {
@@ -258,7 +258,7 @@ func TestCLIElectHandsOver(t *testing.T) {
 	eventually(t, 30*time.Second, "the other contender to take over", func() error {
 		return readFile(filepath.Join(dir, "leader-"+second))
 	})
-	if code, out := runZkfs(t, dir, "elect", s, "--leader", "/el"); code != 0 || strings.TrimSpace(out) != second {
+	if code, out := runCLI(t, dir, "elect", s, "--leader", "/el"); code != 0 || strings.TrimSpace(out) != second {
 		t.Errorf("elect --leader after the handover: status %d, output %q, want %q", code, out, second)
 	}
 }
@@ -274,7 +274,7 @@ func TestCLICreateEphemeralCommand(t *testing.T) {
 	if _, err := c.Create("/svc", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	code, out := runZkfs(t, dir, "create", s, "-e", "/svc/a", "10.0.0.1:80", "--", "sh", "-c",
+	code, out := runCLI(t, dir, "create", s, "-e", "/svc/a", "10.0.0.1:80", "--", "sh", "-c",
 		zkfsBin+" get "+s+" /svc/a; exit 3")
 	if code != 3 || !strings.Contains(out, "10.0.0.1:80") {
 		t.Errorf("create -e with a command: status %d, output %q; want 3 and the node's data", code, out)
@@ -282,11 +282,11 @@ func TestCLICreateEphemeralCommand(t *testing.T) {
 	if ok, _, _ := c.Exists("/svc/a"); ok {
 		t.Error("/svc/a outlived its command")
 	}
-	if code, _ := runZkfs(t, dir, "create", s, "/svc/p", "x", "--", "true"); code != 125 {
+	if code, _ := runCLI(t, dir, "create", s, "/svc/p", "x", "--", "true"); code != 125 {
 		t.Errorf("a command without -e exits %d, want 125", code)
 	}
 
-	p := startZkfs(t, dir, "create", s, "-e", "--session-timeout=4s", "/svc/b", "10.0.0.2:80", "--", "sleep", "1000")
+	p := startCLI(t, dir, "create", s, "-e", "--session-timeout=4s", "/svc/b", "10.0.0.2:80", "--", "sleep", "1000")
 	eventually(t, 20*time.Second, "/svc/b to be registered", func() error {
 		if ok, _, err := c.Exists("/svc/b"); err != nil || !ok {
 			return fmt.Errorf("exists: %v %v", ok, err)
@@ -316,7 +316,7 @@ func TestCLIWatchCommand(t *testing.T) {
 	// Each run records what it read; runs wait for the file "go", so
 	// that the first one is still running while the test changes /cfg.
 	run := `mkdir inside || echo overlap >> bad; ` + zkfsBin + ` get ` + s + ` /cfg >> runs; while [ ! -e go ]; do sleep 0.02; done; rmdir inside`
-	p := startZkfs(t, dir, "watch", s, "/cfg", "--", "sh", "-c", run)
+	p := startCLI(t, dir, "watch", s, "/cfg", "--", "sh", "-c", run)
 	eventually(t, 20*time.Second, "the first run", fileIs(filepath.Join(dir, "runs"), "v0\n"))
 	for i := 1; i <= 5; i++ {
 		if _, err := c.Set("/cfg", []byte(fmt.Sprintf("v%d", i)), -1); err != nil {
