@@ -321,11 +321,17 @@ func appendACL(b []byte, acl []tree.ACL) []byte {
 type decoder struct {
 	b   []byte
 	err error
+	// bad is the sentinel that errors wrap; ErrBadCommand when nil.
+	bad error
 }
 
 func (d *decoder) fail(what string) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrBadCommand, what)
+		bad := d.bad
+		if bad == nil {
+			bad = ErrBadCommand
+		}
+		d.err = fmt.Errorf("%w: %s", bad, what)
 	}
 }
 

@@ -1,10 +1,7 @@
 package replication
 
 import (
-	"net/rpc"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -18,20 +15,6 @@ import (
 // entry applies up to it ahead of raft. When raft delivers the same
 // entries later, the FSM finds them applied and skips them, as it does
 // after a restart.
-
-// CommittedArgs tells a peer that the leader has applied its log up to
-// Index, whose entry has Term.
-type CommittedArgs struct {
-	Index uint64
-	Term  uint64
-}
-
-// Committed applies this replica's log up to the leader's applied index,
-// if the log holds that very entry.
-func (s *PeerService) Committed(args CommittedArgs, _ *Empty) error {
-	s.r.applyAhead(args.Index, args.Term)
-	return nil
-}
 
 // maxApplyAhead bounds the entries a notice applies at once; a replica
 // further behind is catching up, which raft does well enough.
@@ -81,20 +64,17 @@ func (r *Replica) stopApplyAhead() {
 	r.fsm.aheadMu.Unlock()
 }
 
-// commitNotices sends the leader's applied index to every peer, one call
-// in flight per peer, always with the newest index.
+// commitNotices sends the leader's applied index on every follower's
+// stream, from one goroutine, always with the newest index.
 type commitNotices struct {
 	r      *Replica
 	latest atomic.Uint64
 	kick   chan struct{}
-
-	mu      sync.Mutex
-	senders map[string]chan struct{} // by peer RPC address
 }
 
 // startCommitNotices makes the leader announce every applied batch.
 func (r *Replica) startCommitNotices() {
-	n := &commitNotices{r: r, kick: make(chan struct{}, 1), senders: map[string]chan struct{}{}}
+	n := &commitNotices{r: r, kick: make(chan struct{}, 1)}
 	r.Listen(func(a Applied) {
 		// Under the apply lock: only note the index and wake the sender.
 		if a.Reset {
@@ -121,75 +101,11 @@ func (n *commitNotices) run() {
 		if !n.r.IsLeader() {
 			continue
 		}
-		for _, p := range n.r.Peers() {
-			if p.ID == n.r.cfg.ID {
-				continue
-			}
-			n.wake(p.RPCAddr)
-		}
-	}
-}
-
-// wake starts or nudges the sender for one peer.
-func (n *commitNotices) wake(addr string) {
-	n.mu.Lock()
-	ch, ok := n.senders[addr]
-	if !ok {
-		ch = make(chan struct{}, 1)
-		n.senders[addr] = ch
-		n.r.wg.Add(1)
-		go n.send(addr, ch)
-	}
-	n.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
-// commitNoticeTimeout bounds one notice; a peer that does not answer
-// in time gets a new connection with the next one.
-const commitNoticeTimeout = time.Second
-
-func (n *commitNotices) send(addr string, ch chan struct{}) {
-	defer n.r.wg.Done()
-	var sent uint64
-	for {
-		select {
-		case <-ch:
-		case <-n.r.stop:
-			return
-		}
 		idx := n.latest.Load()
-		if idx <= sent || n.r.raftLogs == nil {
-			continue
-		}
 		var l raft.Log
 		if err := n.r.raftLogs.GetLog(idx, &l); err != nil {
 			continue
 		}
-		cl, err := n.r.clients.get(addr)
-		if err != nil {
-			continue // down; the next notice tries again
-		}
-		call := cl.Go("Peer.Committed", CommittedArgs{Index: idx, Term: l.Term}, new(Empty), make(chan *rpc.Call, 1))
-		select {
-		case <-call.Done:
-			if call.Error != nil && isTransportError(call.Error) {
-				n.r.clients.drop(addr, cl)
-			}
-		case <-time.After(commitNoticeTimeout):
-			n.r.clients.drop(addr, cl)
-		case <-n.r.stop:
-			return
-		}
-		sent = idx
-		// Batches applied while this notice was out are announced next.
-		if n.latest.Load() > sent {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
+		n.r.peerSrv.each(func(st *inStream) { st.notice(idx, l.Term) })
 	}
 }

@@ -17,12 +17,6 @@ const ConfigPath = "/zookeeper/config"
 // ErrBadReconfig reports a membership change that cannot be made.
 var ErrBadReconfig = errors.New("replication: bad reconfiguration")
 
-// ReconfigArgs asks the leader to change the membership.
-type ReconfigArgs struct {
-	Add    []Peer
-	Remove []string
-}
-
 // Peers returns the ensemble's members as this replica knows them, ordered
 // by id.
 func (r *Replica) Peers() []Peer {
@@ -45,25 +39,12 @@ func (r *Replica) Reconfig(ctx context.Context, add []Peer, remove []string) err
 		return fmt.Errorf("%w: a standalone replica has no ensemble to change", ErrBadReconfig)
 	}
 	if !r.IsLeader() {
-		addr, err := r.leaderRPCAddr(timeoutOf(ctx))
+		f, err := r.callLeader(ctx, &peerFrame{typ: frameReconfig, add: add, remove: remove}, false)
 		if err != nil {
 			return err
 		}
-		cl, err := r.clients.get(addr)
-		if err != nil {
-			return fmt.Errorf("%w: cannot reach the leader at %s: %v", ErrTimeout, addr, err)
-		}
-		call := cl.Go("Peer.Reconfig", ReconfigArgs{Add: add, Remove: remove}, &Empty{}, nil)
-		select {
-		case <-call.Done:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
-		}
-		if call.Error != nil {
-			if isTransportError(call.Error) {
-				r.clients.drop(addr, cl)
-			}
-			return fmt.Errorf("%w: %v", ErrBadReconfig, call.Error)
+		if err := f.err(); err != nil {
+			return err
 		}
 		return r.Sync(ctx)
 	}
@@ -114,16 +95,6 @@ func (r *Replica) publishConfig(ctx context.Context) error {
 		return err
 	}
 	return res.Err
-}
-
-// Reconfig is the leader's side of a forwarded membership change.
-func (s *PeerService) Reconfig(args ReconfigArgs, _ *Empty) error {
-	if !s.r.IsLeader() {
-		return ErrNotLeader
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.WriteTimeout)
-	defer cancel()
-	return s.r.reconfigLocal(ctx, args.Add, args.Remove)
 }
 
 func (r *Replica) setPeer(p Peer) {

@@ -92,11 +92,12 @@ type Replica struct {
 
 	sessions sessionTracker
 
-	// Ensemble plumbing; unused by a standalone replica.
-	rpc     *rpcServer
-	clients rpcClients
+	// Ensemble plumbing; unused by a standalone replica. peerSrv serves
+	// the followers' streams while this replica leads; link is this
+	// replica's own stream to the leader while it follows.
+	peerSrv *peerServer
+	link    *leaderLink
 	fwd     *forwarder
-	streams forwardStreams
 	peersMu sync.Mutex
 	peers   map[string]Peer
 
@@ -141,7 +142,6 @@ func Open(cfg Config) (*Replica, error) {
 		return nil, fmt.Errorf("replication: data directory: %w", err)
 	}
 	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), peers: make(map[string]Peer)}
-	r.clients.dial = r.dial
 	r.sessions.lastSeen = make(map[int64]time.Time)
 	r.sessions.pending = make(map[int64]struct{})
 	for _, p := range cfg.Peers {
@@ -173,10 +173,10 @@ func Open(cfg Config) (*Replica, error) {
 	go r.expireLoop(cfg.SessionTick)
 	if !r.standalone() {
 		r.fwd = &forwarder{r: r, queue: make(chan *pendingForward, 4096)}
-		r.fwd.newStream()
-		r.wg.Add(2)
+		r.wg.Add(3)
 		go r.fwd.run()
 		go r.touchLoop(cfg.SessionTick)
+		go r.link.follow()
 		r.startCommitNotices()
 		r.watchConfig()
 		r.publishOnLeadership()
@@ -274,7 +274,7 @@ func (r *Replica) start() error {
 			MaxPool:               3,
 			Timeout:               10 * time.Second,
 		})
-		if r.rpc, err = listenRPC(r, self.RPCAddr); err != nil {
+		if r.peerSrv, err = listenPeers(r, self.RPCAddr); err != nil {
 			r.trans.(raft.WithClose).Close()
 			return err
 		}
@@ -301,17 +301,18 @@ func (r *Replica) start() error {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
 	r.raft = ra
-	if r.rpc != nil {
+	if r.peerSrv != nil {
 		// Peers forward writes and ask for read indexes as soon as the
 		// port answers; before Raft exists that was a nil dereference.
-		r.rpc.serve()
+		r.peerSrv.serve()
+		r.link = newLeaderLink(r)
 	}
 	return nil
 }
 
 func (r *Replica) shutdownTransport() {
-	if r.rpc != nil {
-		r.rpc.close()
+	if r.peerSrv != nil {
+		r.peerSrv.close()
 	}
 	if c, ok := r.trans.(raft.WithClose); ok {
 		c.Close()
@@ -384,32 +385,11 @@ func (r *Replica) leaderReadIndex() (uint64, error) {
 }
 
 func (r *Replica) remoteReadIndex(ctx context.Context) (uint64, error) {
-	wait := r.cfg.WriteTimeout
-	if d, ok := ctx.Deadline(); ok {
-		wait = time.Until(d)
-	}
-	addr, err := r.leaderRPCAddr(wait)
+	f, err := r.callLeader(ctx, &peerFrame{typ: frameReadIndex}, true)
 	if err != nil {
 		return 0, err
 	}
-	cl, err := r.clients.get(addr)
-	if err != nil {
-		return 0, fmt.Errorf("%w: cannot reach the leader at %s: %v", ErrTimeout, addr, err)
-	}
-	var reply ReadIndexReply
-	call := cl.Go("Peer.ReadIndex", Empty{}, &reply, nil)
-	select {
-	case <-call.Done:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
-	}
-	if call.Error != nil {
-		if isTransportError(call.Error) {
-			r.clients.drop(addr, cl)
-		}
-		return 0, fmt.Errorf("%w: read index from the leader: %v", ErrTimeout, call.Error)
-	}
-	return reply.Index, nil
+	return f.index, f.err()
 }
 
 // Read runs fn with the tree under a read lock. fn must not keep the tree
@@ -477,7 +457,9 @@ func (r *Replica) Close() error {
 	r.wg.Wait()
 	r.stopApplyAhead()
 	err := r.raft.Shutdown().Error()
-	r.clients.closeAll()
+	if r.link != nil {
+		r.link.close()
+	}
 	r.shutdownTransport()
 	if cerr := r.closeStores(); err == nil {
 		err = cerr
@@ -523,13 +505,6 @@ func (r *Replica) reapLoop() {
 			}
 		}
 	}
-}
-
-func timeoutOf(ctx context.Context) time.Duration {
-	if d, ok := ctx.Deadline(); ok {
-		return time.Until(d)
-	}
-	return 0
 }
 
 func raftError(err error) error {

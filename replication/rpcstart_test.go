@@ -1,8 +1,8 @@
 package replication
 
 import (
+	"bufio"
 	"net"
-	"net/rpc"
 	"sync"
 	"testing"
 	"time"
@@ -10,12 +10,36 @@ import (
 	"zkfs/tree"
 )
 
-// TestRPCBeforeRaftStarts calls a replica's RPC port over and over while
-// the replica opens: a peer forwards writes and asks for read indexes the
-// moment the port accepts, and a call that arrived before Raft existed
-// used to crash the replica (the chaos harness found it, restarting a
-// replica under load). Every call must get an answer or a refused
-// connection, and the replica must open.
+// probeStream opens a peer stream on conn as a follower would, forwards an
+// empty batch and asks for a read index, and returns the first error.
+func probeStream(conn net.Conn) error {
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	bw := bufio.NewWriter(conn)
+	var buf []byte
+	for _, f := range []*peerFrame{
+		{typ: frameHello, version: peerVersion, serverID: "probe"},
+		{typ: frameForward, id: 1},
+		{typ: frameReadIndex, id: 2},
+	} {
+		if err := writeFrame(conn, bw, &buf, f, true); err != nil {
+			return err
+		}
+	}
+	br := bufio.NewReader(conn)
+	for i := 0; i < 3; i++ {
+		if _, _, err := readFrame(br, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestRPCBeforeRaftStarts opens streams on a replica's peer port over and
+// over while the replica opens: a peer forwards writes and asks for read
+// indexes the moment the port accepts, and a request that arrived before
+// Raft existed used to crash the replica (the chaos harness found it,
+// restarting a replica under load). Every probe must get an answer or a
+// refused connection, and the replica must open.
 func TestRPCBeforeRaftStarts(t *testing.T) {
 	e := newEnsembleWith(t, 3, 0, nil)
 	victim := e.follower()
@@ -38,12 +62,8 @@ func TestRPCBeforeRaftStarts(t *testing.T) {
 					if err != nil {
 						continue
 					}
-					cl := rpc.NewClient(c)
-					var fr ForwardBatchReply
-					cl.Call("Peer.ForwardBatch", ForwardBatchArgs{Stream: "probe", Commands: nil}, &fr)
-					var rr ReadIndexReply
-					cl.Call("Peer.ReadIndex", Empty{}, &rr)
-					cl.Close()
+					probeStream(c)
+					c.Close()
 				}
 			}()
 		}

@@ -84,24 +84,12 @@ func (r *Replica) touchLoop(tick time.Duration) {
 		if len(ids) == 0 || r.IsLeader() {
 			continue
 		}
-		addr, err := r.leaderRPCAddr(0)
+		st, err := r.link.stream()
 		if err != nil {
-			continue
+			continue // no leader: the next one starts every timeout afresh
 		}
-		cl, err := r.clients.get(addr)
-		if err != nil {
-			continue
-		}
-		call := cl.Go("Peer.Touch", TouchArgs{Sessions: ids}, &Empty{}, nil)
-		select {
-		case <-call.Done:
-			if isTransportError(call.Error) {
-				r.clients.drop(addr, cl)
-			}
-		case <-time.After(r.cfg.TickTime):
-			r.clients.drop(addr, cl) // a stuck connection; redial next time
-		case <-r.stop:
-			return
+		if err := st.send(&peerFrame{typ: frameTouch, sessions: ids}); err != nil {
+			st.fail(fmt.Errorf("%w: sending to the leader: %v", ErrTimeout, err))
 		}
 	}
 }
