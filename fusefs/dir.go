@@ -428,7 +428,7 @@ var _ = (fs.NodeGetxattrer)((*Dir)(nil))
 
 // Getxattr reads one user.zk.* attribute of the directory's znode.
 func (d *Dir) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return d.m.getxattr(&d.node, d.zpath(), tree.KindDir, d.IsRoot(), attr, dest)
+	return d.m.getxattr(ctx, &d.node, d.zpath(), tree.KindDir, d.IsRoot(), attr, dest)
 }
 
 var _ = (fs.NodeListxattrer)((*Dir)(nil))
@@ -442,7 +442,7 @@ var _ = (fs.NodeSetxattrer)((*Dir)(nil))
 
 // Setxattr changes the ACL or the kind, or accepts an unchanged value.
 func (d *Dir) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return d.m.setxattr(&d.node, d.zpath(), tree.KindDir, d.IsRoot(), attr, data)
+	return d.m.setxattr(ctx, &d.node, d.zpath(), tree.KindDir, d.IsRoot(), attr, data)
 }
 
 var _ = (fs.NodeRemovexattrer)((*Dir)(nil))

@@ -238,7 +238,7 @@ func (f *File) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 		return 0, errno
 	}
 	p, kind := f.targetPath()
-	return f.m.getxattr(&f.node, p, kind, p == "/", attr, dest)
+	return f.m.getxattr(ctx, &f.node, p, kind, p == "/", attr, dest)
 }
 
 var _ = (fs.NodeListxattrer)((*File)(nil))
@@ -258,7 +258,7 @@ func (f *File) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 		}
 	}
 	p, kind := f.targetPath()
-	return f.m.setxattr(&f.node, p, kind, p == "/", attr, data)
+	return f.m.setxattr(ctx, &f.node, p, kind, p == "/", attr, data)
 }
 
 var _ = (fs.NodeRemovexattrer)((*File)(nil))

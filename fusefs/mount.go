@@ -77,8 +77,12 @@ type Mount struct {
 	dir      string
 	uid, gid uint32
 	identity tree.Identity
-	maxData  int
-	timeout  time.Duration
+	// stranger is the identity of a local user other than the owner, on
+	// a mount with --allow-other; see access.go.
+	stranger   tree.Identity
+	allowOther bool
+	maxData    int
+	timeout    time.Duration
 
 	server   *fuse.Server
 	metrics  *opMetrics
@@ -129,18 +133,20 @@ func New(o Options) (*Mount, error) {
 		return nil, err
 	}
 	m := &Mount{
-		rep:      o.Replica,
-		metrics:  newOpMetrics(),
-		log:      o.Logger.With("mount", dir),
-		dir:      dir,
-		uid:      uint32(os.Geteuid()),
-		gid:      uint32(os.Getegid()),
-		identity: o.Identity,
-		maxData:  o.MaxDataSize,
-		timeout:  o.WriteTimeout,
-		pending:  map[string]*File{},
-		missing:  map[string]struct{}{},
-		hidden:   map[string]bool{},
+		rep:        o.Replica,
+		metrics:    newOpMetrics(),
+		log:        o.Logger.With("mount", dir),
+		dir:        dir,
+		uid:        uint32(os.Geteuid()),
+		gid:        uint32(os.Getegid()),
+		identity:   o.Identity,
+		stranger:   strangerIdentity(),
+		allowOther: o.AllowOther,
+		maxData:    o.MaxDataSize,
+		timeout:    o.WriteTimeout,
+		pending:    map[string]*File{},
+		missing:    map[string]struct{}{},
+		hidden:     map[string]bool{},
 
 		hiddenData: map[string]int64{},
 		stop:       make(chan struct{}),
@@ -175,7 +181,7 @@ func New(o Options) (*Mount, error) {
 	m.session.Store(id)
 
 	m.notifier = newNotifier(m)
-	m.watches = newWatchHub(m.identity, func(dir string) {
+	m.watches = newWatchHub(func(dir string) {
 		m.log.Warn("an @watch reader fell behind; events were dropped", "dir", dir)
 	})
 	m.rep.Listen(m.listen)
@@ -185,9 +191,9 @@ func New(o Options) (*Mount, error) {
 	m.root.m = m
 	var mountOpts []string
 	if o.AllowOther {
-		// Other users act with the mount's identity; let the kernel
-		// hold them to the modes shown (owner --uid may write, the
-		// rest only read), as it would on a local file system.
+		// Other users must get no more than a stranger's rights: the
+		// kernel holds them to the modes shown, which the ACLs decide
+		// (see access.go).
 		mountOpts = append(mountOpts, "default_permissions")
 	}
 	timeout := cacheTimeout
@@ -218,6 +224,9 @@ func New(o Options) (*Mount, error) {
 		NegativeTimeout: &timeout,
 		UID:             m.uid,
 		GID:             m.gid,
+		// A node nobody may read or write shows mode 000, which
+		// go-fuse would otherwise turn into 0644.
+		NullPermissions: true,
 	}
 	m.wg.Add(2)
 	go m.notifier.run()
@@ -251,11 +260,17 @@ func (m *Mount) listen(a replication.Applied) {
 // not tied to the FUSE request: a signal to the writer must not leave a
 // write half-known, so they run to completion or to the write timeout.
 func (m *Mount) propose(op tree.Op) (tree.Result, error) {
+	return m.proposeAs(m.identity, op)
+}
+
+// proposeAs is propose with the identity of the caller, for the changes
+// whose rights the mode bits cannot express (setfattr of the ACL).
+func (m *Mount) proposeAs(ident tree.Identity, op tree.Op) (tree.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
 	defer cancel()
 	id := m.session.Load()
 	m.rep.TouchSession(id)
-	res, err := m.rep.Propose(ctx, id, m.identity, op)
+	res, err := m.rep.Propose(ctx, id, ident, op)
 	if err != nil {
 		return res, err
 	}

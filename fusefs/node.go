@@ -121,6 +121,11 @@ type info struct {
 	kind     tree.Kind
 	writable bool   // the mount's identity has WRITE
 	subdirs  uint32 // children of directory kind, for the link count
+	// ownerDenied and strangerDenied are the permission bits the ACL
+	// withholds from the mount's identity and from a stranger (see
+	// access.go); zero for a node the mount just created with an open
+	// ACL.
+	ownerDenied, strangerDenied int32
 }
 
 // readInfo reads a node's stat, kind and write permission under one read
@@ -132,7 +137,8 @@ func (m *Mount) readInfo(t *tree.Tree, path string, countSubdirs bool) (info, er
 	}
 	k, _ := t.Kind(path)
 	in := info{stat: st, kind: k}
-	in.writable = t.CheckPerm(path, tree.PermWrite, m.identity) == nil
+	in.ownerDenied, in.strangerDenied = m.rights(t, path)
+	in.writable = in.ownerDenied&tree.PermWrite == 0
 	if countSubdirs && st.NumChildren > 0 {
 		kids, _, _ := t.Children(path)
 		for _, c := range kids {
@@ -144,20 +150,24 @@ func (m *Mount) readInfo(t *tree.Tree, path string, countSubdirs bool) (info, er
 	return in, nil
 }
 
-// fillAttr describes a node to the kernel. Files are 0644 and directories
-// 0755, without the write bits when the mount's identity may not write the
-// node: the ACL is the real check, the mode is what ls shows.
+// fillAttr describes a node to the kernel. The permission bits come from
+// the ACL (modeBits): the owner's from the mount identity's rights, the
+// others' from a stranger's on a mount with --allow-other. A node the mount's identity may not READ
+// shows no size, times or link count, as exists hides its stat.
 func (m *Mount) fillAttr(out *fuse.Attr, in info, asDir bool, size uint64) {
 	st := in.stat
 	if asDir {
-		out.Mode = syscall.S_IFDIR | 0o755
+		out.Mode = syscall.S_IFDIR | modeBits(in.ownerDenied, in.strangerDenied, true, true, m.allowOther)
 		out.Nlink = 2 + in.subdirs
 	} else {
-		out.Mode = syscall.S_IFREG | 0o644
+		out.Mode = syscall.S_IFREG | modeBits(in.ownerDenied, in.strangerDenied, false, in.writable, m.allowOther)
 		out.Nlink = 1
 	}
-	if !in.writable {
-		out.Mode &^= 0o222
+	if in.ownerDenied&tree.PermRead != 0 {
+		size, st.Mtime, st.Ctime = 0, 0, 0
+		if asDir {
+			out.Nlink = 2
+		}
 	}
 	out.Size = size
 	out.Blocks = (size + 511) / 512

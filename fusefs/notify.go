@@ -139,6 +139,9 @@ func (n *notifier) handle(x notice) {
 		for _, p := range x.applied.Kinds {
 			m.invalidateEntry(p)
 		}
+		for _, p := range x.applied.ACLs {
+			m.invalidateACL(p)
+		}
 	}
 }
 

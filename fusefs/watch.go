@@ -56,6 +56,7 @@ func (w *Watch) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, 
 		return nil, 0, syscall.EINVAL
 	}
 	p := w.dirPath()
+	id := w.m.callerIdentity(ctx)
 	var err error
 	w.m.rep.Read(func(t *tree.Tree) {
 		var st tree.Stat
@@ -64,28 +65,27 @@ func (w *Watch) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, 
 			err = tree.ErrNoNode
 		}
 		if err == nil {
-			err = t.CheckPerm(p, tree.PermRead, w.m.identity)
+			err = t.CheckPerm(p, tree.PermRead, id)
 		}
 	})
 	if err != nil {
 		return nil, 0, toErrno(err)
 	}
-	wr := w.m.watches.add(p)
+	wr := w.m.watches.add(p, id)
 	// Seekable, with offsets ignored: head -n1 seeks back after its line.
 	return wr, fuse.FOPEN_DIRECT_IO, 0
 }
 
 // watchHub routes applied events to the open @watch files.
 type watchHub struct {
-	identity tree.Identity
-	mu       sync.Mutex
-	byDir    map[string]map[*watcher]struct{}
-	closed   bool
-	onLoss   func(dir string)
+	mu     sync.Mutex
+	byDir  map[string]map[*watcher]struct{}
+	closed bool
+	onLoss func(dir string)
 }
 
-func newWatchHub(id tree.Identity, onLoss func(string)) *watchHub {
-	return &watchHub{identity: id, byDir: map[string]map[*watcher]struct{}{}, onLoss: onLoss}
+func newWatchHub(onLoss func(string)) *watchHub {
+	return &watchHub{byDir: map[string]map[*watcher]struct{}{}, onLoss: onLoss}
 }
 
 // watcher is one open @watch file.
@@ -93,6 +93,9 @@ type watcher struct {
 	hub   *watchHub
 	dir   string
 	ready chan struct{}
+	// identity is the opener's: a stranger on an --allow-other mount
+	// must not see events of nodes only the owner may read.
+	identity tree.Identity
 
 	mu     sync.Mutex
 	buf    []byte
@@ -100,8 +103,8 @@ type watcher struct {
 	closed bool
 }
 
-func (h *watchHub) add(dir string) *watcher {
-	w := &watcher{hub: h, dir: dir, ready: make(chan struct{}, 1)}
+func (h *watchHub) add(dir string, id tree.Identity) *watcher {
+	w := &watcher{hub: h, dir: dir, ready: make(chan struct{}, 1), identity: id}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -153,7 +156,7 @@ func (h *watchHub) deliver(a replication.Applied) {
 			for w := range h.byDir[dir] {
 				// ZooKeeper 3.8.4 withholds events from watchers
 				// that may not read the node.
-				if !tree.Permitted(ev.ACL, tree.PermRead, h.identity) {
+				if !tree.Permitted(ev.ACL, tree.PermRead, w.identity) {
 					continue
 				}
 				if line == nil {

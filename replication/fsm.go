@@ -24,6 +24,9 @@ type Applied struct {
 	// change is invisible to ZooKeeper clients and has no event, but a
 	// mount must replace the node's inode.
 	Kinds []string
+	// ACLs lists the nodes whose ACL changed. setACL has no event either,
+	// but a mount derives its mode bits from the ACL.
+	ACLs []string
 	// Reset is set when the whole tree was replaced by a snapshot, so
 	// that caches must drop everything. Events is then empty: Before and
 	// After, the replaced tree and its replacement, tell what changed
@@ -109,7 +112,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var events []tree.Event
-	var kinds []string
+	var kinds, acls []string
 	last := f.applied
 	for i, l := range logs {
 		// After a restart raft hands back entries that the store already
@@ -132,6 +135,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		if k, ok := cmd.Op.(tree.SetKind); ok && res.Err == nil {
 			kinds = append(kinds, k.Path)
 		}
+		if a, ok := cmd.Op.(tree.SetACL); ok && res.Err == nil {
+			acls = append(acls, a.Path)
+		}
 		out[i] = applyResult{result: res}
 	}
 	if last == f.applied {
@@ -142,7 +148,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		return out
 	}
 	f.setApplied(last)
-	a := Applied{Index: last, Events: events, Kinds: kinds}
+	a := Applied{Index: last, Events: events, Kinds: kinds, ACLs: acls}
 	for _, fn := range f.listeners {
 		fn(a)
 	}

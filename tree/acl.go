@@ -288,7 +288,8 @@ func (c aclCache) release(e *aclEntry) {
 
 // GetACLAs returns a node's ACL as ZooKeeper 3.8 answers a client's getACL:
 // the caller needs READ or ADMIN, and without ADMIN the digest entries show
-// "user:x" instead of the password hash.
+// "user:x" instead of the password hash (RedactACL). The mount's
+// user.zk.acl uses it too, so that no interface shows more.
 func (t *Tree) GetACLAs(path string, id Identity) ([]ACL, Stat, error) {
 	n, err := t.lookup(path)
 	if err != nil {
@@ -297,18 +298,8 @@ func (t *Tree) GetACLAs(path string, id Identity) ([]ACL, Stat, error) {
 	if !permitted(n.acl.list, PermRead|PermAdmin, id) {
 		return nil, Stat{}, ErrNoAuth
 	}
-	acl := n.acl.list
-	if permitted(acl, PermAdmin, id) {
-		return acl, n.stat(), nil
+	if permitted(n.acl.list, PermAdmin, id) {
+		return n.acl.list, n.stat(), nil
 	}
-	out := make([]ACL, len(acl))
-	for i, a := range acl {
-		if a.ID.Scheme == "digest" {
-			if j := strings.IndexByte(a.ID.ID, ':'); j >= 0 {
-				a.ID.ID = a.ID.ID[:j] + ":x"
-			}
-		}
-		out[i] = a
-	}
-	return out, n.stat(), nil
+	return RedactACL(n.acl.list), n.stat(), nil
 }

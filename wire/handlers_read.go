@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,11 +22,12 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 	case *ExistsRequest:
 		s.run = func(t *tree.Tree) (Record, error) {
 			// ZooKeeper sets the watch whether or not the node exists (it
-			// then fires on creation) and checks no ACL.
-			if r.Watch {
+			// then fires on creation); since 3.8.4 an existing node needs
+			// READ, and a denied exists sets no watch.
+			st, err := t.StatAs(r.Path, id)
+			if r.Watch && !errors.Is(err, tree.ErrNoAuth) {
 				w.add(c, r.Path, watchData, modeStandard)
 			}
-			st, err := t.Stat(r.Path)
 			if err != nil {
 				return nil, err
 			}

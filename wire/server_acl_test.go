@@ -43,9 +43,13 @@ func TestACLEnforcement(t *testing.T) {
 			t.Errorf("anonymous %s: %v, want NoAuth", name, err)
 		}
 	}
-	// exists needs no permission.
-	if ok, _, err := anon.Exists("/priv"); err != nil || !ok {
-		t.Errorf("anonymous exists: %v, %v", ok, err)
+	// exists needs READ, as in ZooKeeper 3.8.4 (ZOOKEEPER-2590), and a
+	// missing node is NoNode for anyone.
+	if _, _, err := anon.Exists("/priv"); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("anonymous exists: %v, want NoAuth", err)
+	}
+	if ok, _, err := anon.Exists("/nothing"); err != nil || ok {
+		t.Errorf("anonymous exists of a missing node: %v, %v", ok, err)
 	}
 	// Nobody anonymous may use "auth".
 	if _, err := anon.Create("/x", nil, 0, zk.AuthACL(zk.PermAll)); !errors.Is(err, zk.ErrInvalidACL) {
@@ -104,6 +108,13 @@ func TestACLRawReads(t *testing.T) {
 	anon.call(OpGetData, &GetDataRequest{Path: "/m/k", Watch: true}, nil)
 	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != CodeNoWatcher {
 		t.Errorf("watch set by a denied read: %v", err)
+	}
+	// Nor does a denied exists; its stat stays hidden.
+	if _, err := anon.call(OpExists, &ExistsRequest{Path: "/m/k", Watch: true}, nil); CodeOf(err) != CodeNoAuth {
+		t.Errorf("exists without READ: %v", err)
+	}
+	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != CodeNoWatcher {
+		t.Errorf("watch set by a denied exists: %v", err)
 	}
 }
 
