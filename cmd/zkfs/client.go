@@ -35,8 +35,9 @@ const (
 
 // clientOptions are the flags every client subcommand takes.
 type clientOptions struct {
-	server string
-	auth   []string
+	server   string
+	auth     []string
+	authFile string
 	// command is what follows "--", for the subcommands that run one.
 	command []string
 	// sessionTimeout overrides the default session timeout when set.
@@ -109,7 +110,8 @@ func (c *command) flagSet(o *clientOptions) (*pflag.FlagSet, runFunc) {
 	fs.Usage = func() {}
 	run := c.setup(fs)
 	fs.StringVar(&o.server, "server", defaultServer, "comma-separated `host:port` list of the servers to try")
-	fs.StringArrayVar(&o.auth, "auth", nil, "authenticate as `scheme:credentials`, like addauth (repeatable)")
+	fs.StringArrayVar(&o.auth, "auth", nil, "authenticate as `scheme:credentials`, like addauth (repeatable; visible in ps: prefer --auth-file or ZKFS_AUTH)")
+	fs.StringVar(&o.authFile, "auth-file", "", "`file` of scheme:credentials lines to authenticate with (mode 0600)")
 	return fs, run
 }
 
@@ -237,13 +239,30 @@ func (o *clientOptions) servers() ([]string, error) {
 	return list, nil
 }
 
-// auths parses the --auth flags.
+// auths parses the credentials of --auth, --auth-file and ZKFS_AUTH, and
+// warns on standard error about those that other users can see.
 func (o *clientOptions) auths() ([]zkclient.Auth, error) {
 	var out []zkclient.Auth
-	for _, a := range o.auth {
+	all := o.auth
+	if len(o.auth) > 0 {
+		fmt.Fprintf(os.Stderr, "zkfs: warning: %s\n", argvWarning("--auth", "--auth-file or "+authEnv))
+	}
+	if o.authFile != "" {
+		s, w, err := readSecretFile("--auth-file", o.authFile)
+		if err != nil {
+			return nil, &messageError{msg: "zkfs: " + err.Error()}
+		}
+		if w != "" {
+			fmt.Fprintf(os.Stderr, "zkfs: warning: %s\n", w)
+		}
+		all = append(all, secretLines(s)...)
+	}
+	all = append(all, secretLines(os.Getenv(authEnv))...)
+	for _, a := range all {
 		scheme, cred, ok := strings.Cut(a, ":")
 		if !ok || scheme == "" {
-			return nil, usagef("--auth wants scheme:credentials, got %q", a)
+			// The value is not repeated: it may hold a password.
+			return nil, usagef("a credential (--auth, --auth-file or %s) is not scheme:credentials", authEnv)
 		}
 		out = append(out, zkclient.Auth{Scheme: scheme, Data: []byte(cred)})
 	}

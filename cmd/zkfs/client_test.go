@@ -186,18 +186,20 @@ func testACL(t *testing.T, e *env) {
 		"whoami",
 	}, "\n")+"\n")
 	var out strings.Builder
-	auth := []string{"--auth", "digest:alice:secret"}
-	r := e.run(t, "", append([]string{"create", zkfsRoot + "/mine", "data", "auth::cdrwa"}, auth...)...)
-	if r.code != 0 || r.stderr != "Created "+zkfsRoot+"/mine\n" {
+	// --auth works, with a warning that the command line shows it.
+	r := e.run(t, "", "create", zkfsRoot+"/mine", "data", "auth::cdrwa", "--auth", "digest:alice:secret")
+	if r.code != 0 || !strings.HasSuffix(r.stderr, "Created "+zkfsRoot+"/mine\n") || !strings.Contains(r.stderr, "warning: --auth on the command line is visible") {
 		t.Fatalf("create with --auth: %+v", r)
 	}
+	// ZKFS_AUTH works the same, silently.
+	env := []string{"ZKFS_AUTH=digest:alice:secret"}
 	for _, args := range [][]string{
 		{"getAcl", zkfsRoot + "/mine"},
 		{"get", zkfsRoot + "/mine"},
 		{"whoami"},
 	} {
-		r := e.run(t, "", append(args, auth...)...)
-		if r.code != 0 {
+		r := e.runEnv(t, env, "", append(args, "-server", e.addr)...)
+		if r.code != 0 || r.stderr != "" {
 			t.Fatalf("zkfs %v: %+v", args, r)
 		}
 		out.WriteString(r.stdout)
@@ -210,7 +212,7 @@ func testACL(t *testing.T, e *env) {
 	if r.code != 1 || r.stderr != "Insufficient permission : "+zkfsRoot+"/mine\n" {
 		t.Errorf("get without --auth: %+v", r)
 	}
-	r = e.run(t, "", "ls", "/", "--auth", "nosuchscheme:x")
+	r = e.runEnv(t, []string{"ZKFS_AUTH=nosuchscheme:x"}, "", "ls", "/", "-server", e.addr)
 	if r.code != 1 || !strings.Contains(r.stderr, "authentication failed") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("unknown auth scheme: %+v", r)
 	}

@@ -39,6 +39,7 @@ type serverOptions struct {
 	maxClientCnxns    int
 	fourLetterWords   []string
 	superDigest       string
+	superDigestFile   string
 
 	mount mountOptions
 
@@ -52,6 +53,7 @@ type mountOptions struct {
 	allowOther   bool
 	writeTimeout time.Duration
 	auth         string
+	authFile     string
 }
 
 func serverFlags(o *serverOptions) *pflag.FlagSet {
@@ -74,7 +76,9 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.IntVar(&o.mount.gid, "gid", -1, "group of the mount's files; -1 means the group running the server")
 	fs.BoolVar(&o.mount.allowOther, "allow-other", false, "let users other than the one running the server use the mount")
 	fs.DurationVar(&o.mount.writeTimeout, "write-timeout", 10*time.Second, "how long a write may wait for a quorum before failing (EIO on the mount)")
-	fs.StringVar(&o.mount.auth, "mount-auth", "", "scheme:credentials the mount's session authenticates with, e.g. digest:user:password")
+	fs.StringVar(&o.mount.auth, "mount-auth", "", "scheme:credentials the mount's session authenticates with, e.g. digest:user:password (visible in ps: prefer --mount-auth-file)")
+	fs.StringVar(&o.mount.authFile, "mount-auth-file", "", "file holding --mount-auth's scheme:credentials (mode 0600)")
+	fs.StringVar(&o.superDigestFile, "super-digest-file", "", "file holding --super-digest's user:hash (mode 0600)")
 	ensembleFlags(fs, &o.ensemble)
 	pprofFlag(fs)
 	return fs
@@ -106,6 +110,10 @@ func runServer(args []string) int {
 			return 2
 		}
 		applyZooConfig(log, fs, &o, c)
+	}
+	if err := resolveServerSecrets(func(w string) { log.Warn(w) }, fs.Changed, &o); err != nil {
+		fmt.Fprintf(os.Stderr, "zkfs server: %v\n", err)
+		return 2
 	}
 	if err := serve(log, o); err != nil {
 		log.Error("server stopped", "err", err)
