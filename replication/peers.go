@@ -88,7 +88,20 @@ func ParseServer(key, value string) (Peer, error) {
 		return Peer{}, fmt.Errorf("server id must be positive: %q", key)
 	}
 	addrs, client, hasClient := strings.Cut(value, ";")
-	parts := strings.Split(addrs, ":")
+	if strings.Contains(addrs, "|") {
+		return Peer{}, fmt.Errorf("%s: several addresses for one server (a|b) are not supported; give one host:peerPort:electionPort", key)
+	}
+	// An IPv6 host is in brackets: [::1]:2888:3888.
+	var parts []string
+	if rest, ok := strings.CutPrefix(addrs, "["); ok {
+		host, after, ok := strings.Cut(rest, "]")
+		if !ok || !strings.HasPrefix(after, ":") {
+			return Peer{}, fmt.Errorf("%s: want [ipv6]:peerPort:electionPort, got %q", key, addrs)
+		}
+		parts = append([]string{host}, strings.Split(after[1:], ":")...)
+	} else {
+		parts = strings.Split(addrs, ":")
+	}
 	if len(parts) == 4 {
 		switch parts[3] {
 		case "participant":
@@ -113,7 +126,7 @@ func ParseServer(key, value string) (Peer, error) {
 		client = strings.TrimSpace(client)
 		host, port := "0.0.0.0", client
 		if i := strings.LastIndexByte(client, ':'); i >= 0 {
-			host, port = client[:i], client[i+1:]
+			host, port = strings.Trim(client[:i], "[]"), client[i+1:]
 		}
 		if !validPort(port) {
 			return Peer{}, fmt.Errorf("%s: bad client port %q", key, port)

@@ -19,7 +19,7 @@ import (
 // its stat.
 func (c *conn) reconfig(s *slot, r *ReconfigRequest) readState {
 	s.block = func() error {
-		if c.srv.rep.Mode() == "standalone" {
+		if c.srv.rep.Mode() == "standalone" || c.srv.cfg.ReconfigDisabled {
 			return ErrReconfigDisabled
 		}
 		var err error

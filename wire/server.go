@@ -65,6 +65,9 @@ type ServerConfig struct {
 	SuperDigest string
 	// DataDir is reported by the conf and dirs four-letter words.
 	DataDir string
+	// ReconfigDisabled refuses reconfig with ReconfigDisabled, as
+	// ZooKeeper's reconfigEnabled=false does.
+	ReconfigDisabled bool
 	// ServerID is the server's id in its ensemble (myid), for conf; 0 for
 	// a standalone server, as ZooKeeper reports it.
 	ServerID int64

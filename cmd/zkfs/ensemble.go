@@ -41,6 +41,11 @@ type ensembleOptions struct {
 	securePort  int
 	metricsPort int
 	metricsAddr string
+
+	// From zoo.cfg only: the file that takes the membership after a
+	// reconfig, and reconfigEnabled=false.
+	dynamicFile      string
+	reconfigDisabled bool
 }
 
 // tlsFiles names PEM files. When key is empty the key is read from cert,
@@ -117,6 +122,11 @@ func applyZooConfig(log *slog.Logger, fs *pflag.FlagSet, o *serverOptions, c *zo
 	if c.MetricsPort > 0 && unset("metrics-port") {
 		o.ensemble.metricsPort = c.MetricsPort
 	}
+	if c.MetricsHost != "" && unset("metrics-address") {
+		o.ensemble.metricsAddr = c.MetricsHost
+	}
+	o.ensemble.dynamicFile = c.DynamicConfigFile
+	o.ensemble.reconfigDisabled = c.ReconfigDisabled
 	tlsFromConfig := func(dst *tlsFiles, certKey, caKey string, flag string) {
 		if unset(flag) && c.Extra[certKey] != "" {
 			dst.cert = c.Extra[certKey]

@@ -178,6 +178,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 		MaxClientCnxns:    o.maxClientCnxns,
 		FourLetterWords:   o.fourLetterWords,
 		SuperDigest:       o.superDigest,
+		ReconfigDisabled:  o.ensemble.reconfigDisabled,
 		DataDir:           o.dataDir,
 		ServerID:          serverID(rcfg),
 		Version:           versionString(),
@@ -232,6 +233,9 @@ func serve(log *slog.Logger, o serverOptions) error {
 			return err
 		}
 		defer ms.Close()
+	}
+	if o.ensemble.dynamicFile != "" && len(rcfg.Peers) > 0 {
+		go keepDynamicConfig(ctx, log, rep, o.ensemble.dynamicFile)
 	}
 	go tuneMemory(ctx.Done()) // once loaded: the limit follows a steady heap
 	log.Info("serving", "data-dir", o.dataDir, "client-address", l.Addr().String(), "applied", rep.AppliedIndex(), "startup", time.Since(start).Round(time.Millisecond))

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,6 +35,15 @@ type zooConfig struct {
 	Servers           []replication.Peer
 	SecureClientPort  int
 	MetricsPort       int
+	MetricsHost       string
+	// DynamicConfigFile holds the server.N lines (ZooKeeper 3.5+), and
+	// is rewritten when the membership changes.
+	DynamicConfigFile string
+	// StandaloneDisabled is standaloneEnabled=false: a lone participant
+	// still runs as an ensemble, which reconfig can grow.
+	StandaloneDisabled bool
+	// ReconfigDisabled is an explicit reconfigEnabled=false.
+	ReconfigDisabled bool
 	// Extra holds the TLS keys (ssl.*, sslQuorum) by name.
 	Extra map[string]string
 	// MyID is read from the myid file in DataDir when Servers is set.
@@ -54,8 +64,8 @@ func (e *zooConfigError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
 }
 
-// readZooConfig reads a zoo.cfg file and, for an ensemble, the myid file in
-// its dataDir.
+// readZooConfig reads a zoo.cfg file, the dynamic configuration file it
+// names, and, for an ensemble, the myid file in its dataDir.
 func readZooConfig(path string) (*zooConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -64,6 +74,14 @@ func readZooConfig(path string) (*zooConfig, error) {
 	defer f.Close()
 	c, err := parseZooConfig(f, path)
 	if err != nil {
+		return nil, err
+	}
+	if c.DynamicConfigFile != "" {
+		if c.Servers, err = readDynamicConfig(c.DynamicConfigFile); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.standalone(path); err != nil {
 		return nil, err
 	}
 	if len(c.Servers) > 0 {
@@ -86,35 +104,143 @@ func readZooConfig(path string) (*zooConfig, error) {
 		if !found {
 			return nil, fmt.Errorf("%s: myid %s is not among the server.N lines", path, c.MyID)
 		}
+		for _, p := range c.Servers {
+			if p.ID == c.MyID {
+				c.clientPortFrom(p)
+			}
+		}
 	}
 	return c, nil
 }
 
-// parseZooConfig parses ZooKeeper's Java-properties-style configuration.
-func parseZooConfig(r io.Reader, name string) (*zooConfig, error) {
-	c := &zooConfig{Extra: map[string]string{}}
-	sc := bufio.NewScanner(r)
-	seen := map[string]bool{}
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' || line[0] == '!' {
-			continue
-		}
-		key, value, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, &zooConfigError{name, n, fmt.Sprintf("%q is not key=value", line)}
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		if seen[key] {
-			return nil, &zooConfigError{name, n, fmt.Sprintf("%s is set twice", key)}
-		}
-		seen[key] = true
-		if err := c.set(key, value); err != nil {
-			return nil, &zooConfigError{name, n, fmt.Sprintf("%s: %v", key, err)}
+// standalone applies standaloneEnabled as ZooKeeper does: by default one
+// participant and no observer is no ensemble at all but a standalone
+// server (HBase writes such configurations); with standaloneEnabled=false
+// it is an ensemble of one, which reconfig can grow.
+func (c *zooConfig) standalone(path string) error {
+	participants, observers := 0, 0
+	for _, p := range c.Servers {
+		if p.Observer {
+			observers++
+		} else {
+			participants++
 		}
 	}
-	if err := sc.Err(); err != nil {
+	switch {
+	case participants == 0 && observers > 0:
+		return fmt.Errorf("%s: observers without participants", path)
+	case participants == 0 && c.StandaloneDisabled:
+		return fmt.Errorf("%s: standaloneEnabled=false needs at least one participant server.N line", path)
+	case participants == 1 && !c.StandaloneDisabled:
+		if observers > 0 {
+			return fmt.Errorf("%s: observers need a quorum: with one participant set standaloneEnabled=false", path)
+		}
+		c.clientPortFrom(c.Servers[0])
+		c.Servers = nil
+	}
+	return nil
+}
+
+// clientPortFrom takes the client address of this server's server.N line
+// when zoo.cfg has no clientPort, as ZooKeeper 3.5+ configurations keep
+// it only there.
+func (c *zooConfig) clientPortFrom(p replication.Peer) {
+	if c.ClientPort != 0 || p.ClientAddr == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(p.ClientAddr)
+	if err != nil {
+		return
+	}
+	c.ClientPort, _ = strconv.Atoi(port)
+	if c.ClientPortAddress == "" && host != "0.0.0.0" {
+		c.ClientPortAddress = host
+	}
+}
+
+// readDynamicConfig reads a ZooKeeper 3.5+ dynamic configuration file:
+// server.N lines only. Its version is in its name, never inside.
+func readDynamicConfig(path string) ([]replication.Peer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dynamicConfigFile: %w", err)
+	}
+	defer f.Close()
+	props, err := readProperties(f)
+	if err != nil {
+		return nil, named(err, path)
+	}
+	var servers []replication.Peer
+	for _, p := range props {
+		var err error
+		switch {
+		case p.key == "version":
+			err = errors.New("a dynamic configuration file has no version inside; it is in the file's name")
+		case strings.HasPrefix(p.key, "server."):
+			servers, err = addServer(servers, p.key, p.value)
+		case strings.HasPrefix(p.key, "group") || strings.HasPrefix(p.key, "weight"):
+			err = errHierarchical
+		default:
+			err = fmt.Errorf("%s: only server.N lines belong in a dynamic configuration file", p.key)
+		}
+		if err != nil {
+			return nil, &zooConfigError{path, p.line, err.Error()}
+		}
+	}
+	if len(servers) == 0 {
+		return nil, fmt.Errorf("%s: no server.N lines", path)
+	}
+	return servers, nil
+}
+
+var errHierarchical = errors.New("hierarchical quorums (group.N, weight.N) are not supported")
+
+// addServer parses a server.N line and appends it, refusing a repeated id.
+func addServer(servers []replication.Peer, key, value string) ([]replication.Peer, error) {
+	p, err := replication.ParseServer(key, value)
+	if err != nil {
 		return nil, err
+	}
+	for _, q := range servers {
+		if q.ID == p.ID {
+			return nil, fmt.Errorf("server id %s is listed twice", p.ID)
+		}
+	}
+	return append(servers, p), nil
+}
+
+// named gives a properties error the file's name.
+func named(err error, file string) error {
+	var ce *zooConfigError
+	if errors.As(err, &ce) {
+		ce.file = file
+	}
+	return err
+}
+
+// parseZooConfig parses zoo.cfg, a Java properties file.
+func parseZooConfig(r io.Reader, name string) (*zooConfig, error) {
+	c := &zooConfig{Extra: map[string]string{}}
+	props, err := readProperties(r)
+	if err != nil {
+		return nil, named(err, name)
+	}
+	seen := map[string]bool{}
+	firstServer := 0
+	for _, p := range props {
+		if seen[p.key] {
+			return nil, &zooConfigError{name, p.line, fmt.Sprintf("%s is set twice", p.key)}
+		}
+		seen[p.key] = true
+		if strings.HasPrefix(p.key, "server.") && firstServer == 0 {
+			firstServer = p.line
+		}
+		if err := c.set(p.key, p.value); err != nil {
+			return nil, &zooConfigError{name, p.line, fmt.Sprintf("%s: %v", p.key, err)}
+		}
+	}
+	if c.DynamicConfigFile != "" && firstServer != 0 {
+		return nil, &zooConfigError{name, firstServer, "server.N lines must be in the dynamic configuration file when dynamicConfigFile is set"}
 	}
 	return c, nil
 }
@@ -193,21 +319,39 @@ func (c *zooConfig) set(key, value string) error {
 		if err := posInt(&c.MetricsPort); err != nil || c.MetricsPort > 65535 {
 			return fmt.Errorf("want a port number, got %q", value)
 		}
+	case key == "metricsProvider.httpHost":
+		c.MetricsHost = value
+	case key == "dynamicConfigFile":
+		c.DynamicConfigFile = value
+	case key == "standaloneEnabled":
+		v, err := parseBool(value)
+		c.StandaloneDisabled = !v
+		return err
+	case key == "reconfigEnabled":
+		v, err := parseBool(value)
+		c.ReconfigDisabled = !v
+		return err
 	case key == "sslQuorum" || strings.HasPrefix(key, "ssl."):
 		c.Extra[key] = value
 	case strings.HasPrefix(key, "server."):
-		p, err := replication.ParseServer(key, value)
-		if err != nil {
-			return err
-		}
-		for _, q := range c.Servers {
-			if q.ID == p.ID {
-				return fmt.Errorf("server id %s is listed twice", p.ID)
-			}
-		}
-		c.Servers = append(c.Servers, p)
+		var err error
+		c.Servers, err = addServer(c.Servers, key, value)
+		return err
+	case strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight."):
+		return errHierarchical
 	default:
 		c.Ignored = append(c.Ignored, key)
 	}
 	return nil
+}
+
+// parseBool reads a boolean as ZooKeeper does: true or false, in any case.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("want true or false, got %q", s)
 }

@@ -69,7 +69,7 @@ func TestParseZooConfigErrorsNameTheLine(t *testing.T) {
 		{"server.1=a:1\n", "zoo.cfg:1: server.1"},
 		{"server.1=a:1:2:boss\n", "zoo.cfg:1: server.1"},
 		{"server.1=a:1:99999\n", "zoo.cfg:1: server.1"},
-		{"\n\njust words\n", "zoo.cfg:3:"},
+		{"\n\ntickTime two\n", "zoo.cfg:3: tickTime"},
 		{"dataDir=/a\ndataDir=/b\n", "zoo.cfg:2: dataDir is set twice"},
 	}
 	for _, tt := range tests {
