@@ -13,6 +13,7 @@
 package zkclient
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -69,6 +70,9 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Auth is sent right after every handshake.
 	Auth []Auth
+	// TLS, when set, wraps every connection (a server's secure client
+	// port).
+	TLS *tls.Config
 }
 
 // Event is one watch notification.
@@ -198,7 +202,13 @@ func (c *Conn) handshake(addr string, deadline time.Time) (net.Conn, error) {
 	if step > 2*time.Second {
 		step = 2 * time.Second // let an unresponsive server not eat the whole budget
 	}
-	nc, err := net.DialTimeout("tcp", addr, step)
+	var nc net.Conn
+	var err error
+	if c.cfg.TLS != nil {
+		nc, err = tls.DialWithDialer(&net.Dialer{Timeout: step}, "tcp", addr, c.cfg.TLS)
+	} else {
+		nc, err = net.DialTimeout("tcp", addr, step)
+	}
 	if err != nil {
 		return nil, err
 	}

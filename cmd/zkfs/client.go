@@ -8,6 +8,7 @@ package main
 // input.
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,7 @@ type clientOptions struct {
 	server   string
 	auth     []string
 	authFile string
+	tls      tlsOptions
 	// command is what follows "--", for the subcommands that run one.
 	command []string
 	// sessionTimeout overrides the default session timeout when set.
@@ -112,6 +114,9 @@ func (c *command) flagSet(o *clientOptions) (*pflag.FlagSet, runFunc) {
 	fs.StringVar(&o.server, "server", defaultServer, "comma-separated `host:port` list of the servers to try")
 	fs.StringArrayVar(&o.auth, "auth", nil, "authenticate as `scheme:credentials`, like addauth (repeatable; visible in ps: prefer --auth-file or ZKFS_AUTH)")
 	fs.StringVar(&o.authFile, "auth-file", "", "`file` of scheme:credentials lines to authenticate with (mode 0600)")
+	fs.StringVar(&o.tls.cert, "tls-cert", "", "PEM client certificate for a TLS client port (with --tls-key; the file may hold the key too)")
+	fs.StringVar(&o.tls.key, "tls-key", "", "PEM private key for --tls-cert")
+	fs.StringVar(&o.tls.ca, "tls-ca", "", "PEM CA certificates the server's certificate must chain to; connecting with any --tls-* flag uses TLS")
 	return fs, run
 }
 
@@ -273,6 +278,15 @@ func (o *clientOptions) cannotConnect() error {
 	return &messageError{msg: "zkfs: cannot connect to " + o.server}
 }
 
+// cannotConnectBecause names the cause when one is known (a TLS handshake
+// that failed: unknown authority, expired certificate).
+func (o *clientOptions) cannotConnectBecause(err error) error {
+	if err == nil {
+		return o.cannotConnect()
+	}
+	return &messageError{msg: "zkfs: cannot connect to " + o.server + ": " + err.Error()}
+}
+
 func authFailed(a zkclient.Auth) error {
 	return &messageError{msg: "zkfs: authentication failed for scheme " + a.Scheme}
 }
@@ -295,12 +309,17 @@ func (o *clientOptions) connect(callbacks ...func(zk.Event)) (*zk.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	dialer, tlsd, err := o.zkDialer()
+	if err != nil {
+		return nil, err
+	}
 	ready := make(chan zk.State, 1)
 	timeout := sessionTimeout
 	if o.sessionTimeout > 0 {
 		timeout = o.sessionTimeout
 	}
 	conn, _, err := zk.Connect(servers, timeout,
+		zk.WithDialer(dialer),
 		zk.WithLogger(nopLogger{}),
 		zk.WithLogInfo(false),
 		zk.WithEventCallback(func(ev zk.Event) {
@@ -321,9 +340,12 @@ func (o *clientOptions) connect(callbacks ...func(zk.Event)) (*zk.Conn, error) {
 	}
 	select {
 	case <-ready:
+	case <-tlsd.rejectedCh():
+		conn.Close()
+		return nil, o.cannotConnectBecause(tlsd.lastErr())
 	case <-time.After(connectTimeout):
 		conn.Close()
-		return nil, o.cannotConnect()
+		return nil, o.cannotConnectBecause(tlsd.lastErr())
 	}
 	for _, a := range auths {
 		if err := conn.AddAuth(a.Scheme, a.Data); err != nil {
@@ -351,16 +373,27 @@ func (o *clientOptions) dial() (*zkclient.Conn, error) {
 	if o.sessionTimeout > 0 {
 		timeout = o.sessionTimeout
 	}
+	var tc *tls.Config
+	if o.tls.set() {
+		if tc, err = o.tls.config(); err != nil {
+			return nil, err
+		}
+	}
 	c, err := zkclient.Dial(zkclient.Config{
 		Servers:        servers,
 		SessionTimeout: timeout,
 		ConnectTimeout: connectTimeout,
 		Auth:           auths,
+		TLS:            tc,
 	})
 	if err != nil {
 		var ae *zkclient.AuthError
 		if errors.As(err, &ae) {
 			return nil, authFailed(zkclient.Auth{Scheme: ae.Scheme})
+		}
+		var te *tls.CertificateVerificationError
+		if errors.As(err, &te) {
+			return nil, o.cannotConnectBecause(te)
 		}
 		return nil, o.cannotConnect()
 	}

@@ -202,11 +202,13 @@ func serve(log *slog.Logger, o serverOptions) error {
 			srv.Close()
 			return fmt.Errorf("--secure-client-port needs --client-tls-cert (ssl.keyStore.location)")
 		}
-		tc, err := serverTLS(o.ensemble.clientTLS)
+		rt, err := newReloadingTLS(log, o.ensemble.clientTLS)
 		if err != nil {
 			srv.Close()
 			return fmt.Errorf("secure client port: %w", err)
 		}
+		tc := rt.Config()
+		reloadOnHangup(ctx, rt)
 		sl, err := net.Listen("tcp", net.JoinHostPort(o.clientAddress, strconv.Itoa(o.ensemble.securePort)))
 		if err != nil {
 			srv.Close()
@@ -279,4 +281,22 @@ func serverID(c replication.Config) int64 {
 	}
 	n, _ := strconv.ParseInt(c.ID, 10, 64)
 	return n
+}
+
+// reloadOnHangup reloads the secure client port's certificates on SIGHUP,
+// which would otherwise stop the server.
+func reloadOnHangup(ctx context.Context, rt *reloadingTLS) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				rt.Reload()
+			}
+		}
+	}()
 }
