@@ -27,6 +27,8 @@ type File struct {
 	// lastOpen is, by thread, the writable handle the thread opened
 	// last and has not used yet (see openTruncHandle).
 	lastOpen map[uint32]*handle
+	// handles are the open handles, readers and writers.
+	handles map[*handle]struct{}
 	// opens counts the open handles; closed those of them whose
 	// descriptor was closed, which the kernel has yet to release. See
 	// servesOpen.
@@ -121,9 +123,19 @@ func (f *File) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 		f.pendingAttr(&out.Attr)
 		return 0
 	}
+	if h, ok := fh.(*handle); ok && h.isFrozen() && h.heldAttr(&out.Attr) {
+		return 0
+	}
 	var in info
 	var errno syscall.Errno
 	f.m.rep.Read(func(t *tree.Tree) { _, in, errno = f.target(t) })
+	if errno == syscall.ENOENT {
+		// fstat of a descriptor whose file was deleted: it still holds
+		// the file, as on a local file system.
+		if h, ok := fh.(*handle); ok && h.heldAttr(&out.Attr) {
+			return 0
+		}
+	}
 	if errno != 0 {
 		return errno
 	}
@@ -394,10 +406,25 @@ func (f *File) servesOpen(czxid int64) bool {
 	return f.opens-f.closed > 0 && (f.pending != nil || f.czxid.Load() == czxid)
 }
 
-func (f *File) opened() {
+func (f *File) opened(h *handle) {
 	f.mu.Lock()
 	f.opens++
+	if f.handles == nil {
+		f.handles = map[*handle]struct{}{}
+	}
+	f.handles[h] = struct{}{}
 	f.mu.Unlock()
+}
+
+// openHandles returns the handles open on the inode.
+func (f *File) openHandles() []*handle {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	hs := make([]*handle, 0, len(f.handles))
+	for h := range f.handles {
+		hs = append(hs, h)
+	}
+	return hs
 }
 
 // closedBy counts a handle's first flush from close(2).
@@ -413,6 +440,7 @@ func (f *File) closedBy(h *handle) {
 func (f *File) released(h *handle) {
 	f.mu.Lock()
 	f.opens--
+	delete(f.handles, h)
 	if h.closed {
 		f.closed--
 	}
@@ -447,3 +475,6 @@ func (f *File) stableIno() bool {
 	}
 	return f.StableAttr().Ino == want
 }
+
+// fileNode gives access to the File of a File or Data inode.
+func (f *File) fileNode() *File { return f }

@@ -89,14 +89,28 @@ type handle struct {
 	// failed (cp of a file over the size limit) must not have the part
 	// it wrote before the failure published at its close.
 	failed syscall.Errno
-	// snapshot is a reader's content, as of its open; never changed.
-	snapshot []byte
+
+	// The version a read is served from (see Read): its content and stat,
+	// under mu. A handle whose znode is deleted, or whose inode a rename
+	// through this mount replaced, keeps serving the last one it had.
+	cur     []byte
+	curStat tree.Stat
+	// next and lastN describe the last read: where it ended and how many
+	// bytes it returned. A read at next after one that returned data
+	// continues the same version.
+	next  int64
+	lastN int
+	// frozen is set when a rename through this mount replaced the inode:
+	// the descriptor holds the old file, which no longer has a name.
+	frozen bool
 }
 
-func newHandle(f *File, write, appendMode bool) *handle {
-	h := &handle{file: f, write: write, append: appendMode, opened: time.Now()}
+// newHandle makes a handle whose reads start from the version cur (nil
+// for a writer that may not read).
+func newHandle(f *File, write, appendMode bool, cur []byte, curStat tree.Stat) *handle {
+	h := &handle{file: f, write: write, append: appendMode, opened: time.Now(), cur: cur, curStat: curStat}
 	h.size.Store(-1)
-	f.opened() // every handle made here is given to the kernel, which releases it
+	f.opened(h) // every handle made here is given to the kernel, which releases it
 	return h
 }
 
@@ -113,6 +127,7 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 	var errno syscall.Errno
 	var canRead bool
 	var content []byte
+	var contentStat tree.Stat
 	m.rep.Read(func(t *tree.Tree) {
 		p := path
 		if p == "" {
@@ -125,9 +140,10 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 		if errno == 0 {
 			canRead = t.CheckPerm(p, tree.PermRead, m.identity) == nil
 		}
-		if errno == 0 && canRead && acc == syscall.O_RDONLY {
-			d, _, _ := t.Get(p)
+		if errno == 0 && canRead && acc != syscall.O_WRONLY {
+			d, st, _ := t.Get(p)
 			content = append([]byte{}, d...)
+			contentStat = st
 		}
 	})
 	if errno != 0 {
@@ -137,16 +153,10 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 		return nil, 0, syscall.EACCES
 	}
 	if acc == syscall.O_RDONLY {
-		// A reader reads the version current at its open, whole, with
-		// direct I/O. Through the page cache, the kernel sized a read by
-		// the size it had cached and filled it with pages it fetched
-		// later: a file rewritten meanwhile read cut short, padded with
-		// zeros, or mixed from two versions (the chaos harness saw it).
-		// Any stat updates that size while a reader has the file open,
-		// so keeping the cache for a version known current at the open
-		// is not enough either.
-		h := newHandle(f, false, false)
-		h.snapshot = content
+		// Readers use direct I/O: every read reaches the mount, which
+		// serves it from one whole version (see the package doc for why
+		// not the page cache).
+		h := newHandle(f, false, false, content, contentStat)
 		flags := uint32(fuse.FOPEN_DIRECT_IO)
 		if f.stableIno() {
 			// A reader's flush does nothing: let the kernel skip that
@@ -162,7 +172,7 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 	if errno := m.awaitQuorum(); errno != 0 {
 		return nil, 0, errno
 	}
-	h := newHandle(f, true, flags&syscall.O_APPEND != 0)
+	h := newHandle(f, true, flags&syscall.O_APPEND != 0, content, contentStat)
 	h.tid = callerTid(ctx)
 	f.markOpened(h.tid, h)
 	if flags&syscall.O_TRUNC != 0 {
@@ -205,33 +215,82 @@ func (h *handle) load() syscall.Errno {
 
 var _ = (fs.FileReader)((*handle)(nil))
 
-// Read serves a writer's buffered view, or the tree's current data.
+// Read serves a writer's buffered view, or one whole version of the znode:
+// a read that continues the previous one (at the offset where it ended,
+// after it returned data) is served from the same version, so that a read
+// the kernel splits in several requests, and a whole-file read by cat or
+// a language's read-all, never mixes two versions; any other read (from
+// offset 0, after a seek, or after a read that found the end, as tail -f
+// does) is served from the newest version applied on the replica.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	if h.snapshot != nil {
-		return fuse.ReadResultData(slice(h.snapshot, off, len(dest))), 0
-	}
 	if h.write {
 		h.file.unmarkOpened(h)
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.loaded {
-			return fuse.ReadResultData(slice(h.view, off, len(dest))), 0
-		}
 	}
-	var out []byte
-	var errno syscall.Errno
-	h.file.m.rep.Read(func(t *tree.Tree) {
-		var p string
-		p, _, errno = h.file.target(t)
-		if errno == 0 {
-			d, _, _ := t.Get(p)
-			out = append([]byte(nil), slice(d, off, len(dest))...)
-		}
-	})
-	if errno != 0 {
-		return nil, errno
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.write && h.loaded {
+		return fuse.ReadResultData(slice(h.view, off, len(dest))), 0
 	}
+	if !(off == h.next && h.lastN > 0) {
+		h.refresh()
+	}
+	out := slice(h.cur, off, len(dest))
+	h.next, h.lastN = off+int64(len(out)), len(out)
 	return fuse.ReadResultData(out), 0
+}
+
+// refresh moves the handle to the newest version of its znode. A handle
+// whose znode is gone, or whose inode was replaced, keeps its version: an
+// unlinked file stays readable through the descriptors that hold it.
+// Called with h.mu held.
+func (h *handle) refresh() {
+	if h.frozen {
+		return
+	}
+	var data []byte
+	var st tree.Stat
+	changed := false
+	h.file.m.rep.Read(func(t *tree.Tree) {
+		p, in, errno := h.file.target(t)
+		if errno != 0 || in.stat.Mzxid == h.curStat.Mzxid && in.stat.Czxid == h.curStat.Czxid {
+			return
+		}
+		d, s, err := t.Get(p)
+		if err != nil {
+			return
+		}
+		data, st, changed = append([]byte(nil), d...), s, true
+	})
+	if changed {
+		h.cur, h.curStat = data, st
+	}
+}
+
+// heldAttr describes the file a descriptor holds when its znode is gone
+// or its inode was replaced: the last version it served, with no links.
+func (h *handle) heldAttr(out *fuse.Attr) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.write && h.loaded || h.curStat.Czxid == 0 && h.cur == nil {
+		return false
+	}
+	h.file.m.fillAttr(out, info{stat: h.curStat, writable: h.write}, false, uint64(len(h.cur)))
+	out.Nlink = 0
+	return true
+}
+
+// freeze keeps the handle on the content it holds now: a rename through
+// this mount gave its name to another file. A writer's edits then go
+// nowhere, as writes to an unlinked file do.
+func (h *handle) freeze(data []byte, st tree.Stat, renamed int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.curStat.Mzxid >= renamed {
+		return
+	}
+	h.frozen = true
+	h.cur, h.curStat = data, st
+	h.lastN = 0
 }
 
 func slice(b []byte, off int64, n int) []byte {
@@ -376,7 +435,7 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 	if h.failed != 0 {
 		return h.failed
 	}
-	if h.discarded || (!h.dirty && !h.create) {
+	if h.discarded || h.frozen || (!h.dirty && !h.create) {
 		return 0
 	}
 	if !h.written && !final {
@@ -468,4 +527,10 @@ func retryable(err error, attempt int) bool {
 	}
 	time.Sleep(time.Duration(rand.IntN(1+attempt*2)) * time.Millisecond)
 	return true
+}
+
+func (h *handle) isFrozen() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.frozen
 }

@@ -1,15 +1,3 @@
-// Package fusefs serves the znode tree of a replica as a FUSE file system:
-// file-kind znodes are files, directory-kind znodes are directories whose
-// own data is the file @data, and @watch in every directory streams its
-// events.
-//
-// The kernel caches entries, attributes and contents for a long time; the
-// mount keeps those caches right by invalidating them for every change the
-// replica applies, whoever made it. Changes made through the mount itself
-// also reach local inotify watchers, as the kernel produces those events;
-// changes made elsewhere reach inotify only as cache invalidations, which
-// inotify does not report, so @watch (or `zkfs watch`) is the dependable
-// way to follow a directory.
 package fusefs
 
 import (
@@ -217,7 +205,11 @@ func New(o Options) (*Mount, error) {
 			// took ~60 ms instead of ~1 ms). ls -l and stat look names up
 			// one by one instead.
 			DisableReadDirPlus: true,
-			Debug:              o.Debug,
+			// mmap of a direct-I/O file: without this the kernel
+			// refuses MAP_SHARED with ENODEV. The mapped pages are read
+			// through the mount, and every change invalidates them.
+			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
+			Debug:             o.Debug,
 		},
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,

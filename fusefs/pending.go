@@ -1,12 +1,16 @@
 package fusefs
 
-import "syscall"
+import (
+	"syscall"
+
+	"zkfs/tree"
+)
 
 // startPending registers a file created without O_EXCL, whose znode the
 // first flush creates. Lookups by other processes on this mount find it
 // meanwhile.
 func (m *Mount) startPending(path string, f *File, flags uint32) *handle {
-	h := newHandle(f, true, flags&syscall.O_APPEND != 0)
+	h := newHandle(f, true, flags&syscall.O_APPEND != 0, nil, tree.Stat{})
 	h.loaded = true
 	h.create = true
 	h.dirty = true

@@ -149,6 +149,16 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 				p := joinPath(dstDir, newName)
 				f.base().replaced.Store(&p)
 			}
+			// Descriptors open on the replaced file keep its content, as
+			// on a local file system; opens from now on reach the new one.
+			// A descriptor that already read the rename's version was
+			// opened after it, through the old name's inode, and follows
+			// the new file.
+			if f, ok := old.Operations().(interface{ fileNode() *File }); ok {
+				for _, h := range f.fileNode().openHandles() {
+					h.freeze(dst.data, dst.stat, res.Multi[0].Stat.Mzxid)
+				}
+			}
 		}
 		if in := srcIn; in != nil {
 			if f, ok := in.Operations().(interface{ base() *node }); ok {

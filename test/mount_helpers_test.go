@@ -187,13 +187,37 @@ func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
 type watchStream struct {
 	cmd   *exec.Cmd
 	lines chan string
+	path  string
+	once  sync.Once
+}
+
+// stop kills the reader, which also checks that a read blocked in the
+// kernel gives way to a signal.
+func (w *watchStream) stop(t *testing.T) {
+	w.once.Do(func() {
+		w.cmd.Process.Kill()
+		done := make(chan struct{})
+		go func() { w.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s of %s did not die on SIGKILL", w.cmd.Args[0], w.path)
+		}
+	})
 }
 
 // openWatch starts reading path and returns once the file is open, which
 // is when the watch is registered.
 func openWatch(t *testing.T, path string) *watchStream {
 	t.Helper()
-	cmd := exec.Command("cat", path)
+	return openStream(t, path, "cat", path)
+}
+
+// openStream runs a command that reads path (cat, tail -f) and returns
+// once the command has the file open.
+func openStream(t *testing.T, path string, argv ...string) *watchStream {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +225,7 @@ func openWatch(t *testing.T, path string) *watchStream {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := &watchStream{cmd: cmd, lines: make(chan string, 1000)}
+	w := &watchStream{cmd: cmd, lines: make(chan string, 1000), path: path}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -209,16 +233,7 @@ func openWatch(t *testing.T, path string) *watchStream {
 		}
 		close(w.lines)
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("cat of %s did not die on SIGKILL", path)
-		}
-	})
+	t.Cleanup(func() { w.stop(t) })
 	deadline := time.Now().Add(10 * time.Second)
 	for !hasOpen(cmd.Process.Pid, path) {
 		if time.Now().After(deadline) {
