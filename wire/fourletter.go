@@ -327,6 +327,23 @@ func utsString(b []int8) string {
 // mntr reports the metrics that monitoring scripts read, in ZooKeeper's
 // names, tab-separated.
 func (s *Server) mntr() string {
+	var b strings.Builder
+	for _, f := range s.monitorFields() {
+		fmt.Fprintf(&b, "zk_%s\t%v\n", f.key, f.value)
+	}
+	return b.String()
+}
+
+// monitorField is one figure of mntr, named as ZooKeeper's monitor
+// command names it (the four-letter word adds "zk_").
+type monitorField struct {
+	key   string
+	value any
+}
+
+// monitorFields are mntr's figures, shared by the four-letter word and
+// the admin command.
+func (s *Server) monitorFields() []monitorField {
 	minL, avg, maxL, _ := s.stats.latency.snapshot()
 	var sessions, ephemerals int
 	s.rep.Read(func(t *tree.Tree) {
@@ -337,33 +354,25 @@ func (s *Server) mntr() string {
 		}
 	})
 	open, maxFD := fileDescriptors()
-	kv := []struct {
-		k string
-		v any
-	}{
-		{"zk_version", s.version()},
-		{"zk_server_state", s.mode()},
-		{"zk_ephemerals_count", ephemerals},
-		{"zk_num_alive_connections", s.connCount()},
-		{"zk_avg_latency", javaMillis(avg)},
-		{"zk_outstanding_requests", s.outstanding()},
-		{"zk_znode_count", s.znodeCount()},
-		{"zk_global_sessions", sessions},
-		{"zk_packets_sent", s.stats.sent.Load()},
-		{"zk_packets_received", s.stats.received.Load()},
-		{"zk_watch_count", s.watches.total()},
-		{"zk_min_latency", minL.Milliseconds()},
-		{"zk_max_file_descriptor_count", maxFD},
-		{"zk_open_file_descriptor_count", open},
-		{"zk_local_sessions", 0},
-		{"zk_uptime", time.Since(s.started).Milliseconds()},
-		{"zk_max_latency", maxL.Milliseconds()},
+	return []monitorField{
+		{"version", s.version()},
+		{"server_state", s.mode()},
+		{"ephemerals_count", ephemerals},
+		{"num_alive_connections", s.connCount()},
+		{"avg_latency", javaDouble(avg)},
+		{"outstanding_requests", s.outstanding()},
+		{"znode_count", s.znodeCount()},
+		{"global_sessions", sessions},
+		{"packets_sent", s.stats.sent.Load()},
+		{"packets_received", s.stats.received.Load()},
+		{"watch_count", s.watches.total()},
+		{"min_latency", minL.Milliseconds()},
+		{"max_file_descriptor_count", maxFD},
+		{"open_file_descriptor_count", open},
+		{"local_sessions", 0},
+		{"uptime", time.Since(s.started).Milliseconds()},
+		{"max_latency", maxL.Milliseconds()},
 	}
-	var b strings.Builder
-	for _, p := range kv {
-		fmt.Fprintf(&b, "%s\t%v\n", p.k, p.v)
-	}
-	return b.String()
 }
 
 // dump lists the sessions and their ephemeral nodes.
@@ -400,15 +409,28 @@ func (s *Server) dump() string {
 
 // javaMillis formats an average latency as ZooKeeper does: milliseconds
 // rounded to four decimals, printed as a Java double ("0.0", "1.2802").
-func javaMillis(d time.Duration) string {
+func javaMillis(d time.Duration) string { return javaDouble(d).String() }
+
+// javaDouble is an average latency in milliseconds, rounded to four
+// decimals as ZooKeeper rounds it: a Java double in text, a number in
+// JSON.
+type javaDouble time.Duration
+
+func (d javaDouble) ms() float64 {
 	ms := float64(d) / float64(time.Millisecond)
-	ms = float64(int64(ms*10000+0.5)) / 10000
-	out := strconv.FormatFloat(ms, 'f', -1, 64)
+	return float64(int64(ms*10000+0.5)) / 10000
+}
+
+func (d javaDouble) String() string {
+	out := strconv.FormatFloat(d.ms(), 'f', -1, 64)
 	if !strings.Contains(out, ".") {
 		out += ".0"
 	}
 	return out
 }
+
+// MarshalJSON writes the number as Jackson writes a double.
+func (d javaDouble) MarshalJSON() ([]byte, error) { return []byte(d.String()), nil }
 
 func (s *Server) connList() []*conn {
 	s.mu.Lock()

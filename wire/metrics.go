@@ -12,6 +12,7 @@ import (
 type serverMetrics struct {
 	latency *prometheus.HistogramVec
 	errors  *prometheus.CounterVec
+	zk      zooKeeperMetrics
 }
 
 func newServerMetrics() *serverMetrics {
@@ -25,12 +26,14 @@ func newServerMetrics() *serverMetrics {
 			Name: "zkfs_client_request_errors_total",
 			Help: "Client-port replies with a non-zero error code, by operation and ZooKeeper code.",
 		}, []string{"op", "code"}),
+		zk: newZooKeeperMetrics(),
 	}
 }
 
 func (m *serverMetrics) record(op OpCode, code int32, d time.Duration) {
 	name := op.String()
 	m.latency.WithLabelValues(name).Observe(d.Seconds())
+	m.zk.observe(op, d)
 	if code != CodeOK {
 		m.errors.WithLabelValues(name, strconv.Itoa(int(code))).Inc()
 	}

@@ -4,16 +4,22 @@ package main
 // AdminServer and Prometheus provider share a Jetty when configured so.
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"zkfs/fusefs"
 	"zkfs/replication"
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // Response headers of GET /snapshot, read by `zkfs snapshot save`.
@@ -25,15 +31,114 @@ const (
 	headerSnapshotFresh = "Zkfs-Snapshot-Fresh"
 )
 
+// adminOptions are the flags of the admin endpoints.
+type adminOptions struct {
+	port    int
+	address string
+	maxLag  uint64
+}
+
+func adminFlags(fs *pflag.FlagSet, o *adminOptions) {
+	fs.IntVar(&o.port, "admin-port", 0, "HTTP port for the admin endpoints (/health, /ready, /commands/*, /snapshot) and /metrics, besides --metrics-port; 0 means none (admin.serverPort)")
+	fs.StringVar(&o.address, "admin-address", "", "address for --admin-port; empty means every interface (admin.serverAddress)")
+	fs.Uint64Var(&o.maxLag, "ready-max-lag", 1000, "/ready fails while this replica has applied more than this many committed log entries fewer than it knows of")
+}
+
 // admin serves the HTTP endpoints beside /metrics.
 type admin struct {
 	log         *slog.Logger
 	rep         *replication.Replica
+	srv         *wire.Server
+	mount       *fusefs.Mount // nil without --mount
 	superDigest string
+	maxLag      uint64
+	// maxContact is how long a follower may go without hearing from its
+	// leader and still be ready.
+	maxContact time.Duration
 }
 
 func (a *admin) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /snapshot", a.snapshot)
+	mux.HandleFunc("GET /health", a.health)
+	mux.HandleFunc("GET /ready", a.ready)
+	mux.HandleFunc("GET /commands", a.commandList)
+	mux.HandleFunc("GET /commands/{name}", a.command)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// health answers while the process serves: the admin port opens only once
+// the replica serves clients, and closes when it stops.
+func (a *admin) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "serving", "mode": a.rep.Mode()})
+}
+
+// ready is 200 when the replica can serve current data: it knows a leader
+// and has heard from it lately, it has applied nearly all it knows to be
+// committed, and its mount, if it has one, is up. Otherwise 503, with the
+// reasons.
+func (a *admin) ready(w http.ResponseWriter, r *http.Request) {
+	h := a.rep.Health()
+	reasons := []string{}
+	if h.Leader == "" {
+		reasons = append(reasons, "no leader")
+	} else if h.LastContact > a.maxContact {
+		reasons = append(reasons, fmt.Sprintf("no word from the leader for %v", h.LastContact.Round(time.Millisecond)))
+	}
+	lag := uint64(0)
+	if h.CommitIndex > h.AppliedIndex {
+		lag = h.CommitIndex - h.AppliedIndex
+	}
+	if lag > a.maxLag {
+		reasons = append(reasons, fmt.Sprintf("%d committed entries not applied yet", lag))
+	}
+	mount := "none"
+	if a.mount != nil {
+		mount = "up"
+		if !a.mount.Mounted() {
+			mount = "down"
+			reasons = append(reasons, "the mount is down")
+		}
+	}
+	status := http.StatusOK
+	if len(reasons) > 0 {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{
+		"ready":           len(reasons) == 0,
+		"reasons":         reasons,
+		"mode":            a.rep.Mode(),
+		"leader":          h.Leader,
+		"commit_index":    h.CommitIndex,
+		"applied_index":   h.AppliedIndex,
+		"last_contact_ms": h.LastContact.Milliseconds(),
+		"mount":           mount,
+	})
+}
+
+// commandList lists the commands, as ZooKeeper's /commands does.
+func (a *admin) commandList(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html")
+	for _, n := range wire.AdminCommandNames() {
+		fmt.Fprintf(w, "<a href=\"/commands/%s\">%s</a>\n<br/>\n", n, n)
+	}
+}
+
+// command answers /commands/NAME in the JSON of ZooKeeper's AdminServer.
+func (a *admin) command(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	out, err := a.srv.AdminCommand(name)
+	if errors.Is(err, wire.ErrUnknownCommand) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"command": name, "error": "Command not found"})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // identity is the caller's identity for ACL checks, as ZooKeeper's

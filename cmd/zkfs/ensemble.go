@@ -127,6 +127,12 @@ func applyZooConfig(log *slog.Logger, fs *pflag.FlagSet, o *serverOptions, c *zo
 	}
 	o.ensemble.dynamicFile = c.DynamicConfigFile
 	o.ensemble.reconfigDisabled = c.ReconfigDisabled
+	if c.AdminPort > 0 && unset("admin-port") {
+		o.admin.port = c.AdminPort
+	}
+	if c.AdminAddress != "" && unset("admin-address") {
+		o.admin.address = c.AdminAddress
+	}
 	tlsFromConfig := func(dst *tlsFiles, certKey, caKey string, flag string) {
 		if unset(flag) && c.Extra[certKey] != "" {
 			dst.cert = c.Extra[certKey]

@@ -42,6 +42,7 @@ type serverOptions struct {
 	superDigestFile   string
 
 	mount mountOptions
+	admin adminOptions
 
 	ensemble ensembleOptions
 }
@@ -80,6 +81,7 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.StringVar(&o.mount.authFile, "mount-auth-file", "", "file holding --mount-auth's scheme:credentials (mode 0600)")
 	fs.StringVar(&o.superDigestFile, "super-digest-file", "", "file holding --super-digest's user:hash (mode 0600)")
 	ensembleFlags(fs, &o.ensemble)
+	adminFlags(fs, &o.admin)
 	pprofFlag(fs)
 	return fs
 }
@@ -217,7 +219,9 @@ func serve(log *slog.Logger, o serverOptions) error {
 		go func() { serveErr <- srv.Serve(tls.NewListener(sl, tc)) }()
 		log.Info("serving TLS clients", "address", sl.Addr().String())
 	}
-	collectors := []prometheus.Collector{rep.Collector(), srv.Collector()}
+	collectors := []prometheus.Collector{rep.Collector(), srv.Collector(), srv.ZooKeeperCollector()}
+	a := &admin{log: log, rep: rep, srv: srv, superDigest: o.superDigest, maxLag: o.admin.maxLag,
+		maxContact: 2 * time.Duration(o.tickTime) * time.Millisecond}
 	if o.mount.dir != "" {
 		mnt, err := startMount(log, rep, o)
 		if err != nil {
@@ -226,10 +230,10 @@ func serve(log *slog.Logger, o serverOptions) error {
 		}
 		defer mnt.Unmount()
 		collectors = append(collectors, mnt.Collector())
+		a.mount = mnt
 	}
-	if o.ensemble.metricsPort > 0 {
-		a := &admin{log: log, rep: rep, superDigest: o.superDigest}
-		ms, err := serveMetrics(log, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)), a, collectors...)
+	for _, hp := range httpPorts(o) {
+		ms, err := serveMetrics(log, hp, a, collectors...)
 		if err != nil {
 			srv.Close()
 			return err
@@ -299,4 +303,17 @@ func reloadOnHangup(ctx context.Context, rt *reloadingTLS) {
 			}
 		}
 	}()
+}
+
+// httpPorts are the addresses serving /metrics and the admin endpoints:
+// the metrics port and the admin port, when set.
+func httpPorts(o serverOptions) []string {
+	var out []string
+	if o.ensemble.metricsPort > 0 {
+		out = append(out, net.JoinHostPort(o.ensemble.metricsAddr, strconv.Itoa(o.ensemble.metricsPort)))
+	}
+	if o.admin.port > 0 && o.admin.port != o.ensemble.metricsPort {
+		out = append(out, net.JoinHostPort(o.admin.address, strconv.Itoa(o.admin.port)))
+	}
+	return out
 }

@@ -44,6 +44,8 @@ type zooConfig struct {
 	StandaloneDisabled bool
 	// ReconfigDisabled is an explicit reconfigEnabled=false.
 	ReconfigDisabled bool
+	AdminPort        int
+	AdminAddress     string
 	// Extra holds the TLS keys (ssl.*, sslQuorum) by name.
 	Extra map[string]string
 	// MyID is read from the myid file in DataDir when Servers is set.
@@ -331,6 +333,12 @@ func (c *zooConfig) set(key, value string) error {
 		v, err := parseBool(value)
 		c.ReconfigDisabled = !v
 		return err
+	case key == "admin.serverPort":
+		if err := posInt(&c.AdminPort); err != nil || c.AdminPort > 65535 {
+			return fmt.Errorf("want a port number, got %q", value)
+		}
+	case key == "admin.serverAddress":
+		c.AdminAddress = value
 	case key == "sslQuorum" || strings.HasPrefix(key, "ssl."):
 		c.Extra[key] = value
 	case strings.HasPrefix(key, "server."):

@@ -31,6 +31,7 @@ server.1=zoo1:2888:3888
 server.2=zoo2:2888:3888:participant;2181
 server.3=zoo3:2888:3888:observer;10.0.0.3:2182
 admin.serverPort=8080
+admin.enableServer=true
 `
 	got, err := parseZooConfig(strings.NewReader(in), "zoo.cfg")
 	if err != nil {
@@ -49,8 +50,9 @@ admin.serverPort=8080
 			{ID: "2", RaftAddr: "zoo2:2888", RPCAddr: "zoo2:3888", ClientAddr: "0.0.0.0:2181"},
 			{ID: "3", RaftAddr: "zoo3:2888", RPCAddr: "zoo3:3888", ClientAddr: "10.0.0.3:2182", Observer: true},
 		},
-		Ignored: []string{"admin.serverPort"},
-		Extra:   map[string]string{},
+		AdminPort: 8080,
+		Ignored:   []string{"admin.enableServer"},
+		Extra:     map[string]string{},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
