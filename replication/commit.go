@@ -14,7 +14,35 @@ import (
 // once, as ZooKeeper's leader sends COMMIT; a peer whose log holds that
 // entry applies up to it ahead of raft. When raft delivers the same
 // entries later, the FSM finds them applied and skips them, as it does
-// after a restart.
+// after a restart. The notices travel on each follower's peer stream.
+//
+// Applying ahead runs on the stream's reader goroutine, not raft's FSM
+// goroutine, so it steps outside hashicorp/raft's promise that one
+// goroutine applies. It is kept because the promise is not what the FSM
+// relies on; what it relies on holds on both paths:
+//
+//   - Only committed entries are applied. The notice names an entry the
+//     leader applied; the replica applies only if its own log holds that
+//     entry with the leader's term, and then (log matching) its log equals
+//     the leader's up to there. Committed entries are never truncated, so
+//     the entries read stay what raft will deliver.
+//   - Each entry is applied once, in order. Both paths hold the FSM's
+//     write lock, apply from applied+1 in index order, and skip what is at
+//     or below applied (the same rule that makes restarts replay only the
+//     tail); aheadMu keeps two notices from interleaving.
+//   - Nothing waits on an applied-ahead result. Raft's futures exist only
+//     on the leader for its own entries, and a leader never gets notices.
+//   - Snapshots stay consistent. Raft labels a snapshot with its own,
+//     possibly lower, applied index, but the stored tree carries the index
+//     it was applied to (storage's applied key), and a replica restored
+//     from it skips entries up to that index.
+//   - A snapshot installed by the leader is never older than what was
+//     applied ahead: the leader sends one only to a replica whose log
+//     lacks entries the leader compacted, and applying ahead never goes
+//     past this replica's own log.
+//
+// TestApplyAhead and TestApplyAheadThenRaft check the first three rules
+// directly; a chaos run that exercises them under faults is still to do.
 
 // maxApplyAhead bounds the entries a notice applies at once; a replica
 // further behind is catching up, which raft does well enough.

@@ -133,11 +133,12 @@ type inStream struct {
 
 // streamItem is a request waiting for its reply, in stream order.
 type streamItem struct {
-	id      uint64
-	props   []*Proposal // a forwarded batch
-	barrier raft.Future // a read index
-	err     error       // set when the whole batch of n was refused
-	n       int
+	id       uint64
+	props    []*Proposal // a forwarded batch
+	verified raft.Future // a read index: the leadership check
+	target   uint64      // and the last log index before it
+	err      error       // set when the whole batch of n was refused
+	n        int
 }
 
 func (st *inStream) close() {
@@ -195,7 +196,10 @@ func (st *inStream) readLoop() {
 				return
 			}
 		case frameReadIndex:
-			if !st.push(streamItem{id: f.id, barrier: r.raft.Barrier(r.cfg.WriteTimeout)}) {
+			// The last index first, then the leadership check: it must
+			// follow the request (Sync).
+			target := r.raft.LastIndex()
+			if !st.push(streamItem{id: f.id, target: target, verified: r.raft.VerifyLeader()}) {
 				return
 			}
 		case frameTouch:
@@ -254,13 +258,10 @@ func (st *inStream) replyLoop() {
 		}
 		var f *peerFrame
 		switch {
-		case it.barrier != nil:
+		case it.verified != nil:
 			f = &peerFrame{typ: frameReadIndexReply, id: it.id}
-			if err := it.barrier.Error(); err != nil {
-				f.code = codeOf(raftError(err))
-			} else {
-				f.index = r.AppliedIndex()
-			}
+			idx, err := r.leaderReadIndex(it.target, it.verified)
+			f.code, f.index = codeOf(err), idx
 		default:
 			f = &peerFrame{typ: frameForwardReply, id: it.id}
 			if it.err != nil {

@@ -53,3 +53,40 @@ func TestForwardAfterLeaderChange(t *testing.T) {
 		t.Logf("first write through follower %d took %v", i+1, time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// TestSyncIsAReadIndex checks that sync writes nothing to the log, that a
+// read after it on any replica sees a write made through another, and
+// that it completes right after a leader change, when the log ends with
+// the new leader's no-op entry, which the FSM never sees.
+func TestSyncIsAReadIndex(t *testing.T) {
+	e := newEnsemble(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, w := range e.reps {
+		propose(t, w, tree.Create{Path: fmt.Sprintf("/w%d", i), ACL: tree.OpenACL})
+		leader := e.reps[e.leader()]
+		last := leader.raft.LastIndex()
+		for j, r := range e.reps {
+			if err := r.Sync(ctx); err != nil {
+				t.Fatalf("sync on replica %d: %v", j+1, err)
+			}
+			if _, _, err := getData(r, fmt.Sprintf("/w%d", i)); err != nil {
+				t.Errorf("replica %d after sync misses the write through replica %d: %v", j+1, i+1, err)
+			}
+		}
+		if got := leader.raft.LastIndex(); got != last {
+			t.Errorf("three syncs moved the leader's log from %d to %d", last, got)
+		}
+	}
+
+	e.stop(e.leader())
+	e.leader()
+	for i, r := range e.reps {
+		if r == nil {
+			continue
+		}
+		if err := r.Sync(ctx); err != nil {
+			t.Errorf("sync on replica %d after the leader change: %v", i+1, err)
+		}
+	}
+}

@@ -361,27 +361,54 @@ func (r *Replica) WaitReady(ctx context.Context) error {
 }
 
 // Sync returns once this replica has applied every write that was committed
-// when Sync was called, so that a read after it is linearizable. The leader
-// proves it still leads by committing a barrier; a follower asks the leader
-// for that index and waits to apply it (a ReadIndex).
+// when Sync was called, so that a read after it is linearizable. It is a
+// ReadIndex, with no log entry: the leader notes its last log index, confirms
+// with a round of heartbeats that a quorum still follows it, and this replica
+// waits until it has applied up to that index. Like ZooKeeper's sync, it
+// also waits for the writes the leader had in flight.
 func (r *Replica) Sync(ctx context.Context) error {
+	var idx uint64
+	var err error
 	if r.IsLeader() || r.standalone() {
-		_, err := r.leaderReadIndex()
-		return err
+		idx, err = r.leaderReadIndex(r.raft.LastIndex(), r.raft.VerifyLeader())
+	} else {
+		idx, err = r.remoteReadIndex(ctx)
 	}
-	idx, err := r.remoteReadIndex(ctx)
 	if err != nil {
 		return err
 	}
 	return r.waitApplied(ctx, idx)
 }
 
-// leaderReadIndex commits a barrier and returns the applied index after it.
-func (r *Replica) leaderReadIndex() (uint64, error) {
-	if err := r.raft.Barrier(r.cfg.WriteTimeout).Error(); err != nil {
+// leaderReadIndex waits for the leadership check that followed noting
+// target, the leader's last log index, and returns the index a reader must
+// have applied. The last index is at least every committed one, also
+// before the leader commits an entry of its own term, which its commit
+// index is not.
+func (r *Replica) leaderReadIndex(target uint64, verified raft.Future) (uint64, error) {
+	if err := verified.Error(); err != nil {
 		return 0, raftError(err)
 	}
-	return r.AppliedIndex(), nil
+	return r.visibleIndex(target), nil
+}
+
+// visibleIndex returns the last index at or before target that the FSM
+// records as applied. Raft keeps its no-op and barrier entries from the
+// FSM, so the applied index never lands on one: a reader waiting for a
+// new leader's no-op would wait for ever on an idle ensemble.
+func (r *Replica) visibleIndex(target uint64) uint64 {
+	for i := target; i > 0; i-- {
+		var l raft.Log
+		if err := r.raftLogs.GetLog(i, &l); err != nil {
+			// Compacted into a snapshot, so applied here: the applied
+			// index covers what of it the FSM saw.
+			return min(i, r.AppliedIndex())
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return 0
 }
 
 func (r *Replica) remoteReadIndex(ctx context.Context) (uint64, error) {
