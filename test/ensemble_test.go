@@ -408,6 +408,19 @@ func TestEnsembleReconfigAddAndRemove(t *testing.T) {
 	started := make(chan error, 1)
 	go func() { started <- m4.Start(90 * time.Second) }()
 
+	// A reconfig is checked as ZooKeeper checks it: its arguments, then
+	// the configuration version it names, then the caller's rights
+	// (kazoo's test_bad_input and test_add_remove_observer).
+	anon := connect(t, m1.Addr(), 5*time.Second)
+	if _, err := anon.IncrementalReconfig([]string{"some thing"}, nil, -1); !errors.Is(err, zk.ErrBadArguments) {
+		t.Errorf("reconfig with a bad server spec and no rights: %v, want BadArguments", err)
+	}
+	if _, err := anon.IncrementalReconfig([]string{m4.serverLine()}, nil, 1<<40); !errors.Is(err, zk.ErrBadVersion) {
+		t.Errorf("reconfig from a future version and no rights: %v, want BadVersion", err)
+	}
+	if _, err := anon.IncrementalReconfig([]string{m4.serverLine()}, nil, -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("a valid reconfig with no rights: %v, want NoAuth", err)
+	}
 	// Without ADMIN on /zookeeper/config, reconfig is refused.
 	out, err := exec.Command(zkfsBin, "reconfig", "-server", m1.Addr(), "-add", m4.serverLine()).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "Insufficient permission") {

@@ -22,22 +22,24 @@ func (c *conn) reconfig(s *slot, r *ReconfigRequest) readState {
 		if c.srv.rep.Mode() == "standalone" || c.srv.cfg.ReconfigDisabled {
 			return ErrReconfigDisabled
 		}
-		var err error
-		var current []byte
-		c.srv.rep.Read(func(t *tree.Tree) {
-			err = t.CheckPerm(replication.ConfigPath, tree.PermAdmin, c.ident())
-			current, _, _ = t.Get(replication.ConfigPath)
-		})
-		if err != nil {
-			return err
-		}
-		if r.CurConfigID != -1 && r.CurConfigID != configVersion(current) {
-			return tree.ErrBadVersion
-		}
+		// ZooKeeper's order: the request's arguments, then the
+		// configuration version it names, then the caller's rights.
 		add, remove, err := reconfigChanges(c.srv.rep.Peers(), r)
 		if err != nil {
 			c.log.Info("reconfig refused", "err", err)
 			return tree.ErrBadArguments
+		}
+		var perm error
+		var current []byte
+		c.srv.rep.Read(func(t *tree.Tree) {
+			perm = t.CheckPerm(replication.ConfigPath, tree.PermAdmin, c.ident())
+			current, _, _ = t.Get(replication.ConfigPath)
+		})
+		if r.CurConfigID != -1 && r.CurConfigID != configVersion(current) {
+			return tree.ErrBadVersion
+		}
+		if perm != nil {
+			return perm
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, reconfigWait)
 		defer cancel()
