@@ -3,6 +3,8 @@ package test
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +32,12 @@ func TestSecuritySecretsOffCommandLine(t *testing.T) {
 	if err := os.WriteFile(superFile, []byte(superDigest+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := startMounted(t, "--mount-auth-file", authFile, "--super-digest-file", superFile)
+	metricsPort, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := startMounted(t, "--mount-auth-file", authFile, "--super-digest-file", superFile,
+		"--metrics-port", fmt.Sprint(metricsPort), "--metrics-address", "127.0.0.1")
 	zc := connect(t, m.Addr(), 10*time.Second)
 	if err := zc.AddAuth("digest", []byte("super:"+superPassword)); err != nil {
 		t.Fatal(err)
@@ -86,6 +93,24 @@ func TestSecuritySecretsOffCommandLine(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("watcher %d saw no event of /mine: its credentials did not work", i)
 			}
+		}
+	}
+	// Neither /metrics nor the log holds them either.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "zkfs_") {
+		t.Fatalf("/metrics served no zkfs metrics:\n%s", metrics)
+	}
+	for _, secret := range []string{password, superPassword, digestHash("super:" + superPassword), digestHash("u:" + password)} {
+		if strings.Contains(string(metrics), secret) {
+			t.Errorf("/metrics shows a credential")
+		}
+		if strings.Contains(m.LogTail(1<<20), secret) {
+			t.Errorf("the server's log shows a credential:\n%s", grepLines(m.LogTail(1<<20), secret))
 		}
 	}
 	ps, err := exec.Command("ps", "-eww", "-o", "pid=,args=").Output()

@@ -159,12 +159,29 @@ func TestSecurityTLSClientPort(t *testing.T) {
 	if got := servedSerial(t, addr, caFile, cliCert, cliKey); got != serial {
 		t.Errorf("the server presents serial %d, want the renewed %d", got, serial)
 	}
+	// A renewal that does not load (a key that does not match) is
+	// logged, and the certificate in service stays.
+	certPEM, _, _ = ca.issue(t, "server", false)
+	_, strayKey, _ := ca.issue(t, "server", false)
+	writeFiles(t, dir, "server", certPEM, strayKey)
+	if out, stderr, err := zkfs(append([]string{"get", "/tls"}, good...)...); err != nil || out != "over tls\n" {
+		t.Errorf("after a broken renewal: %q, %v: %s", out, err, stderr)
+	}
+	if got := servedSerial(t, addr, caFile, cliCert, cliKey); got != serial {
+		t.Errorf("after a broken renewal the server presents serial %d, want %d", got, serial)
+	}
+	if !strings.Contains(s.LogTail(1<<20), "TLS certificates not reloaded; keeping the previous ones") {
+		t.Error("a broken renewal was not logged")
+	}
+	certPEM, keyPEM, _ = ca.issue(t, "server", false)
+	writeFiles(t, dir, "server", certPEM, keyPEM)
 	// SIGHUP reloads too, and no longer stops the server.
+	before := strings.Count(s.LogTail(1<<20), "TLS certificates reloaded")
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(s.LogTail(1<<20), "TLS certificates reloaded") < 3 {
+	for strings.Count(s.LogTail(1<<20), "TLS certificates reloaded") <= before {
 		if time.Now().After(deadline) || !s.Running() {
 			t.Fatalf("no reload logged after SIGHUP (running: %v)", s.Running())
 		}
