@@ -41,6 +41,10 @@ func TestSecurityACLReadsThroughMount(t *testing.T) {
 	for _, name := range []string{"acl", "stat", "ephemeralOwner", "version", "dataLength", "mtime"} {
 		m.fails(t, "getfattr -n user.zk."+name+" secret", "Permission denied")
 	}
+	// Nor do ls -l and stat show its size or times, or any permission.
+	if got := m.ok(t, "stat -c '%s %Y %A' secret"); got != "0 0 ----------\n" {
+		t.Errorf("stat of a node the mount may not read: %q", got)
+	}
 	// READ without ADMIN: the hash is redacted, exactly as getACL shows it
 	// to a client with the same identity.
 	acl, _, err := zc.GetACL("/readable")
