@@ -77,6 +77,7 @@ type Mount struct {
 	root     *Dir
 	notifier *notifier
 	watches  *watchHub
+	locks    *lockTable
 	session  atomic.Int64
 
 	pendingMu  sync.Mutex
@@ -172,6 +173,7 @@ func New(o Options) (*Mount, error) {
 	m.watches = newWatchHub(func(dir string) {
 		m.log.Warn("an @watch reader fell behind; events were dropped", "dir", dir)
 	})
+	m.locks = newLockTable(m)
 	m.rep.Listen(m.listen)
 	m.notifier.start(m.rep.AppliedIndex())
 
@@ -209,7 +211,9 @@ func New(o Options) (*Mount, error) {
 			// refuses MAP_SHARED with ENODEV. The mapped pages are read
 			// through the mount, and every change invalidates them.
 			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
-			Debug:             o.Debug,
+			// flock and fcntl locks are the ensemble's (lock.go).
+			EnableLocks: true,
+			Debug:       o.Debug,
 		},
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
@@ -223,7 +227,7 @@ func New(o Options) (*Mount, error) {
 	m.wg.Add(2)
 	go m.notifier.run()
 	go m.keepSession()
-	server, err := mountCounted(dir, m.root, opts, m.metrics)
+	server, err := mountCounted(dir, m.root, opts, m.metrics, m.locks)
 	if err != nil {
 		m.shutdown()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
@@ -243,6 +247,7 @@ func (m *Mount) listen(a replication.Applied) {
 		return
 	}
 	m.watches.deliver(a)
+	m.locks.applied(a)
 	// The notifier works later, when the trees may have moved on.
 	a.Before, a.After = nil, nil
 	m.notifier.enqueue(notice{applied: a})
@@ -451,8 +456,8 @@ func detach(dir string) error {
 }
 
 // mountCounted is fs.Mount with every operation measured on its way in.
-func mountCounted(dir string, root fs.InodeEmbedder, opts *fs.Options, m *opMetrics) (*fuse.Server, error) {
-	raw := countingFS{RawFileSystem: fs.NewNodeFS(root, opts), m: m}
+func mountCounted(dir string, root fs.InodeEmbedder, opts *fs.Options, m *opMetrics, locks *lockTable) (*fuse.Server, error) {
+	raw := countingFS{RawFileSystem: lockingFS{RawFileSystem: fs.NewNodeFS(root, opts), locks: locks}, m: m}
 	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {
 		return nil, err

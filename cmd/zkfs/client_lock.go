@@ -21,7 +21,8 @@ var lockCommand = &command{
 The lock is kazoo's recipe: an ephemeral sequential contender node under
 PATH (created with its parents if missing), waiting for the contender
 before it. An exclusive lock behaves as kazoo's WriteLock (it also
-excludes kazoo's Lock), --shared as kazoo's ReadLock. The contender's
+excludes kazoo's Lock), --shared as kazoo's ReadLock; flock(2) on
+PATH/@data through a zkfs mount takes the same lock. The contender's
 data is --id (default HOST:PID), which "zkfs elect --leader" and kazoo's
 contenders() show.
 

@@ -159,12 +159,14 @@ type counterState struct {
 }
 
 // flockCounter increments a counter file through one mount, each
-// read-modify-write under flock(LOCK_EX) on a lock file of that mount. The
-// mount does not implement locks, so the kernel keeps them within the
-// mount: two workers on the same mount exclude each other, workers on
-// different mounts would not. What this checks is the mount's
-// read-your-writes: under the lock, the counter reads exactly as the last
-// acknowledged write left it.
+// read-modify-write under flock(LOCK_EX) on a lock file of that mount.
+// flock on the mount is a cluster-wide ZooKeeper lock whose contenders
+// are ephemeral nodes of the mount's session; the workers of one mount
+// share a lock file, so what this checks is the lock's exclusion and the
+// mount's read-your-writes: under the lock, the counter reads exactly as
+// the last acknowledged write left it. Taking the lock is a write: under a
+// fault it fails as writes do (EIO without a quorum, ENOTCONN or
+// ECONNABORTED from a dead mount, EINTR), which is not an anomaly.
 func (rn *run) flockCounter(r *replica, st *counterState, worker int, stop <-chan struct{}) {
 	dir := filepath.Join(r.mnt, mountDir)
 	lockPath := filepath.Join(dir, fmt.Sprintf("lk%d", r.id))
@@ -177,8 +179,11 @@ func (rn *run) flockCounter(r *replica, st *counterState, worker int, stop <-cha
 		}
 		if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
 			lf.Close()
-			rn.rec.anomaly("flock", "flock on mount %d: %v", r.id, err)
-			sleep(stop, time.Second)
+			if !errors.Is(err, syscall.EIO) && !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) && !errors.Is(err, syscall.EINTR) {
+				rn.rec.anomaly("flock", "flock on mount %d: %v", r.id, err)
+			}
+			rn.rec.count("mount-flock", Fail)
+			sleep(stop, 200*time.Millisecond)
 			continue
 		}
 		rn.incrementLocked(r, st, cnt)
