@@ -4,10 +4,30 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DATA ?= data
 MNT ?= mnt
 
-.PHONY: build run test lint bench chaos clean
+.PHONY: build run test lint bench chaos clean install uninstall
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zkfs
+
+# install puts the binary on the PATH, with its bash completion, the
+# systemd unit (deploy/zkfs.service) and the README; DESTDIR stages it.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/zkfs
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/zkfs
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	./$(BIN) completion bash > $(DESTDIR)$(COMPLETIONDIR)/zkfs
+	sed 's|/usr/local/bin/zkfs|$(BINDIR)/zkfs|' deploy/zkfs.service > zkfs.service.tmp
+	install -D -m 0644 zkfs.service.tmp $(DESTDIR)$(UNITDIR)/zkfs.service
+	rm -f zkfs.service.tmp
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/zkfs $(DESTDIR)$(COMPLETIONDIR)/zkfs $(DESTDIR)$(UNITDIR)/zkfs.service
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 # run starts one standalone replica with its data in ./data, mounted at ./mnt.
 run: build

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"zkfs/storage"
@@ -217,12 +216,7 @@ const logCacheSize = 512
 
 func (r *Replica) start() error {
 	cfg := r.cfg
-	hlog := hclog.New(&hclog.LoggerOptions{
-		Name:        "raft",
-		Level:       hclog.Warn,
-		Output:      slogWriter{r.log},
-		DisableTime: true,
-	})
+	hlog := newRaftLogger(r.log)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, hlog)
 	if err != nil {
 		return fmt.Errorf("replication: snapshot store: %w", err)

@@ -57,6 +57,8 @@ type Server struct {
 	ClientPort int
 	// Args are extra flags for `zkfs server`.
 	Args []string
+	// Env holds extra NAME=value environment variables for the process.
+	Env []string
 	// LogPath receives the server's standard error, appended across
 	// restarts.
 	LogPath string
@@ -113,6 +115,9 @@ func (s *Server) Start(timeout time.Duration) error {
 		"--4lw-whitelist", "*",
 	}, s.Args...)
 	cmd := exec.Command(s.Bin, args...)
+	if len(s.Env) > 0 {
+		cmd.Env = append(os.Environ(), s.Env...)
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// Its own process group, so that a signal meant for the test run does

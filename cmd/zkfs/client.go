@@ -26,6 +26,8 @@ import (
 const (
 	// defaultServer is zkCli.sh's default server.
 	defaultServer = "127.0.0.1:2181"
+	// envServer names the environment variable that replaces it.
+	envServer = "ZKFS_SERVER"
 	// sessionTimeout is long enough to ride out a leader election, short
 	// enough that a crashed `zkfs create -e` does not leave its node for long.
 	sessionTimeout = 10 * time.Second
@@ -111,7 +113,7 @@ func (c *command) flagSet(o *clientOptions) (*pflag.FlagSet, runFunc) {
 	fs.SetOutput(io.Discard) // errors are reported in one line by report
 	fs.Usage = func() {}
 	run := c.setup(fs)
-	fs.StringVar(&o.server, "server", defaultServer, "comma-separated `host:port` list of the servers to try")
+	fs.StringVar(&o.server, "server", envOr(envServer, defaultServer), "comma-separated `host:port` list of the servers to try; default $"+envServer+", else "+defaultServer)
 	fs.StringArrayVar(&o.auth, "auth", nil, "authenticate as `scheme:credentials`, like addauth (repeatable; visible in ps: prefer --auth-file or ZKFS_AUTH)")
 	fs.StringVar(&o.authFile, "auth-file", "", "`file` of scheme:credentials lines to authenticate with (mode 0600)")
 	fs.StringVar(&o.tls.cert, "tls-cert", "", "PEM client certificate for a TLS client port (with --tls-key; the file may hold the key too)")

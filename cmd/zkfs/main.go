@@ -40,9 +40,11 @@ commands:
   import     import zookeeper: copy a ZooKeeper data directory into a new
              zkfs one ("zkfs import zookeeper --help")
   snapshot   save, check and restore backups ("zkfs snapshot --help")
+  completion print the bash or zsh completion script ("zkfs completion bash")
   ls, get, stat, getAcl, getEphemerals, getAllChildrenNumber, whoami, sync,
-  create, set, delete, deleteall, setAcl, watch
-             zkCli.sh's commands, with its output ("zkfs ls --help")
+  create, set, delete, deleteall, setAcl, watch, reconfig
+             zkCli.sh's commands, with its output ("zkfs ls --help");
+             -server defaults to $ZKFS_SERVER, else 127.0.0.1:2181
   lock, elect
              run a command under a lock, or while elected leader
              ("zkfs create -e PATH DATA -- COMMAND" registers a node for as

@@ -28,6 +28,7 @@ type serverOptions struct {
 	maxDataSize int
 	snapCount   uint64
 	logLevel    string
+	logFormat   string
 
 	// The client port, with ZooKeeper's zoo.cfg names in the help.
 	clientAddress     string
@@ -63,6 +64,7 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.IntVar(&o.maxDataSize, "max-data-size", tree.DefaultMaxDataSize, "largest data a znode may hold, in bytes")
 	fs.Uint64Var(&o.snapCount, "snap-count", 100_000, "log entries between snapshots (ZooKeeper's snapCount)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format on standard error: text (key=value) or json (one object a line)")
 	fs.StringVar(&o.clientAddress, "client-address", "", "address to serve ZooKeeper clients on; empty means every interface (clientPortAddress)")
 	fs.IntVar(&o.clientPort, "client-port", 2181, "port to serve ZooKeeper clients on; 0 picks a free one (clientPort)")
 	fs.IntVar(&o.tickTime, "tick-time", 2000, "ZooKeeper's basic time unit, in milliseconds (tickTime)")
@@ -104,7 +106,17 @@ func runServer(args []string) int {
 		fmt.Fprintf(os.Stderr, "zkfs server: --log-level: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler
+	switch o.logFormat {
+	case "text":
+		handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	case "json":
+		handler = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	default:
+		fmt.Fprintf(os.Stderr, "zkfs server: --log-format must be text or json, not %q\n", o.logFormat)
+		return 2
+	}
+	log := slog.New(handler)
 	if o.ensemble.config != "" {
 		c, err := readZooConfig(o.ensemble.config)
 		if err != nil {
@@ -245,12 +257,18 @@ func serve(log *slog.Logger, o serverOptions) error {
 	}
 	go tuneMemory(ctx.Done()) // once loaded: the limit follows a steady heap
 	log.Info("serving", "data-dir", o.dataDir, "client-address", l.Addr().String(), "applied", rep.AppliedIndex(), "startup", time.Since(start).Round(time.Millisecond))
+	// Only now, with clients served and the mount up, is the service
+	// ready for systemd (Type=notify) and the units ordered after it.
+	if nerr := sdNotify("READY=1\nSTATUS=serving"); nerr != nil {
+		log.Warn("telling the service manager we are ready failed", "err", nerr)
+	}
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case err = <-serveErr:
 		log.Error("client port failed", "err", err)
 	}
+	sdNotify("STOPPING=1")
 	// Connections close; sessions stay, to be resumed after a restart or
 	// to expire as usual.
 	srv.Close()
