@@ -102,3 +102,48 @@ func writeBackup(t *testing.T, r *Replica, w io.Writer) (uint64, bool) {
 	}
 	return snap.AppliedIndex(), fresh
 }
+
+// TestRestoreDataDirRewritesMembership restores a standalone replica's
+// backup for a three-member ensemble: /zookeeper/config names the new
+// members, written as the index after the snapshot's, and the Raft
+// snapshot carries them.
+func TestRestoreDataDirRewritesMembership(t *testing.T) {
+	r := openTest(t, t.TempDir(), nil)
+	propose(t, r, tree.Create{Path: "/a", Data: []byte("one"), ACL: tree.OpenACL})
+	var buf bytes.Buffer
+	idx, _ := writeBackup(t, r, &buf)
+	r.Close()
+	peers := []Peer{
+		{ID: "1", RaftAddr: "10.0.0.1:2888", RPCAddr: "10.0.0.1:3888", ClientAddr: "10.0.0.1:2181"},
+		{ID: "2", RaftAddr: "10.0.0.2:2888", RPCAddr: "10.0.0.2:3888", ClientAddr: "10.0.0.2:2181"},
+		{ID: "3", RaftAddr: "10.0.0.3:2888", RPCAddr: "10.0.0.3:3888", ClientAddr: "10.0.0.3:2181", Observer: true},
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	res, err := RestoreDataDir(bytes.NewReader(buf.Bytes()), RestoreOptions{DataDir: dir, Peers: peers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Membership || res.Index != idx+1 || res.Info.Index != idx {
+		t.Fatalf("RestoreDataDir = %+v, want the membership rewritten at %d", res, idx+1)
+	}
+	store, err := storage.Open(filepath.Join(dir, "pebble"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tr, applied, err := store.LoadTree(tree.Config{})
+	if err != nil || applied != idx+1 {
+		t.Fatalf("restored store at %d (%v), want %d", applied, err, idx+1)
+	}
+	data, st, err := tr.Get(ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseConfigText(string(data))
+	if err != nil || !samePeers(got, peers) || uint64(st.Mzxid) != idx+1 {
+		t.Fatalf("%s = %q (mzxid %d, %v), want the new members at %d", ConfigPath, data, st.Mzxid, err, idx+1)
+	}
+	if d, _, err := tr.Get("/a"); err != nil || string(d) != "one" {
+		t.Fatalf("/a = %q %v", d, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,13 @@ func TestAdminEndpointsThroughLeaderLoss(t *testing.T) {
 	}
 	if status, v := curlJSON(t, adminURL(alone, "/health")); status != 200 {
 		t.Errorf("/health without a leader: %d %v", status, v)
+	}
+	// A backup can still be taken from it, as an ensemble that lost its
+	// quorum needs, with a warning that it holds what this replica has.
+	file := filepath.Join(t.TempDir(), "quorumless.snap")
+	saved := runZkfs(t, "snapshot", "save", file, "--admin", fmt.Sprintf("127.0.0.1:%d", alone.Metrics))
+	if saved.code != 0 || !strings.Contains(saved.stderr, "has no leader") || !strings.Contains(saved.stdout, "checksum: crc32c") {
+		t.Errorf("snapshot save from a replica without a leader: exit %d\n%s%s", saved.code, saved.stdout, saved.stderr)
 	}
 	if err := paused.Resume(); err != nil {
 		t.Fatal(err)
