@@ -74,4 +74,15 @@
 // commit makes the description commit nothing ever after (see
 // handle.failed). dup'ed descriptors and forked children share the
 // description, as they share the kernel's file.
+//
+// # A dying server
+//
+// Kernel notifications are sent by the notifier alone: never from the
+// replica's apply path, never from a FUSE handler, never while the mount
+// holds a lock. Even so, an entry invalidation waits for the directory's
+// lock and a page invalidation for the lock of a page being read, and a
+// server killed during that wait cannot exit while the lock's holder waits
+// for its reply. abort.go has the way out: the connection is aborted
+// through fusectl by the next server at the same mount point, or by `zkfs
+// umount --force`.
 package fusefs

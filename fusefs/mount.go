@@ -72,13 +72,16 @@ type Mount struct {
 	maxData    int
 	timeout    time.Duration
 
-	server   *fuse.Server
-	metrics  *opMetrics
-	root     *Dir
-	notifier *notifier
-	watches  *watchHub
-	locks    *lockTable
-	session  atomic.Int64
+	server *fuse.Server
+	dev    uint64 // the mount's device number, which names its connection
+	// serveDone is closed when the serve loop ends.
+	serveDone chan struct{}
+	metrics   *opMetrics
+	root      *Dir
+	notifier  *notifier
+	watches   *watchHub
+	locks     *lockTable
+	session   atomic.Int64
 
 	pendingMu  sync.Mutex
 	pending    map[string]*File
@@ -227,12 +230,16 @@ func New(o Options) (*Mount, error) {
 	m.wg.Add(2)
 	go m.notifier.run()
 	go m.keepSession()
-	server, err := mountCounted(dir, m.root, opts, m.metrics, m.locks)
+	m.serveDone = make(chan struct{})
+	server, err := mountCounted(dir, m.root, opts, m.metrics, m.locks, m.serveDone)
 	if err != nil {
 		m.shutdown()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
 	m.server = server
+	if e, ok := mountEntryAt(dir); ok {
+		m.dev = e.dev
+	}
 	m.log.Info("mounted", "uid", m.uid, "gid", m.gid, "session", fmt.Sprintf("0x%x", id))
 	return m, nil
 }
@@ -344,7 +351,12 @@ func (m *Mount) Unmount() error {
 	m.closeOnce.Do(func() {
 		m.closed.Store(true)
 		m.watches.close()
-		if m.server != nil {
+		if m.server != nil && m.aborted() {
+			// The connection was aborted (zkfs umount --force, or a new
+			// server at the same mount point): unmounting the path now
+			// would take down whatever is mounted there since.
+			m.log.Warn("the mount was aborted or replaced; leaving the mount point alone")
+		} else if m.server != nil {
 			if uerr := m.server.Unmount(); uerr != nil {
 				m.log.Warn("mount busy; detaching it", "err", uerr)
 				err = detach(m.dir)
@@ -379,8 +391,16 @@ func (m *Mount) prepareDir() error {
 	// statfs, unlike stat, always reaches the file system: the kernel
 	// answers stat from its attribute cache even for a mount whose server
 	// died, and the dead mount then looked like a live one.
-	var sfs syscall.Statfs_t
-	err := syscall.Statfs(m.dir, &sfs)
+	answered, err := probe(m.dir)
+	if !answered {
+		// A mount whose server neither answers nor is gone: abort it
+		// (see abort.go).
+		m.log.Warn("the mount at the mount point does not answer; aborting its FUSE connection")
+		if aerr := AbortConnection(m.dir); aerr != nil {
+			return aerr
+		}
+		err = nil
+	}
 	if err == nil || !errors.Is(err, syscall.ENOTCONN) {
 		_, err = os.Stat(m.dir)
 	}
@@ -455,14 +475,35 @@ func detach(dir string) error {
 	return nil
 }
 
+// aborted reports whether the mount's connection is gone without an
+// unmount of ours: a different mount (or none) is at the mount point, or
+// the serve loop ended, as it does when the kernel aborts the connection.
+// The device number alone does not tell: a new mount may reuse it.
+func (m *Mount) aborted() bool {
+	if e, ok := mountEntryAt(m.dir); !ok || e.dev != m.dev {
+		return true
+	}
+	select {
+	case <-m.serveDone:
+		return true
+	case <-time.After(100 * time.Millisecond):
+		// A continued server notices an abort at once; a live one
+		// never ends its loop before the unmount.
+		return false
+	}
+}
+
 // mountCounted is fs.Mount with every operation measured on its way in.
-func mountCounted(dir string, root fs.InodeEmbedder, opts *fs.Options, m *opMetrics, locks *lockTable) (*fuse.Server, error) {
+func mountCounted(dir string, root fs.InodeEmbedder, opts *fs.Options, m *opMetrics, locks *lockTable, done chan struct{}) (*fuse.Server, error) {
 	raw := countingFS{RawFileSystem: lockingFS{RawFileSystem: fs.NewNodeFS(root, opts), locks: locks}, m: m}
 	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {
 		return nil, err
 	}
-	go server.Serve()
+	go func() {
+		server.Serve()
+		close(done)
+	}()
 	if err := server.WaitMount(); err != nil {
 		return nil, err // as fs.Mount: a loop whose mount failed ends by itself
 	}

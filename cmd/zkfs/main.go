@@ -10,6 +10,7 @@ import (
 // arguments after the subcommand's name and returns the exit status.
 var commands = map[string]func(args []string) int{
 	"server":  runServer,
+	"umount":  runUmount,
 	"version": runVersion,
 }
 
@@ -37,6 +38,8 @@ func usage() {
 commands:
   server     run a replica
   version    print the version
+  umount     unmount a zkfs mount; --force aborts its FUSE connection first,
+             for a mount whose server is wedged or stopped
   import     import zookeeper: copy a ZooKeeper data directory into a new
              zkfs one ("zkfs import zookeeper --help")
   snapshot   save, check and restore backups ("zkfs snapshot --help")

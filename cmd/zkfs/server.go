@@ -18,6 +18,7 @@ import (
 
 	"zkfs/fusefs"
 	"zkfs/replication"
+	"zkfs/storage"
 	"zkfs/tree"
 	"zkfs/wire"
 )
@@ -159,7 +160,19 @@ func serve(log *slog.Logger, o serverOptions) error {
 		return err
 	}
 	rcfg.Tree = tree.Config{MaxDataSize: o.maxDataSize}
+	// A predecessor killed while wedged on its own mount still holds the
+	// data directory's lock; aborting its FUSE connection lets it exit.
+	var aborted bool
+	if o.mount.dir != "" {
+		if aborted, err = fusefs.ReleaseWedged(o.mount.dir, log); err != nil {
+			return err
+		}
+	}
 	rep, err := replication.Open(rcfg)
+	for deadline := time.Now().Add(10 * time.Second); aborted && errors.Is(err, storage.ErrInUse) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		rep, err = replication.Open(rcfg)
+	}
 	if err != nil {
 		return err
 	}

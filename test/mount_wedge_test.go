@@ -1,0 +1,106 @@
+package test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMountUmountForce stops a mount's server (SIGSTOP: it answers
+// nothing, as a server wedged while dying does), blocks a reader on the
+// mount, and runs `zkfs umount --force`: the mount goes away, the reader
+// gets an error instead of hanging, and the server, once continued,
+// stops cleanly.
+func TestMountUmountForce(t *testing.T) {
+	m := startMounted(t)
+	m.ok(t, "echo hello > f")
+	if err := m.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	reader := exec.Command("cat", m.path("f"))
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	readerDone := make(chan error, 1)
+	go func() { readerDone <- reader.Wait() }()
+	select {
+	case err := <-readerDone:
+		t.Fatalf("cat finished (%v) while the server was stopped; the test needs it blocked", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, zkfsBin, "umount", "--force", m.Mnt).CombinedOutput()
+	if err != nil {
+		t.Fatalf("zkfs umount --force: %v\n%s", err, out)
+	}
+	select {
+	case err := <-readerDone:
+		if err == nil {
+			t.Errorf("cat of an aborted mount succeeded")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("cat still blocked after zkfs umount --force")
+	}
+	if isMounted(m.Mnt) {
+		t.Errorf("%s still mounted after zkfs umount --force", m.Mnt)
+	}
+	if err := m.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	// A plain umount of what is not mounted is one line and exit 1.
+	r := shIn(t, m.Mnt, zkfsBin+" umount "+m.Mnt)
+	if r.Code != 1 || strings.Count(r.Stderr, "\n") != 1 {
+		t.Errorf("zkfs umount of a directory that is not mounted: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+}
+
+// TestMountRestartAbortsUnansweringMount leaves a mount whose server does
+// not answer (stopped) at a mount point and starts a server there: the new
+// server aborts the old connection and mounts.
+func TestMountRestartAbortsUnansweringMount(t *testing.T) {
+	old := startMounted(t)
+	old.ok(t, "echo old > f")
+	if err := old.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := raceBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(bin, t.TempDir(), "--mount", old.Mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mounted{Server: s, Mnt: old.Mnt}
+	t.Cleanup(func() {
+		if err := s.Stop(20 * time.Second); err != nil {
+			t.Errorf("stopping the new server: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("new server log:\n%s", s.LogTail(4000))
+		}
+	})
+	m.start(t)
+	if !strings.Contains(s.LogTail(1<<16), "aborting its FUSE connection") {
+		t.Errorf("the new server did not say it aborted the old mount")
+	}
+	m.ok(t, "echo new > g")
+	if got := m.ok(t, "cat g"); got != "new\n" {
+		t.Errorf("the new mount: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(m.Mnt, "f")); err == nil {
+		t.Errorf("the old mount's file is visible through the new one")
+	}
+	// The old server, continued and stopped, leaves the new mount alone.
+	if err := old.Stop(20 * time.Second); err != nil {
+		t.Errorf("stopping the old server: %v", err)
+	}
+	if got := m.ok(t, "cat g"); got != "new\n" {
+		t.Errorf("the new mount after the old server stopped: %q", got)
+	}
+}
