@@ -53,6 +53,8 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EINVAL
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	case errors.Is(err, replication.ErrReadOnly):
+		return syscall.EROFS
 	case errors.Is(err, replication.ErrTimeout), errors.Is(err, replication.ErrNotLeader),
 		errors.Is(err, replication.ErrClosed), errors.Is(err, tree.ErrSessionExpired),
 		errors.Is(err, tree.ErrRuntimeInconsistency), errors.Is(err, context.DeadlineExceeded):

@@ -32,6 +32,7 @@ func TestToErrno(t *testing.T) {
 		{tree.ErrRuntimeInconsistency, syscall.EIO},
 		{tree.ErrUnimplemented, syscall.ENOSYS},
 		{replication.ErrTimeout, syscall.EIO},
+		{replication.ErrReadOnly, syscall.EROFS},
 		{replication.ErrNotLeader, syscall.EIO},
 		{replication.ErrClosed, syscall.EIO},
 		{context.DeadlineExceeded, syscall.EIO},

@@ -284,20 +284,13 @@ func (m *Mount) proposeAs(ident tree.Identity, op tree.Op) (tree.Result, error) 
 // awaitQuorum runs when a file is opened for writing, whose commit comes
 // only at close. A shell builtin such as `echo x > f` never sees an error
 // from that close (bash restores its stdout with dup2, which discards it),
-// so a replica that already knows it has no quorum fails the open instead,
-// after waiting as long as a write would.
+// so a replica in read-only mode fails the open instead, at once.
 func (m *Mount) awaitQuorum() syscall.Errno {
 	if m.rep.HasQuorum() {
 		return 0
 	}
-	deadline := time.Now().Add(m.timeout)
-	for time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		if m.rep.HasQuorum() {
-			return 0
-		}
-	}
-	return syscall.EIO
+	// HasQuorum is false only in read-only mode, which a write cannot wait out.
+	return toErrno(replication.ErrReadOnly)
 }
 
 // keepSession keeps the mount's session alive, and opens a new one if the

@@ -86,7 +86,10 @@ func (f *forwarder) send(batch []*pendingForward) {
 			s.call(frame, &streamCall{fwd: batch, watch: true})
 			return
 		}
-		if errors.Is(err, ErrClosed) || errors.Is(err, ErrNotLeader) || time.Now().After(deadline) {
+		if f.r.ReadOnly() {
+			err = ErrReadOnly // nothing was sent: the writes were not applied
+		}
+		if errors.Is(err, ErrClosed) || errors.Is(err, ErrNotLeader) || errors.Is(err, ErrReadOnly) || time.Now().After(deadline) {
 			for _, p := range batch {
 				p.done <- forwardOutcome{err: err}
 			}

@@ -74,7 +74,7 @@ func (c replicaCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descPeers, float64(members))
 	known := 0.0
-	if r.HasQuorum() {
+	if _, id := r.raft.LeaderWithID(); id != "" || r.standalone() {
 		known = 1
 	}
 	gauge(descLeader, known)

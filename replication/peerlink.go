@@ -68,6 +68,7 @@ func (l *leaderLink) follow() {
 		case <-t.C:
 		}
 		_, id := l.r.raft.LeaderWithID()
+		l.r.noteLeader(id != "")
 		if string(id) == l.r.cfg.ID {
 			// This replica leads now: it needs no stream of its own.
 			l.drop(errLeaderChanged)
@@ -411,6 +412,9 @@ func (r *Replica) callLeader(ctx context.Context, f *peerFrame, watch bool) (*pe
 		}
 		if errors.Is(err, ErrClosed) || errors.Is(err, ErrNotLeader) {
 			return nil, err
+		}
+		if r.ReadOnly() {
+			return nil, ErrReadOnly
 		}
 		if retry == nil {
 			retry = time.NewTimer(leaderRetry)

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -88,5 +89,72 @@ func TestSyncIsAReadIndex(t *testing.T) {
 		if err := r.Sync(ctx); err != nil {
 			t.Errorf("sync on replica %d after the leader change: %v", i+1, err)
 		}
+	}
+}
+
+// TestReadOnlyMode cuts one replica off from the quorum: after the grace
+// period it reports read-only, refuses writes and syncs at once with
+// ErrReadOnly, still serves reads, and takes writes again as soon as the
+// quorum is back.
+func TestReadOnlyMode(t *testing.T) {
+	e := newEnsemble(t, 3, 0)
+	propose(t, e.reps[0], tree.Create{Path: "/kept", Data: []byte("v"), ACL: tree.OpenACL})
+	survivor := e.follower()
+	for i := range e.reps {
+		if i != survivor {
+			if err := e.reps[i].Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := e.reps[survivor]
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var others []int
+	for i := range e.reps {
+		if i != survivor {
+			others = append(others, i)
+			e.stop(i)
+		}
+	}
+	cut := time.Now()
+	deadline := time.Now().Add(20 * time.Second)
+	for !r.ReadOnly() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cut-off replica never went read-only")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("read-only %v after the quorum went", time.Since(cut).Round(time.Millisecond))
+	if got := r.Mode(); got != "read-only" {
+		t.Errorf("mode %q, want read-only", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, _, err := r.Submit(ctx, 0, tree.Identity{}, tree.Create{Path: "/lost", ACL: tree.OpenACL}).Wait(ctx); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("write in read-only mode: %v, want ErrReadOnly", err)
+	}
+	if err := r.Sync(ctx); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("sync in read-only mode: %v, want ErrReadOnly", err)
+	}
+	if got, _, err := getData(r, "/kept"); err != nil || got != "v" {
+		t.Errorf("read in read-only mode: %q %v", got, err)
+	}
+
+	for _, i := range others {
+		e.start(i)
+	}
+	for _, i := range others {
+		e.ready(i)
+	}
+	for r.ReadOnly() {
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatal("still read-only with the quorum back")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if res, err := r.Propose(ctx, 0, tree.Identity{}, tree.Create{Path: "/healed", ACL: tree.OpenACL}); err != nil || res.Err != nil {
+		t.Fatalf("write after the quorum came back: %v %v", err, res.Err)
 	}
 }

@@ -32,6 +32,9 @@ func (r *Replica) Submit(ctx context.Context, session int64, id tree.Identity, o
 	if r.IsLeader() || r.standalone() {
 		return r.submitLocal(cmd)
 	}
+	if r.ReadOnly() {
+		return &Proposal{err: ErrReadOnly}
+	}
 	data, err := EncodeCommand(cmd)
 	if err != nil {
 		return &Proposal{err: err}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -100,6 +101,10 @@ type Replica struct {
 	peersMu sync.Mutex
 	peers   map[string]Peer
 
+	// leaderLostAt is when raft last stopped knowing a leader, in Unix
+	// nanoseconds; 0 while it knows one (readonly.go).
+	leaderLostAt atomic.Int64
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -141,6 +146,9 @@ func Open(cfg Config) (*Replica, error) {
 		return nil, fmt.Errorf("replication: data directory: %w", err)
 	}
 	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), peers: make(map[string]Peer)}
+	// A replica that starts with no quorum to join goes read-only after
+	// the grace period, as one that loses it does.
+	r.leaderLostAt.Store(time.Now().UnixNano())
 	r.sessions.lastSeen = make(map[int64]time.Time)
 	r.sessions.pending = make(map[int64]struct{})
 	for _, p := range cfg.Peers {
@@ -439,13 +447,15 @@ func (r *Replica) AppliedIndex() uint64 {
 func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
 
 // Mode returns the replica's role in ZooKeeper's words, as srvr and mntr
-// report it: standalone, leader, follower or observer.
+// report it: standalone, leader, follower, observer or read-only.
 func (r *Replica) Mode() string {
 	switch {
 	case r.standalone():
 		return "standalone"
 	case r.IsLeader():
 		return "leader"
+	case r.ReadOnly():
+		return "read-only"
 	}
 	if p, ok := r.peer(r.cfg.ID); ok && p.Observer {
 		return "observer"
@@ -453,11 +463,11 @@ func (r *Replica) Mode() string {
 	return "follower"
 }
 
-// HasQuorum reports whether this replica is in touch with a leader, which
-// is what a write needs; a replica without one serves only reads.
+// HasQuorum reports whether this replica takes writes: it is not in
+// read-only mode (readonly.go). During an election it still does; the
+// writes wait for the new leader.
 func (r *Replica) HasQuorum() bool {
-	_, id := r.raft.LeaderWithID()
-	return id != ""
+	return !r.ReadOnly()
 }
 
 func (r *Replica) peer(id string) (Peer, bool) {

@@ -306,5 +306,6 @@ func sessionHex(id int64) string {
 // errConnection marks failures after which the connection cannot go on,
 // such as a write whose outcome is unknown.
 func connectionError(err error) bool {
-	return errors.Is(err, replication.ErrClosed) || errors.Is(err, replication.ErrTimeout) || errors.Is(err, replication.ErrNotLeader)
+	return errors.Is(err, replication.ErrClosed) || errors.Is(err, replication.ErrTimeout) || errors.Is(err, replication.ErrNotLeader) ||
+		errors.Is(err, replication.ErrReadOnly)
 }

@@ -156,7 +156,7 @@ func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 		s.err = err
 		return c.ordered(s, readOn)
 	}
-	if c.readOnly && isWrite(h.Type) {
+	if c.readOnly && (isWrite(h.Type) || h.Type == OpSync) {
 		s.err = ErrNotReadOnly
 		return c.ordered(s, readOn)
 	}

@@ -332,6 +332,17 @@ func (s *Server) sweepSessions() {
 			continue
 		}
 		var gone []*conn
+		// A replica that enters or leaves read-only mode drops the
+		// sessions of the other kind, as ZooKeeper restarts its server
+		// in the new mode: clients reconnect and get what it serves now.
+		ro := s.readOnly()
+		for _, c := range attached {
+			if c.readOnly != ro {
+				c.log.Info("read-only mode changed; closing the connection", "read-only", ro)
+				c.close()
+				delete(attached, c.session)
+			}
+		}
 		s.rep.Read(func(t *tree.Tree) {
 			for id, c := range attached {
 				if _, ok := t.Session(id); !ok {

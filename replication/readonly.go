@@ -1,0 +1,49 @@
+package replication
+
+import (
+	"errors"
+	"time"
+)
+
+// Read-only mode, as ZooKeeper's readonlymode.enabled: a replica that has
+// known no leader for a grace period is cut off from the quorum. It keeps
+// serving reads from its tree; writes fail at once with ErrReadOnly instead
+// of waiting for a leader that is not coming. As soon as raft knows a
+// leader again, the replica is out of read-only mode.
+
+// ErrReadOnly reports a write to a replica in read-only mode; nothing was
+// sent to any log, so the write was not applied.
+var ErrReadOnly = errors.New("replication: read-only: this replica is cut off from the quorum")
+
+// readOnlyGrace is how long a replica must know no leader before it goes
+// read-only: ZooKeeper's rule, the larger of 2 s and a tick. An election
+// after a leader's death (about a second) stays below it, so writes sent
+// during one wait for the new leader rather than failing.
+func (r *Replica) readOnlyGrace() time.Duration {
+	return max(2*time.Second, r.cfg.TickTime)
+}
+
+// noteLeader records whether raft knows a leader now; the leader link's
+// goroutine calls it at every leader change and once a second.
+func (r *Replica) noteLeader(known bool) {
+	if known {
+		r.leaderLostAt.Store(0)
+		return
+	}
+	r.leaderLostAt.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+// ReadOnly reports whether the replica is in read-only mode: it has known
+// no leader for at least the grace period. A standalone replica never is.
+func (r *Replica) ReadOnly() bool {
+	if r.standalone() {
+		return false
+	}
+	if _, id := r.raft.LeaderWithID(); id != "" {
+		r.noteLeader(true)
+		return false
+	}
+	r.noteLeader(false)
+	lost := r.leaderLostAt.Load()
+	return lost != 0 && time.Since(time.Unix(0, lost)) >= r.readOnlyGrace()
+}

@@ -1,0 +1,180 @@
+package test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// readOnlyScript is a kazoo client that accepts read-only mode. It waits
+// for a line on standard input before each phase: "cut" once the replica
+// lost its quorum, "healed" once the quorum is back.
+const readOnlyScript = `
+import sys, time
+from kazoo.client import KazooClient
+from kazoo.protocol.states import KeeperState
+from kazoo.exceptions import NotReadOnlyCallError
+
+def wait_state(want, limit):
+    t0 = time.time()
+    while zk.client_state != want:
+        if time.time() - t0 > limit:
+            print("FAIL: state %s, want %s after %ds" % (zk.client_state, want, limit), flush=True)
+            sys.exit(1)
+        time.sleep(0.02)
+    return time.time() - t0
+
+zk = KazooClient(hosts=sys.argv[1], read_only=True, timeout=30)
+zk.start(timeout=15)
+print("connected", flush=True)
+sys.stdin.readline()
+took = wait_state(KeeperState.CONNECTED_RO, 30)
+data, _ = zk.get("/ro-data")
+if data != b"kept":
+    print("FAIL: read %r in read-only mode" % data, flush=True)
+    sys.exit(1)
+try:
+    zk.create("/ro-lost")
+    print("FAIL: a write was accepted in read-only mode", flush=True)
+    sys.exit(1)
+except NotReadOnlyCallError:
+    pass
+print("read-only: connected read-only %.2fs after the cut, read ok, write NotReadOnly" % took, flush=True)
+sys.stdin.readline()
+took = wait_state(KeeperState.CONNECTED, 60)
+zk.create("/ro-healed")
+print("healed: read-write again %.2fs after the heal, write ok" % took, flush=True)
+zk.stop()
+print("OK", flush=True)
+`
+
+// TestEnsembleReadOnlyMode cuts one replica off from its quorum by
+// stopping the two others: once it is read-only (srvr says so), a kazoo
+// client that accepts read-only mode keeps reading and gets NotReadOnly
+// for a write, the replica's mount reads and fails writes at once with
+// EROFS; when the two come back, the replica leaves read-only mode, the
+// client writes again and so does the mount.
+func TestEnsembleReadOnlyMode(t *testing.T) {
+	requireKazoo(t)
+	e := newTestEnsemble(t, 3, 0)
+	leader := e.leader()
+	var survivor *member
+	var others []*member
+	for _, m := range e.members {
+		if m != leader && survivor == nil {
+			survivor = m
+		} else {
+			others = append(others, m)
+		}
+	}
+	c := connect(t, survivor.Addr(), 10*time.Second)
+	if _, err := c.Create("/ro-data", []byte("kept"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+
+	py := exec.Command(kazooPython, "-c", readOnlyScript, survivor.Addr())
+	stdin, err := py.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := py.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	py.Stderr = py.Stdout
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { py.Process.Kill(); py.Wait() })
+	lines := make(chan string, 16)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	expect := func(prefix string) {
+		t.Helper()
+		var seen []string
+		timeout := time.After(90 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("kazoo exited before %q:\n%s", prefix, strings.Join(seen, "\n"))
+				}
+				seen = append(seen, l)
+				if strings.HasPrefix(l, prefix) {
+					t.Log("kazoo: " + l)
+					return
+				}
+				if strings.HasPrefix(l, "FAIL") {
+					t.Fatalf("kazoo: %s", strings.Join(seen, "\n"))
+				}
+			case <-timeout:
+				t.Fatalf("no %q from kazoo:\n%s", prefix, strings.Join(seen, "\n"))
+			}
+		}
+	}
+	expect("connected")
+
+	for _, m := range others {
+		e.stop(m)
+	}
+	cut := time.Now()
+	io.WriteString(stdin, "cut\n")
+	eventually(t, 30*time.Second, "srvr reporting read-only", func() error {
+		if got := mode(survivor); got != "read-only" {
+			return fmt.Errorf("mode %q", got)
+		}
+		return nil
+	})
+	t.Logf("srvr reports read-only %v after the two others stopped", time.Since(cut).Round(time.Millisecond))
+	out, err := FourLetter(survivor.Addr(), "isro", 2*time.Second)
+	if err != nil || out != "ro" {
+		t.Errorf("isro: %q %v, want ro", out, err)
+	}
+
+	// The mount reads, and refuses writes at once.
+	if b, err := os.ReadFile(survivor.Mnt + "/ro-data"); err != nil || string(b) != "kept" {
+		t.Errorf("mount read in read-only mode: %q %v", b, err)
+	}
+	for what, write := range map[string]func() error{
+		"overwrite": func() error { return os.WriteFile(survivor.Mnt+"/ro-data", []byte("lost"), 0o644) },
+		"create":    func() error { return os.WriteFile(survivor.Mnt+"/ro-new", []byte("lost"), 0o644) },
+		"mkdir":     func() error { return os.Mkdir(survivor.Mnt+"/ro-dir", 0o755) },
+		"remove":    func() error { return os.Remove(survivor.Mnt + "/ro-data") },
+	} {
+		start := time.Now()
+		err := write()
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("mount %s in read-only mode: %v, want EROFS", what, err)
+		}
+		t.Logf("mount %s in read-only mode failed after %v", what, time.Since(start).Round(time.Millisecond))
+	}
+	expect("read-only:")
+
+	e.startAll(others...)
+	io.WriteString(stdin, "healed\n")
+	eventually(t, 30*time.Second, "srvr leaving read-only", func() error {
+		if got := mode(survivor); got == "read-only" || got == "" {
+			return fmt.Errorf("mode %q", got)
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, "a mount write with the quorum back", func() error {
+		return os.WriteFile(survivor.Mnt+"/ro-data", []byte("healed"), 0o644)
+	})
+	expect("healed:")
+	expect("OK")
+}
