@@ -3,31 +3,44 @@ package wire
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
 
-// ErrUnknownCommand reports an admin command that does not exist.
-var ErrUnknownCommand = errors.New("wire: unknown admin command")
+// Errors of AdminCommand.
+var (
+	// ErrUnknownCommand reports an admin command that does not exist.
+	ErrUnknownCommand = errors.New("wire: unknown admin command")
+	// ErrNotWhitelisted reports a command whose four-letter word is not in
+	// the whitelist (4lw.commands.whitelist).
+	ErrNotWhitelisted = errors.New("is not executed because it is not in the whitelist")
+)
 
-// adminCommands maps each admin command's name and aliases to its
-// canonical name, as ZooKeeper's AdminServer names them (the four-letter
-// word is an alias of each).
-var adminCommands = map[string]string{
-	"ruok": "ruok",
-	"srvr": "server_stats", "server_stats": "server_stats",
-	"stat": "stats", "stats": "stats",
-	"mntr": "monitor", "monitor": "monitor",
-	"conf": "configuration", "configuration": "configuration",
-	"cons": "connections", "connections": "connections",
+// adminCommand names an admin command as ZooKeeper's AdminServer does,
+// with the four-letter word that stands for it.
+type adminCommand struct{ name, word string }
+
+// adminCommands maps each admin command's name and aliases (the
+// four-letter word is one) to the command.
+var adminCommands = map[string]adminCommand{}
+
+func init() {
+	for _, c := range []adminCommand{
+		{"ruok", "ruok"}, {"server_stats", "srvr"}, {"stats", "stat"},
+		{"monitor", "mntr"}, {"configuration", "conf"}, {"connections", "cons"},
+	} {
+		adminCommands[c.name] = c
+		adminCommands[c.word] = c
+	}
 }
 
 // AdminCommandNames lists the canonical names of the admin commands.
 func AdminCommandNames() []string {
 	var out []string
 	for _, c := range adminCommands {
-		if !slices.Contains(out, c) {
-			out = append(out, c)
+		if !slices.Contains(out, c.name) {
+			out = append(out, c.name)
 		}
 	}
 	slices.Sort(out)
@@ -39,12 +52,18 @@ func AdminCommandNames() []string {
 // the figures of the matching four-letter word, in the shape the
 // AdminServer's JSON has, "command" and "error" included, so that probes
 // written for ZooKeeper read them. Figures zkfs does not keep are left out
-// rather than made up.
+// rather than made up. A command whose four-letter word the whitelist
+// does not allow on the client port is refused here too, with
+// ErrNotWhitelisted: one policy says what a stranger may learn.
 func (s *Server) AdminCommand(name string) (map[string]any, error) {
-	canon, ok := adminCommands[name]
+	cmd, ok := adminCommands[name]
 	if !ok {
 		return nil, ErrUnknownCommand
 	}
+	if !s.words[cmd.word] {
+		return nil, fmt.Errorf("%s %w", cmd.word, ErrNotWhitelisted)
+	}
+	canon := cmd.name
 	out := map[string]any{"command": canon, "error": nil}
 	switch canon {
 	case "ruok":

@@ -134,11 +134,14 @@ func (a *admin) commandList(w http.ResponseWriter, r *http.Request) {
 func (a *admin) command(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	out, err := a.srv.AdminCommand(name)
-	if errors.Is(err, wire.ErrUnknownCommand) {
+	switch {
+	case errors.Is(err, wire.ErrUnknownCommand):
 		writeJSON(w, http.StatusNotFound, map[string]any{"command": name, "error": "Command not found"})
-		return
+	case err != nil:
+		writeJSON(w, http.StatusForbidden, map[string]any{"command": name, "error": err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, out)
 	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // identity is the caller's identity for ACL checks, as ZooKeeper's

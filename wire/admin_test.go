@@ -1,0 +1,47 @@
+package wire
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestAdminCommandFollowsWhitelist checks that the admin commands answer
+// only what the four-letter-word whitelist allows, by either name, and
+// that an answer carries ZooKeeper's command name and the figures of the
+// matching word.
+func TestAdminCommandFollowsWhitelist(t *testing.T) {
+	ts := startTestServer(t, func(c *ServerConfig) { c.FourLetterWords = []string{"srvr", "mntr"} })
+	zc, _ := zkConnect(t, ts.addr, 10*time.Second)
+	defer zc.Close()
+	for _, tc := range []struct {
+		name, command string
+		err           error
+	}{
+		{"srvr", "server_stats", nil},
+		{"server_stats", "server_stats", nil},
+		{"mntr", "monitor", nil},
+		{"cons", "", ErrNotWhitelisted},
+		{"connections", "", ErrNotWhitelisted},
+		{"conf", "", ErrNotWhitelisted},
+		{"ruok", "", ErrNotWhitelisted},
+		{"wchp", "", ErrUnknownCommand},
+		{"", "", ErrUnknownCommand},
+	} {
+		out, err := ts.srv.AdminCommand(tc.name)
+		if !errors.Is(err, tc.err) {
+			t.Errorf("AdminCommand(%q): err %v, want %v", tc.name, err, tc.err)
+			continue
+		}
+		if err == nil && out["command"] != tc.command {
+			t.Errorf("AdminCommand(%q): command %v, want %s", tc.name, out["command"], tc.command)
+		}
+	}
+	out, err := ts.srv.AdminCommand("mntr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["num_alive_connections"] != 1 || out["znode_count"] != ts.srv.znodeCount() || out["server_state"] != "standalone" {
+		t.Errorf("mntr: %v", out)
+	}
+}
