@@ -183,6 +183,7 @@ func TestSecurityAllowOtherStranger(t *testing.T) {
 	m.fails(t, as+"getfattr -n user.zk.acl mine", "Permission denied")
 	m.fails(t, as+"getfattr -n user.zk.acl minedir", "Permission denied")
 	m.fails(t, as+"setfattr -n user.zk.acl -v world:anyone:cdrwa mine", "Permission denied")
+	m.fails(t, as+"head -c1 minedir/@watch", "Permission denied")
 	if r := m.sh(t, as+"sh -c 'getfattr -R -d -m - . ; cat mine minedir/@data'"); strings.Contains(r.Stdout+r.Stderr, hash) || strings.Contains(r.Stdout, "s3cret") {
 		t.Errorf("the stranger learned the hash or the data:\n%s%s", r.Stdout, r.Stderr)
 	}

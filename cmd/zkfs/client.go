@@ -251,8 +251,11 @@ func (o *clientOptions) servers() ([]string, error) {
 func (o *clientOptions) auths() ([]zkclient.Auth, error) {
 	var out []zkclient.Auth
 	all := o.auth
+	// Warnings come once every credential parsed, so that an error
+	// stays the one line on standard error.
+	var warnings []string
 	if len(o.auth) > 0 {
-		fmt.Fprintf(os.Stderr, "zkfs: warning: %s\n", argvWarning("--auth", "--auth-file or "+authEnv))
+		warnings = append(warnings, argvWarning("--auth", "--auth-file or "+authEnv))
 	}
 	if o.authFile != "" {
 		s, w, err := readSecretFile("--auth-file", o.authFile)
@@ -260,7 +263,7 @@ func (o *clientOptions) auths() ([]zkclient.Auth, error) {
 			return nil, &messageError{msg: "zkfs: " + err.Error()}
 		}
 		if w != "" {
-			fmt.Fprintf(os.Stderr, "zkfs: warning: %s\n", w)
+			warnings = append(warnings, w)
 		}
 		all = append(all, secretLines(s)...)
 	}
@@ -272,6 +275,9 @@ func (o *clientOptions) auths() ([]zkclient.Auth, error) {
 			return nil, usagef("a credential (--auth, --auth-file or %s) is not scheme:credentials", authEnv)
 		}
 		out = append(out, zkclient.Auth{Scheme: scheme, Data: []byte(cred)})
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "zkfs: warning: %s\n", w)
 	}
 	return out, nil
 }
