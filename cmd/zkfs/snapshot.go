@@ -222,7 +222,7 @@ func snapshotSave(admin, auth, file string) error {
 	fmt.Printf("saved: %s\n", file)
 	printSnapshotInfo(v.info, true, h.Sum(nil))
 	if resp.Header.Get(headerSnapshotFresh) == "false" {
-		fmt.Fprintf(os.Stderr, "zkfs: warning: %s has no leader; the snapshot holds what it had applied, index %d\n", admin, v.info.Index)
+		fmt.Fprintf(os.Stderr, "zkfs: warning: %s could not sync with a leader; the snapshot holds what it had applied, index %d, and may miss later acknowledged writes\n", admin, v.info.Index)
 	}
 	return nil
 }
