@@ -178,6 +178,24 @@ func (lt *lockTable) release(l *heldLock) {
 	}
 }
 
+// sessionExpired says which locks the expiry of the mount's session took:
+// their holders are not told (flock has no way to), so the log does.
+func (lt *lockTable) sessionExpired(session int64) {
+	var lost []string
+	lt.mu.Lock()
+	for _, locks := range lt.held {
+		for _, l := range locks {
+			if l.session == session {
+				lost = append(lost, l.dir)
+			}
+		}
+	}
+	lt.mu.Unlock()
+	if len(lost) > 0 {
+		lt.m.log.Warn("locks lost with the mount's expired session; ZooKeeper has freed them while their holders still hold them here", "locks", lost)
+	}
+}
+
 // releaseFlock releases the flock locks of an open file, whose owner the
 // kernel sends with the file's last close.
 func (lt *lockTable) releaseFlock(owner uint64) {

@@ -321,6 +321,7 @@ func (m *Mount) keepSession() {
 		}
 		m.session.Store(nid)
 		m.log.Info("the mount's session expired; opened a new one", "session", fmt.Sprintf("0x%x", nid))
+		m.locks.sessionExpired(id)
 	}
 }
 

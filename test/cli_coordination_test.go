@@ -261,7 +261,57 @@ func TestCLIElectHandsOver(t *testing.T) {
 	if code, out := runCLI(t, dir, "elect", s, "--leader", "/el"); code != 0 || strings.TrimSpace(out) != second {
 		t.Errorf("elect --leader after the handover: status %d, output %q, want %q", code, out, second)
 	}
+
+	// kazoo's Election sees zkfs's leader, and zkfs sees kazoo's.
+	requireKazoo(t)
+	script := filepath.Join(dir, "kazoo_elect.py")
+	if err := os.WriteFile(script, []byte(kazooElectScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(kazooPython, script, srv.Addr(), "/el", "contenders").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != second {
+		t.Errorf("kazoo Election.contenders()[0]: %v %q, want %q", err, out, second)
+	}
+	leader := exec.Command(kazooPython, script, srv.Addr(), "/kel", "run")
+	stdin, _ := leader.StdinPipe()
+	var lout bytes.Buffer
+	leader.Stdout, leader.Stderr = &lout, &lout
+	if err := leader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer leader.Wait()
+	defer leader.Process.Kill()
+	eventually(t, 20*time.Second, "kazoo to lead", func() error {
+		if !strings.Contains(lout.String(), "LEADING") {
+			return fmt.Errorf("kazoo says %q", lout.String())
+		}
+		return nil
+	})
+	if code, out := runCLI(t, dir, "elect", s, "--leader", "/kel"); code != 0 || strings.TrimSpace(out) != "kazoo" {
+		t.Errorf("elect --leader under kazoo's Election: status %d, output %q, want kazoo", code, out)
+	}
+	stdin.Close()
 }
+
+// kazooElectScript prints the first of an election's contenders, or runs
+// for election as "kazoo", prints LEADING and leads until its standard
+// input closes.
+const kazooElectScript = `
+import sys
+from kazoo.client import KazooClient
+hosts, path, mode = sys.argv[1:4]
+c = KazooClient(hosts=hosts, timeout=10)
+c.start(timeout=10)
+e = c.Election(path, "kazoo")
+if mode == "contenders":
+    print(e.contenders()[0], flush=True)
+else:
+    def lead():
+        print("LEADING", flush=True)
+        sys.stdin.read()
+    e.run(lead)
+c.stop()
+`
 
 // TestCLICreateEphemeralCommand registers a node for as long as a command
 // runs: gone when the command exits, and gone (once the session expires)
