@@ -109,10 +109,12 @@ type Conn struct {
 	err       error   // why the session ended, once it has
 	queue     []Event // notifications not yet handed to events
 
-	wake    chan struct{} // a notification was queued, or the session ended
-	events  chan Event
-	quit    chan struct{} // closed by Close
-	stopped chan struct{} // closed when the reader has finished for good
+	wake   chan struct{} // a notification was queued, or the session ended
+	events chan Event
+	// reconnects is signalled, coalesced, after each reconnection.
+	reconnects chan struct{}
+	quit       chan struct{} // closed by Close
+	stopped    chan struct{} // closed when the reader has finished for good
 }
 
 // Dial opens a session on the first of cfg.Servers that answers, trying them
@@ -142,7 +144,9 @@ func Dial(cfg Config) (*Conn, error) {
 		wake:    make(chan struct{}, 1),
 		events:  make(chan Event),
 		quit:    make(chan struct{}),
-		stopped: make(chan struct{}),
+
+		reconnects: make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
 	}
 	nc, err := c.connect(time.Now().Add(cfg.ConnectTimeout))
 	if err != nil {
@@ -309,6 +313,12 @@ func (c *Conn) SessionID() int64 {
 // the replies to its own requests.
 func (c *Conn) Events() <-chan Event { return c.events }
 
+// Reconnects receives after each reconnection within the session,
+// coalesced. The persistent watches are set again, but changes made while
+// the connection was down sent no events: a caller that mirrors the data
+// reads it again.
+func (c *Conn) Reconnects() <-chan struct{} { return c.reconnects }
+
 // Err returns why the session ended: nil while it lives, ErrClosed after
 // Close, or the error that ended it.
 func (c *Conn) Err() error {
@@ -356,6 +366,10 @@ func (c *Conn) run(nc net.Conn) {
 		}
 		c.nc = nc
 		c.mu.Unlock()
+		select {
+		case c.reconnects <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -23,6 +23,8 @@ type importOptions struct {
 	dataDir, dataLogDir string
 	config, id          string
 	peers               []string
+
+	live liveOptions
 }
 
 func importFlags(o *importOptions) *pflag.FlagSet {
@@ -34,12 +36,18 @@ func importFlags(o *importOptions) *pflag.FlagSet {
 	fs.StringVar(&o.config, "config", "", "zoo.cfg of the zkfs replica the directory is for: its dataDir, myid and server.N lines")
 	fs.StringVar(&o.id, "id", "", "this replica's id in the ensemble (myid)")
 	fs.StringSliceVar(&o.peers, "peers", nil, "the ensemble, as for zkfs server --peers; every member is imported from the same ZooKeeper data")
+	fs.StringVar(&o.live.remote, "from", "", "live import: comma-separated host:port list of the running ZooKeeper to copy from")
+	liveFlags(fs, &o.live)
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, `usage: zkfs import zookeeper --zk-data-dir DIR [--zk-log-dir DIR] --data-dir OUT [--config zoo.cfg | --id N --peers ...]
+       zkfs import zookeeper --from HOST:PORT[,...] [--path /sub] [--follow] [-server zkfs-host:port]
 
-Reads a stopped ZooKeeper's data directory (its newest valid snapshot and
-the transaction logs after it) and creates a zkfs data directory that
-"zkfs server --data-dir OUT" starts from.
+The first form reads a stopped ZooKeeper's data directory (its newest valid
+snapshot and the transaction logs after it) and creates a zkfs data
+directory that "zkfs server --data-dir OUT" starts from, keeping every stat.
+The second copies a subtree from a running ZooKeeper into a running zkfs
+through the client protocol (new zxids, times and versions; see the README),
+and with --follow keeps it in step until interrupted.
 
 `)
 		fs.PrintDefaults()
@@ -54,7 +62,7 @@ func runImport(args []string) int {
 	}
 	var o importOptions
 	fs := importFlags(&o)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(zkCliArgs(args[1:])); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
@@ -64,8 +72,14 @@ func runImport(args []string) int {
 		fmt.Fprintf(os.Stderr, "zkfs import zookeeper: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if o.zkDataDir == "" {
-		fmt.Fprintln(os.Stderr, "zkfs import zookeeper: --zk-data-dir is required")
+	switch {
+	case o.zkDataDir != "" && o.live.remote != "":
+		fmt.Fprintln(os.Stderr, "zkfs import zookeeper: --zk-data-dir (offline) and --from (live) exclude each other")
+		return 2
+	case o.live.remote != "":
+		return runLive("import zookeeper", o.live, false)
+	case o.zkDataDir == "":
+		fmt.Fprintln(os.Stderr, "zkfs import zookeeper: --zk-data-dir or --from is required")
 		return 2
 	}
 	line, err := importOffline(fs, o)

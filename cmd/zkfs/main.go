@@ -41,7 +41,8 @@ commands:
   umount     unmount a zkfs mount; --force aborts its FUSE connection first,
              for a mount whose server is wedged or stopped
   import     import zookeeper: copy a ZooKeeper data directory into a new
-             zkfs one ("zkfs import zookeeper --help")
+             zkfs one, or a live ZooKeeper into zkfs ("zkfs import zookeeper --help")
+  export     export zookeeper: copy zkfs into a live ZooKeeper
   snapshot   save, check and restore backups ("zkfs snapshot --help")
   completion print the bash or zsh completion script ("zkfs completion bash")
   ls, get, stat, getAcl, getEphemerals, getAllChildrenNumber, whoami, sync,

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path"
+	"strings"
+	"syscall"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/spf13/pflag"
+
+	"zkfs/zkclient"
+)
+
+// liveOptions are the flags of a copy between a running ZooKeeper and a
+// running zkfs through the client protocol: `import zookeeper --from` and
+// `export zookeeper --to`.
+type liveOptions struct {
+	// remote is the Apache ZooKeeper side (--from or --to); zkfs is the
+	// other, reached like every client command (-server, --auth).
+	remote     string
+	remoteAuth []string
+	root       string
+	follow     bool
+	zkfs       clientOptions
+}
+
+func liveFlags(fs *pflag.FlagSet, o *liveOptions) {
+	fs.StringArrayVar(&o.remoteAuth, "zk-auth", nil, "authenticate to the Apache ZooKeeper side as `scheme:credentials` (repeatable); it must read, or write, every node copied")
+	fs.StringVar(&o.root, "path", "/", "the subtree to copy; /zookeeper is never copied")
+	fs.BoolVar(&o.follow, "follow", false, "after the copy, keep the destination in step through a persistent recursive watch (ZooKeeper 3.6+) until interrupted")
+	fs.StringVar(&o.zkfs.server, "server", defaultServer, "comma-separated host:port list of the zkfs servers")
+	fs.StringArrayVar(&o.zkfs.auth, "auth", nil, "authenticate to zkfs as `scheme:credentials` (repeatable; visible in ps: prefer --auth-file or ZKFS_AUTH)")
+	fs.StringVar(&o.zkfs.authFile, "auth-file", "", "`file` of scheme:credentials lines to authenticate to zkfs with (mode 0600)")
+}
+
+// runLive copies between the two sides: from the remote ZooKeeper into
+// zkfs, or from zkfs to it when export is set. It prints one line per full
+// pass and a last one when stopped.
+func runLive(name string, o liveOptions, export bool) int {
+	fail := func(err error) int {
+		fmt.Fprintf(os.Stderr, "zkfs %s: %s\n", name, oneLine(err.Error()))
+		return 1
+	}
+	if !strings.HasPrefix(o.root, "/") {
+		fmt.Fprintf(os.Stderr, "zkfs %s: --path must be an absolute path, not %q\n", name, o.root)
+		return 2
+	}
+	o.root = path.Clean(o.root)
+	if skipped(o.root) {
+		fmt.Fprintf(os.Stderr, "zkfs %s: /zookeeper belongs to each ensemble and is not copied\n", name)
+		return 2
+	}
+	remote := clientOptions{server: o.remote, auth: o.remoteAuth}
+	// The remote's credentials are not the zkfs ones: keep ZKFS_AUTH off.
+	rc, err := remote.connectOnly()
+	if err != nil {
+		return fail(err)
+	}
+	defer rc.Close()
+	zc, err := o.zkfs.connect()
+	if err != nil {
+		return fail(err)
+	}
+	defer zc.Close()
+	m := &mirror{src: rc, dst: zc, root: o.root, progress: func(s string) { fmt.Println(s) }}
+	if export {
+		m.src, m.dst = zc, rc
+	}
+	if !o.follow {
+		if err := m.sync(); err != nil {
+			return fail(err)
+		}
+		fmt.Printf("copied %d znodes under %s (%d created, %d updated, %d deleted); ephemeral nodes are not copied\n",
+			m.stats.nodes, o.root, m.stats.created, m.stats.updated, m.stats.deleted)
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	src, auths, err := remote, []zkclient.Auth(nil), error(nil)
+	if export {
+		src = o.zkfs
+		auths, err = o.zkfs.auths()
+	} else {
+		auths, err = remote.authList(remote.auth)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	dial := func() (*zkclient.Conn, error) {
+		servers, err := src.servers()
+		if err != nil {
+			return nil, err
+		}
+		return zkclient.Dial(zkclient.Config{Servers: servers, SessionTimeout: sessionTimeout, ConnectTimeout: connectTimeout, Auth: auths})
+	}
+	if err := m.follow(ctx, dial); err != nil {
+		return fail(err)
+	}
+	fmt.Printf("stopped: %d znodes under %s in step (%d created, %d updated, %d deleted)\n",
+		m.stats.nodes, o.root, m.stats.created, m.stats.updated, m.stats.deleted)
+	return 0
+}
+
+// connectOnly connects with the --auth values given and nothing else: no
+// --auth-file, no ZKFS_AUTH, which hold credentials for zkfs.
+func (o *clientOptions) connectOnly() (*zk.Conn, error) {
+	auths, err := o.authList(o.auth)
+	if err != nil {
+		return nil, err
+	}
+	bare := clientOptions{server: o.server, sessionTimeout: o.sessionTimeout}
+	c, err := bare.connectNoEnv()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range auths {
+		if err := c.AddAuth(a.Scheme, a.Data); err != nil {
+			c.Close()
+			return nil, authFailed(a)
+		}
+	}
+	return c, nil
+}
+
+// authList parses scheme:credentials values.
+func (o *clientOptions) authList(values []string) ([]zkclient.Auth, error) {
+	var out []zkclient.Auth
+	for _, a := range values {
+		scheme, cred, ok := strings.Cut(a, ":")
+		if !ok || scheme == "" {
+			return nil, usagef("a credential is not scheme:credentials")
+		}
+		out = append(out, zkclient.Auth{Scheme: scheme, Data: []byte(cred)})
+	}
+	return out, nil
+}
+
+// connectNoEnv is connect without any credentials.
+func (o *clientOptions) connectNoEnv() (*zk.Conn, error) {
+	saved, had := os.LookupEnv(authEnv)
+	if had {
+		os.Unsetenv(authEnv)
+		defer os.Setenv(authEnv, saved)
+	}
+	return o.connect()
+}
+
+// exportFlags are the flags of `zkfs export zookeeper`.
+func exportFlags(o *liveOptions) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("zkfs export zookeeper", pflag.ContinueOnError)
+	fs.StringVar(&o.remote, "to", "", "comma-separated host:port list of the running Apache ZooKeeper to copy into")
+	liveFlags(fs, o)
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, `usage: zkfs export zookeeper --to HOST:PORT[,...] [--path /sub] [--follow] [-server zkfs-host:port]
+
+Copies a subtree from a running zkfs into a running Apache ZooKeeper through
+the client protocol, the way back from zkfs: data and ACLs and sequence
+counters, not zxids, times or versions; ephemeral nodes are not copied,
+containers and TTL nodes become persistent. Nodes under the path that zkfs
+does not have are deleted from ZooKeeper. With --follow it keeps ZooKeeper
+in step until interrupted.
+
+`)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runExport(args []string) int {
+	if len(args) == 0 || args[0] != "zookeeper" {
+		fmt.Fprintln(os.Stderr, "usage: zkfs export zookeeper [flags]; see zkfs export zookeeper --help")
+		return 2
+	}
+	var o liveOptions
+	fs := exportFlags(&o)
+	if err := fs.Parse(zkCliArgs(args[1:])); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "zkfs export zookeeper: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if o.remote == "" {
+		fmt.Fprintln(os.Stderr, "zkfs export zookeeper: --to is required")
+		return 2
+	}
+	return runLive("export zookeeper", o, true)
+}
+
+func init() {
+	commands["export"] = runExport
+}

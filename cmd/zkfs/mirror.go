@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"zkfs/wire"
+	"zkfs/zkclient"
+)
+
+// mirror copies the persistent nodes of a subtree from one ZooKeeper
+// ensemble (zkfs or Apache ZooKeeper) to another through the client
+// protocol, and can keep the copy in step. What the protocol cannot
+// carry, it cannot keep: the copy gets its own zxids, times and versions;
+// containers and TTL nodes, whose kind a client's stat does not show,
+// become persistent nodes; ephemeral nodes belong to sessions of the
+// source and are left out. Data and ACLs are copied, and each parent's
+// count of child creates is brought up to the source's, so that the next
+// sequential child gets the number it would have had.
+type mirror struct {
+	src, dst *zk.Conn
+	root     string
+	// progress, when set, receives a line per pass.
+	progress func(string)
+
+	stats mirrorStats
+}
+
+type mirrorStats struct {
+	nodes, created, updated, deleted, ephemerals int
+}
+
+// bumpNode is the child a counter bump creates and deletes at once.
+const bumpNode = ".zkfs-sequence-bump"
+
+// bumpBatch is how many create-delete pairs one multi carries.
+const bumpBatch = 500
+
+// skipped tells whether p is ZooKeeper's own subtree, which each side
+// keeps for itself.
+func skipped(p string) bool {
+	return p == "/zookeeper" || strings.HasPrefix(p, "/zookeeper/")
+}
+
+// sync makes the destination subtree equal to the source's: every
+// persistent node created or updated, parents first, then counters, then
+// what the source no longer has deleted, children first.
+func (m *mirror) sync() error {
+	var order []string
+	have := map[string]bool{}
+	queue := []string{m.root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if skipped(p) || path.Base(p) == bumpNode {
+			continue
+		}
+		kids, ok, err := m.syncNode(p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		have[p] = true
+		order = append(order, p)
+		slices.Sort(kids)
+		for _, k := range kids {
+			queue = append(queue, path.Join(p, k))
+		}
+	}
+	for _, p := range order {
+		if err := m.syncCounter(p); err != nil {
+			return err
+		}
+	}
+	// Extra nodes in the destination, deepest first.
+	var extra []string
+	queue = []string{m.root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if skipped(p) {
+			continue
+		}
+		kids, _, err := m.dst.Children(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("destination %s: %w", p, err)
+		}
+		for _, k := range kids {
+			c := path.Join(p, k)
+			if !have[c] && !skipped(c) {
+				extra = append(extra, c)
+			}
+			queue = append(queue, c)
+		}
+	}
+	for i := len(extra) - 1; i >= 0; i-- {
+		if err := m.remove(extra[i]); err != nil {
+			return err
+		}
+	}
+	m.stats.nodes = len(order)
+	return nil
+}
+
+// syncNode makes the destination's node at p match the source's and
+// returns the source's children. ok is false when the source has no
+// persistent node there (it is then removed from the destination).
+func (m *mirror) syncNode(p string) (kids []string, ok bool, err error) {
+	data, st, err := m.src.Get(p)
+	if errors.Is(err, zk.ErrNoNode) || (err == nil && st.EphemeralOwner != 0) {
+		if err == nil {
+			m.stats.ephemerals++
+		}
+		return nil, false, m.remove(p)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("source %s: %w", p, err)
+	}
+	acl, _, err := m.src.GetACL(p)
+	if err != nil {
+		return nil, false, fmt.Errorf("source %s: %w", p, err)
+	}
+	if kids, _, err = m.src.Children(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return nil, false, fmt.Errorf("source %s: %w", p, err)
+	}
+	if err := m.put(p, data, acl); err != nil {
+		return nil, false, err
+	}
+	return kids, true, nil
+}
+
+// put creates or updates the destination's node, creating missing
+// parents (with an open ACL, as zkCli.sh's create does not) on the way.
+func (m *mirror) put(p string, data []byte, acl []zk.ACL) error {
+	got, _, err := m.dst.Get(p)
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		_, err = m.dst.Create(p, data, 0, acl)
+		if errors.Is(err, zk.ErrNoNode) && p != "/" {
+			if err = m.put(path.Dir(p), nil, zk.WorldACL(zk.PermAll)); err == nil {
+				_, err = m.dst.Create(p, data, 0, acl)
+			}
+		}
+		if err == nil {
+			m.stats.created++
+		}
+		return m.dstErr(p, err)
+	case err != nil:
+		return m.dstErr(p, err)
+	}
+	changed := false
+	if string(got) != string(data) {
+		if _, err := m.dst.Set(p, data, -1); err != nil {
+			return m.dstErr(p, err)
+		}
+		changed = true
+	}
+	cur, _, err := m.dst.GetACL(p)
+	if err != nil {
+		return m.dstErr(p, err)
+	}
+	if !sameACL(cur, acl) {
+		if _, err := m.dst.SetACL(p, acl, -1); err != nil {
+			return m.dstErr(p, err)
+		}
+		changed = true
+	}
+	if changed {
+		m.stats.updated++
+	}
+	return nil
+}
+
+// remove deletes the destination's node at p and everything below it;
+// a node that is not there is fine. Ephemeral nodes of the destination's
+// own sessions are left alone.
+func (m *mirror) remove(p string) error {
+	if skipped(p) || p == "/" {
+		return nil
+	}
+	kids, _, err := m.dst.Children(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return m.dstErr(p, err)
+	}
+	for _, k := range kids {
+		if err := m.remove(path.Join(p, k)); err != nil {
+			return err
+		}
+	}
+	_, st, err := m.dst.Exists(p)
+	if err != nil || st == nil || st.EphemeralOwner != 0 {
+		return m.dstErr(p, err)
+	}
+	err = m.dst.Delete(p, -1)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err == nil {
+		m.stats.deleted++
+	}
+	return m.dstErr(p, err)
+}
+
+// syncCounter raises the destination's count of child creates at p to the
+// source's. A stat shows cversion = 2*creates - children, so creates =
+// (cversion + children) / 2 on either side; each create and delete of a
+// scratch child adds one, a few hundred pairs to a multi.
+//
+// While following, the source may be ahead by children whose events are
+// still queued: those will be created here when their turn comes, so they
+// are not made up for now, or the count would overshoot. Each side's
+// children and stat come from one request, so they agree; a child that
+// is gone again by the time it is looked at is made up for, since its
+// event will create nothing.
+func (m *mirror) syncCounter(p string) error {
+	skids, ss, err := m.src.Children(p)
+	if err != nil {
+		return nil // gone: its deletion event follows
+	}
+	dkids, ds, err := m.dst.Children(p)
+	if err != nil {
+		return m.dstErr(p, err)
+	}
+	need := (int(ss.Cversion)+int(ss.NumChildren))/2 - (int(ds.Cversion)+int(ds.NumChildren))/2
+	if need <= 0 {
+		return nil
+	}
+	here := make(map[string]bool, len(dkids))
+	for _, k := range dkids {
+		here[k] = true
+	}
+	for _, k := range skids {
+		if here[k] || k == bumpNode {
+			continue
+		}
+		_, st, err := m.src.Exists(path.Join(p, k))
+		if err == nil && st != nil && st.EphemeralOwner == 0 {
+			need-- // still to be copied
+		}
+	}
+	scratch := path.Join(p, bumpNode)
+	for need > 0 {
+		n := min(need, bumpBatch)
+		ops := make([]any, 0, 2*n)
+		for i := 0; i < n; i++ {
+			ops = append(ops, &zk.CreateRequest{Path: scratch, Acl: zk.WorldACL(zk.PermAll)}, &zk.DeleteRequest{Path: scratch, Version: -1})
+		}
+		if _, err := m.dst.Multi(ops...); err != nil {
+			return m.dstErr(p, fmt.Errorf("raising the sequence counter: %w", err))
+		}
+		need -= n
+	}
+	return nil
+}
+
+func (m *mirror) dstErr(p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, zk.ErrNoAuth) {
+		return fmt.Errorf("destination %s: %w: authenticate as a user its ACLs admit (e.g. the superuser)", p, err)
+	}
+	return fmt.Errorf("destination %s: %w", p, err)
+}
+
+func sameACL(a, b []zk.ACL) bool {
+	key := func(l []zk.ACL) []string {
+		var out []string
+		for _, x := range l {
+			out = append(out, fmt.Sprintf("%d:%s:%s", x.Perms, x.Scheme, x.ID))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
+// follow keeps the destination in step with the source until ctx ends.
+// The persistent recursive watch is set before the first full pass, so no
+// change falls between the two; each event then syncs its node and its
+// parent's counter. A reconnection (whose missed changes sent no events)
+// or a new session runs a full pass again. It needs ZooKeeper 3.6+.
+func (m *mirror) follow(ctx context.Context, dial func() (*zkclient.Conn, error)) error {
+	for {
+		w, err := dial()
+		if err != nil {
+			return err
+		}
+		err = m.followSession(ctx, w)
+		w.Close()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
+	if err := w.AddWatch(m.root, wire.AddWatchPersistentRecursive); err != nil {
+		if code, ok := zkclient.Code(err); ok && code == wire.CodeUnimplemented {
+			return errors.New("--follow needs persistent recursive watches: ZooKeeper 3.6 or later")
+		}
+		return fmt.Errorf("setting the watch on %s: %w", m.root, err)
+	}
+	pass := func() error {
+		start := time.Now()
+		if err := m.sync(); err != nil {
+			return err
+		}
+		if m.progress != nil {
+			m.progress(fmt.Sprintf("in step: %d znodes (%d created, %d updated, %d deleted so far) in %s",
+				m.stats.nodes, m.stats.created, m.stats.updated, m.stats.deleted, time.Since(start).Round(time.Millisecond)))
+		}
+		return nil
+	}
+	if err := pass(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.Reconnects():
+			if err := pass(); err != nil {
+				return err
+			}
+		case ev, ok := <-w.Events():
+			if !ok {
+				if m.progress != nil {
+					m.progress(fmt.Sprintf("source session ended (%v); starting over", w.Err()))
+				}
+				return nil
+			}
+			if skipped(ev.Path) || path.Base(ev.Path) == bumpNode {
+				continue
+			}
+			if _, _, err := m.syncNode(ev.Path); err != nil {
+				return err
+			}
+			if ev.Path != m.root {
+				if err := m.syncCounter(path.Dir(ev.Path)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
