@@ -46,17 +46,20 @@ func (m *Mount) callerIdentity(ctx context.Context) tree.Identity {
 	return m.stranger
 }
 
-// rights reads what the owner and a stranger may do on a node, for the
-// mode bits. Denied bits are kept rather than granted ones so that the zero
-// value, used for nodes the mount creates with an open ACL, grants all.
-func (m *Mount) rights(t *tree.Tree, path string) (ownerDenied, strangerDenied int32) {
+// rights reads what the owner may not and a stranger may do on a node, for
+// the mode bits (see info).
+func (m *Mount) rights(t *tree.Tree, path string) (ownerDenied, strangerRights int32) {
 	own, err := t.Rights(path, m.identity)
 	if err != nil {
-		return tree.PermAll, tree.PermAll
+		return tree.PermAll, 0
 	}
 	other, _ := t.Rights(path, m.stranger)
-	return tree.PermAll &^ own, tree.PermAll &^ other
+	return tree.PermAll &^ own, other
 }
+
+// openRights is what anyone may do on a node the mount creates, whose ACL
+// is tree.OpenACL.
+const openRights = tree.PermAll
 
 // modeBits turns rights into permission bits. Files: r is READ, w is WRITE.
 // Directories: r is READ (getChildren), x is always set (ZooKeeper checks

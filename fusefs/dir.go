@@ -244,7 +244,7 @@ func (d *Dir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.Ent
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	in := info{stat: res.Stat, kind: tree.KindDir, writable: true}
+	in := info{stat: res.Stat, kind: tree.KindDir, writable: true, strangerRights: openRights}
 	m.entryOut(out, in, true, 0)
 	m.setDataHidden(cp, res.Stat.Czxid, true)
 	nd := &Dir{}
@@ -322,7 +322,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 		if err != nil {
 			return nil, nil, 0, toErrno(err)
 		}
-		in := info{stat: res.Stat, kind: tree.KindFile, writable: true}
+		in := info{stat: res.Stat, kind: tree.KindFile, writable: true, strangerRights: openRights}
 		m.entryOut(out, in, false, 0)
 		ino := m.newChild(ctx, d.EmbeddedInode(), cp, in)
 		h, fl, errno := openContent(ctx, ino.Operations().(*File), flags, cp)

@@ -109,7 +109,7 @@ func (f *File) unflushedSize() (int64, bool) {
 func (f *File) pendingAttr(out *fuse.Attr) {
 	size, _ := f.unflushedSize()
 	now := time.Now()
-	in := info{writable: true}
+	in := info{writable: true, strangerRights: openRights}
 	f.m.fillAttr(out, in, false, uint64(size))
 	out.SetTimes(&now, &now, &now)
 }

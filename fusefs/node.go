@@ -121,11 +121,12 @@ type info struct {
 	kind     tree.Kind
 	writable bool   // the mount's identity has WRITE
 	subdirs  uint32 // children of directory kind, for the link count
-	// ownerDenied and strangerDenied are the permission bits the ACL
-	// withholds from the mount's identity and from a stranger (see
-	// access.go); zero for a node the mount just created with an open
-	// ACL.
-	ownerDenied, strangerDenied int32
+	// ownerDenied is what the ACL withholds from the mount's identity,
+	// strangerRights what it grants a stranger (see access.go). Their
+	// zero values fail closed for strangers: an info built without
+	// reading the ACL shows them nothing, and the places that make a
+	// node with an open ACL say so (openRights).
+	ownerDenied, strangerRights int32
 }
 
 // readInfo reads a node's stat, kind and write permission under one read
@@ -137,7 +138,7 @@ func (m *Mount) readInfo(t *tree.Tree, path string, countSubdirs bool) (info, er
 	}
 	k, _ := t.Kind(path)
 	in := info{stat: st, kind: k}
-	in.ownerDenied, in.strangerDenied = m.rights(t, path)
+	in.ownerDenied, in.strangerRights = m.rights(t, path)
 	in.writable = in.ownerDenied&tree.PermWrite == 0
 	if countSubdirs && st.NumChildren > 0 {
 		kids, _, _ := t.Children(path)
@@ -157,10 +158,10 @@ func (m *Mount) readInfo(t *tree.Tree, path string, countSubdirs bool) (info, er
 func (m *Mount) fillAttr(out *fuse.Attr, in info, asDir bool, size uint64) {
 	st := in.stat
 	if asDir {
-		out.Mode = syscall.S_IFDIR | modeBits(in.ownerDenied, in.strangerDenied, true, true, m.allowOther)
+		out.Mode = syscall.S_IFDIR | modeBits(in.ownerDenied, tree.PermAll&^in.strangerRights, true, true, m.allowOther)
 		out.Nlink = 2 + in.subdirs
 	} else {
-		out.Mode = syscall.S_IFREG | modeBits(in.ownerDenied, in.strangerDenied, false, in.writable, m.allowOther)
+		out.Mode = syscall.S_IFREG | modeBits(in.ownerDenied, tree.PermAll&^in.strangerRights, false, in.writable, m.allowOther)
 		out.Nlink = 1
 	}
 	if in.ownerDenied&tree.PermRead != 0 {

@@ -200,6 +200,14 @@ func TestSecurityAllowOtherStranger(t *testing.T) {
 	if d, _, err := zc.Get("/open"); err != nil || string(d) != "stranger\n" {
 		t.Errorf("/open after the stranger's write: %q, %v", d, err)
 	}
+	// A node the owner creates through the mount has an open ACL, and
+	// shows it at once.
+	if got := m.ok(t, "echo hi > fresh && mkdir freshdir && stat -c '%A' fresh freshdir"); got != "-rw-rw-rw-\ndrwxrwxrwx\n" {
+		t.Errorf("modes of nodes made through the mount: %q", got)
+	}
+	if got := m.ok(t, as+"cat fresh"); got != "hi\n" {
+		t.Errorf("the stranger reading a node made through the mount: %q", got)
+	}
 	// The modes say the same: owner bits from u's rights, the others'
 	// from world's.
 	if got := m.ok(t, "stat -c '%n %A' mine minedir shared open"); got != "mine -rw-------\nminedir drwx--x--x\nshared -rw-r--r--\nopen -rw-rw-rw-\n" {
