@@ -252,7 +252,7 @@ func (c *cluster) kill(r *replica) error {
 	case <-time.After(5 * time.Second):
 	}
 	c.wedged.Add(1)
-	c.logf("replica %d did not exit 5s after SIGKILL; aborting its FUSE connection with umount -f", r.id)
+	c.logf("replica %d did not exit 5s after SIGKILL; aborting its FUSE connection with umount -f; its threads still in the kernel:\n%s", r.id, kernelStacks(r.Pid()))
 	for {
 		syscall.Unmount(r.mnt, syscall.MNT_FORCE)
 		select {
@@ -428,4 +428,22 @@ func isMounted(dir string) bool {
 		}
 	}
 	return false
+}
+
+// kernelStacks returns the kernel stacks of a process's threads that are
+// not just waiting to exit, which tell what a wedged kill waits for.
+func kernelStacks(pid int) string {
+	if pid == 0 {
+		return ""
+	}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	var b strings.Builder
+	for _, task := range tasks {
+		stack, err := os.ReadFile(filepath.Join(task, "stack"))
+		if err != nil || strings.Contains(string(stack), "do_exit") && !strings.Contains(string(stack), "fuse") {
+			continue
+		}
+		fmt.Fprintf(&b, "%s:\n%s", filepath.Base(task), stack)
+	}
+	return b.String()
 }

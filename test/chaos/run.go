@@ -170,8 +170,10 @@ func (rn *run) execute() (*Result, error) {
 			wr := newRng()
 			spawn(func() { rn.mountWriter(r, kind, wr, workStop) })
 		}
-		rr := newRng()
+		rr, hr, mr := newRng(), newRng(), newRng()
 		spawn(func() { rn.mountReader(r, rr, workStop) })
+		spawn(func() { rn.heldReader(r, hr, workStop) })
+		spawn(func() { rn.mmapReader(r, mr, workStop) })
 		for w := 0; w < 2; w++ {
 			spawn(func() { rn.flockCounter(r, st, w, workStop) })
 		}
