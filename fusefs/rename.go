@@ -26,7 +26,11 @@ type contentRef struct {
 	stat    tree.Stat
 	data    []byte
 	acl     []tree.ACL
-	readErr error
+	// ttl and container describe the node's lifetime, with
+	// stat.EphemeralOwner for ephemeral nodes.
+	ttl       int64
+	container bool
+	readErr   error
 }
 
 func readRef(t *tree.Tree, dir, name string) contentRef {
@@ -48,7 +52,36 @@ func readRef(t *tree.Tree, dir, name string) contentRef {
 	r.data = append([]byte(nil), d...)
 	acl, _, _ := t.GetACL(r.path)
 	r.acl = append([]tree.ACL(nil), acl...)
+	r.ttl, _ = t.TTL(r.path)
+	r.container = t.IsContainer(r.path)
 	return r
+}
+
+// sameLifetime reports whether two nodes end the same way: both
+// persistent, both ephemeral of one session, both TTL nodes of one TTL, or
+// both containers.
+func sameLifetime(a, b contentRef) bool {
+	return a.stat.EphemeralOwner == b.stat.EphemeralOwner && a.ttl == b.ttl && a.container == b.container
+}
+
+// createMode is how a rename recreates src at a new name so that it keeps
+// its lifetime: an ephemeral node stays an ephemeral of the mount's own
+// session (a node of another session cannot be moved, EPERM), a TTL node
+// keeps its TTL, a container stays a container. Sequential nodes are
+// plain nodes under their new name: the sequence number is only a name.
+func (m *Mount) createMode(src contentRef) (tree.Mode, int64, syscall.Errno) {
+	switch {
+	case src.stat.EphemeralOwner != 0:
+		if src.stat.EphemeralOwner != m.session.Load() {
+			return 0, 0, syscall.EPERM
+		}
+		return tree.ModeEphemeral, 0, 0
+	case src.ttl > 0:
+		return tree.ModePersistentWithTTL, src.ttl, 0
+	case src.container:
+		return tree.ModeContainer, 0, 0
+	}
+	return tree.ModePersistent, 0, 0
 }
 
 var _ = (fs.NodeRenamer)((*Dir)(nil))
@@ -123,10 +156,24 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 				tree.SetData{Path: src.path, Data: dst.data, Version: src.stat.Version},
 			}
 		default:
+			// The file keeps its lifetime: moved onto a node that ends
+			// otherwise, an ephemeral's content would outlive its session
+			// (or a persistent one would end with another's), so that is
+			// refused. @data is its directory's data and follows the
+			// directory's lifetime.
+			if !src.isData && !dst.isData && dst.exists && !sameLifetime(src, dst) && !sameLifetime(src, contentRef{}) {
+				return syscall.EPERM
+			}
 			if dst.exists {
 				ops = append(ops, tree.SetData{Path: dst.path, Data: src.data, Version: dst.stat.Version})
 			} else {
-				ops = append(ops, tree.Create{Path: dst.path, Data: src.data, ACL: src.acl, Mode: tree.ModePersistent, Kind: tree.KindFile})
+				mode, ttl, errno := tree.ModePersistent, int64(0), syscall.Errno(0)
+				if !src.isData {
+					if mode, ttl, errno = m.createMode(src); errno != 0 {
+						return errno
+					}
+				}
+				ops = append(ops, tree.Create{Path: dst.path, Data: src.data, ACL: src.acl, Mode: mode, TTL: ttl, Kind: tree.KindFile})
 			}
 			if src.isData {
 				ops = append(ops, tree.SetData{Path: src.path, Version: src.stat.Version})

@@ -285,6 +285,12 @@ func (t *Tree) TTL(path string) (int64, error) {
 	return ttlOf(n.owner), nil
 }
 
+// IsContainer reports whether the node at path is a container node.
+func (t *Tree) IsContainer(path string) bool {
+	n, err := t.lookup(path)
+	return err == nil && ephemeralKind(n.owner) == ephemeralContainer
+}
+
 // AllChildrenNumber returns the number of nodes below path, as ZooKeeper's
 // getAllChildrenNumber does (for "/" that includes /zookeeper and its
 // children).

@@ -27,9 +27,11 @@ import (
 type serverOptions struct {
 	dataDir     string
 	maxDataSize int
-	snapCount   uint64
-	logLevel    string
-	logFormat   string
+	// reapInterval is how often the leader reaps containers and TTL nodes.
+	reapInterval time.Duration
+	snapCount    uint64
+	logLevel     string
+	logFormat    string
 
 	// The client port, with ZooKeeper's zoo.cfg names in the help.
 	clientAddress     string
@@ -63,6 +65,7 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("zkfs server", pflag.ContinueOnError)
 	fs.StringVar(&o.dataDir, "data-dir", "data", "directory for the replica's store and snapshots")
 	fs.IntVar(&o.maxDataSize, "max-data-size", tree.DefaultMaxDataSize, "largest data a znode may hold, in bytes")
+	fs.DurationVar(&o.reapInterval, "container-check-interval", time.Minute, "how often the leader deletes empty containers and expired TTL nodes (ZooKeeper's znode.container.checkIntervalMs)")
 	fs.Uint64Var(&o.snapCount, "snap-count", 100_000, "log entries between snapshots (ZooKeeper's snapCount)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on standard error: text (key=value) or json (one object a line)")
@@ -160,6 +163,10 @@ func serve(log *slog.Logger, o serverOptions) error {
 		return err
 	}
 	rcfg.Tree = tree.Config{MaxDataSize: o.maxDataSize}
+	if o.reapInterval <= 0 {
+		return fmt.Errorf("--container-check-interval must be positive, not %v", o.reapInterval)
+	}
+	rcfg.ReapInterval = o.reapInterval
 	// A predecessor killed while wedged on its own mount still holds the
 	// data directory's lock; aborting its FUSE connection lets it exit.
 	var aborted bool
