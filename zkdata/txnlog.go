@@ -206,11 +206,13 @@ func (t *Tree) apply(x txn) error {
 		}
 		t.Sessions[x.session] = timeout
 	case opCloseSession:
+		// 3.6+ lists the session's nodes; what follows may instead be a
+		// digest, as when the list is disabled, and ZooKeeper then falls
+		// back to its own record of the session's nodes, as does this.
 		var paths []string
 		if d.Remaining() > 0 {
-			paths = d.Strings()
-			if d.Err() != nil {
-				return bad()
+			if paths = d.Strings(); d.Err() != nil {
+				paths = nil
 			}
 		}
 		t.killSession(x.session, paths, x.zxid)
