@@ -22,7 +22,10 @@ const (
 // pendingForward is one write waiting in a follower's forward queue.
 type pendingForward struct {
 	data []byte
-	done chan forwardOutcome // buffered: the stream never blocks on it
+	// session and owner let the leader refuse a write whose session
+	// moved (owners.go); owner 0 is never refused.
+	session, owner int64
+	done           chan forwardOutcome // buffered: the stream never blocks on it
 }
 
 // forwardOutcome is a forwarded write's outcome: its index and result, or
@@ -79,9 +82,10 @@ func (f *forwarder) send(batch []*pendingForward) {
 	for {
 		s, err := f.r.link.stream()
 		if err == nil {
-			frame := &peerFrame{typ: frameForward, commands: make([][]byte, len(batch))}
+			frame := &peerFrame{typ: frameForward, commands: make([][]byte, len(batch)), owners: make([]sessionOwner, len(batch))}
 			for i, p := range batch {
 				frame.commands[i] = p.data
+				frame.owners[i] = sessionOwner{session: p.session, owner: p.owner}
 			}
 			s.call(frame, &streamCall{fwd: batch, watch: true})
 			return

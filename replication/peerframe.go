@@ -21,7 +21,7 @@ import (
 // Frame types are never reused; peerVersion changes when a payload does.
 
 // peerVersion is the stream protocol version both ends announce in hello.
-const peerVersion = 1
+const peerVersion = 2
 
 // maxPeerFrame bounds a frame's length. A forwarded batch is capped well
 // below it (maxForwardBytes) unless one command alone is larger.
@@ -50,6 +50,9 @@ const (
 	// frameCommitted tells a follower the leader's applied index and the
 	// term of its entry (commit.go).
 	frameCommitted frameType = 9
+	// frameClaim makes a client connection its session's owner
+	// (owners.go); it has no reply.
+	frameClaim frameType = 10
 )
 
 // ErrBadFrame reports a peer frame that does not decode; the stream that
@@ -89,6 +92,10 @@ const (
 	codeBadReconfig
 	// codeBadCommand: a forwarded command that does not decode.
 	codeBadCommand
+	// codeSessionMoved: the write's connection no longer owns its session.
+	codeSessionMoved
+	// codeReadOnly: the leader is in read-only mode.
+	codeReadOnly
 	numPeerCodes
 )
 
@@ -117,6 +124,8 @@ var peerCodeErrs = []struct {
 	{codeClosed, ErrClosed},
 	{codeBadReconfig, ErrBadReconfig},
 	{codeBadCommand, ErrBadCommand},
+	{codeSessionMoved, ErrSessionMoved},
+	{codeReadOnly, ErrReadOnly},
 }
 
 // codeOf returns the code for err. An error with no code of its own
@@ -156,7 +165,10 @@ type peerFrame struct {
 	id uint64 // forward, read index and reconfig requests and replies
 
 	commands [][]byte         // forward
+	owners   []sessionOwner   // forward: one per command
 	outcomes []forwardOutcome // forward reply
+
+	session, owner int64 // claim
 
 	sessions []int64 // touch
 
@@ -180,8 +192,13 @@ func appendFrame(b []byte, f *peerFrame) []byte {
 	case frameForward:
 		b = binary.AppendUvarint(b, f.id)
 		b = binary.AppendUvarint(b, uint64(len(f.commands)))
-		for _, c := range f.commands {
+		for i, c := range f.commands {
 			b = append(binary.AppendUvarint(b, uint64(len(c))), c...)
+			var o sessionOwner
+			if i < len(f.owners) {
+				o = f.owners[i]
+			}
+			b = binary.AppendVarint(binary.AppendVarint(b, o.session), o.owner)
 		}
 	case frameForwardReply:
 		b = binary.AppendUvarint(b, f.id)
@@ -201,6 +218,8 @@ func appendFrame(b []byte, f *peerFrame) []byte {
 		}
 	case frameReadIndex:
 		b = binary.AppendUvarint(b, f.id)
+	case frameClaim:
+		b = binary.AppendVarint(binary.AppendVarint(b, f.session), f.owner)
 	case frameReadIndexReply:
 		b = binary.AppendUvarint(b, f.id)
 		b = append(b, byte(f.code))
@@ -284,10 +303,12 @@ func decodeFrame(body []byte) (*peerFrame, error) {
 		f.serverID = d.string()
 	case frameForward:
 		f.id = d.uvarint()
-		n := d.count(1)
+		n := d.count(3)
 		f.commands = make([][]byte, 0, n)
+		f.owners = make([]sessionOwner, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
 			f.commands = append(f.commands, d.take(d.uvarint()))
+			f.owners = append(f.owners, sessionOwner{session: d.varint(), owner: d.varint()})
 		}
 	case frameForwardReply:
 		f.id = d.uvarint()
@@ -312,6 +333,8 @@ func decodeFrame(body []byte) (*peerFrame, error) {
 		}
 	case frameReadIndex:
 		f.id = d.uvarint()
+	case frameClaim:
+		f.session, f.owner = d.varint(), d.varint()
 	case frameReadIndexReply:
 		f.id = d.uvarint()
 		f.code = d.code()
@@ -383,4 +406,10 @@ func (d *decoder) code() peerCode {
 		d.fail(fmt.Sprintf("unknown code %d", c))
 	}
 	return c
+}
+
+// sessionOwner names the session of a forwarded write and the client
+// connection that sent it (owners.go).
+type sessionOwner struct {
+	session, owner int64
 }

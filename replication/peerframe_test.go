@@ -35,8 +35,9 @@ func sampleFrames(t testing.TB) []struct {
 		f    *peerFrame
 	}{
 		{"hello", &peerFrame{typ: frameHello, version: peerVersion, serverID: "12"}},
-		{"forward", &peerFrame{typ: frameForward, id: 300, commands: [][]byte{cmd, cmd}}},
-		{"forward-empty", &peerFrame{typ: frameForward, id: 1, commands: [][]byte{}}},
+		{"forward", &peerFrame{typ: frameForward, id: 300, commands: [][]byte{cmd, cmd},
+			owners: []sessionOwner{{session: 7, owner: 0x0100000000000001}, {session: 0, owner: 0}}}},
+		{"forward-empty", &peerFrame{typ: frameForward, id: 1, commands: [][]byte{}, owners: []sessionOwner{}}},
 		{"forward-reply", &peerFrame{typ: frameForwardReply, id: 300, outcomes: []forwardOutcome{
 			{index: 9, result: tree.Result{Path: "/a", Stat: st}},
 			{err: ErrNotLeader},
@@ -54,6 +55,7 @@ func sampleFrames(t testing.TB) []struct {
 			remove: []string{"2"}}},
 		{"reconfig-reply", &peerFrame{typ: frameReconfigReply, id: 4, code: codeBadReconfig, msg: "server 4 is already a member"}},
 		{"committed", &peerFrame{typ: frameCommitted, index: 1 << 40, term: 7}},
+		{"claim", &peerFrame{typ: frameClaim, session: 0x0200000000000009, owner: -3}},
 	}
 }
 
@@ -106,6 +108,7 @@ func TestPeerFrameRejects(t *testing.T) {
 		{"trailing", append(append([]byte{}, good[4:]...), 0)},
 		{"unknown code", []byte{byte(frameReadIndexReply), 2, byte(numPeerCodes), 5}},
 		{"lying count", []byte{byte(frameForward), 1, 0xff, 0xff, 0x03}},
+		{"forward without owner", []byte{byte(frameForward), 1, 1, 1, 0xaa}},
 		{"nested multi result", appendFrame(nil, &peerFrame{typ: frameForwardReply, id: 1, outcomes: []forwardOutcome{
 			{result: tree.Result{Multi: []tree.Result{{Multi: []tree.Result{{}}}}}}}})[4:]},
 	}

@@ -75,8 +75,10 @@ func (l *leaderLink) follow() {
 			continue
 		}
 		// It does not lead (any more): the followers whose streams it
-		// serves must go to the leader.
+		// serves must go to the leader, and a later term starts with no
+		// owners, as a new leader does.
 		l.r.peerSrv.dropAll()
+		l.r.owners.reset()
 		if _, err := l.stream(); err != nil && !errors.Is(err, errNoLeader) {
 			l.r.log.Debug("no stream to the leader", "err", err)
 		}
@@ -114,6 +116,18 @@ func (l *leaderLink) stream() (*outStream, error) {
 	}
 	l.replace(s, nil)
 	return s, nil
+}
+
+// current returns the live stream to the leader raft knows now, or nil;
+// it never dials.
+func (l *leaderLink) current() *outStream {
+	_, id := l.r.raft.LeaderWithID()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.cur; s != nil && s.leader == string(id) && s.alive() {
+		return s
+	}
+	return nil
 }
 
 // replace installs s as the current stream and ends the old one with

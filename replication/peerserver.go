@@ -185,6 +185,10 @@ func (st *inStream) readLoop() {
 			}
 			it.props = make([]*Proposal, len(f.commands))
 			for i, b := range f.commands {
+				if err := r.owners.check(f.owners[i].session, f.owners[i].owner); err != nil {
+					it.props[i] = &Proposal{err: err}
+					continue
+				}
 				cmd, err := DecodeCommand(b)
 				if err != nil {
 					it.props[i] = &Proposal{err: err}
@@ -204,6 +208,13 @@ func (st *inStream) readLoop() {
 			}
 		case frameTouch:
 			r.sessions.touchAll(f.sessions)
+		case frameClaim:
+			// Recorded here, in stream order: the follower's writes
+			// sent before the claim are checked before it, the new
+			// connection's after.
+			if r.IsLeader() {
+				r.owners.claim(f.session, f.owner)
+			}
 		case frameReconfig:
 			st.srv.wg.Add(1)
 			go st.reconfig(f) // rare, and may take a minute: off the stream's order

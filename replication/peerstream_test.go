@@ -158,3 +158,66 @@ func TestReadOnlyMode(t *testing.T) {
 		t.Fatalf("write after the quorum came back: %v %v", err, res.Err)
 	}
 }
+
+// TestSessionMovedAcrossReplicas opens a session through one follower's
+// connection, moves it to a connection on the other follower, and checks
+// that the old connection's writes are refused with ErrSessionMoved while
+// the new one's go through; on the leader too.
+func TestSessionMovedAcrossReplicas(t *testing.T) {
+	e := newEnsemble(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var fs []*Replica
+	for i, r := range e.reps {
+		if i != e.leader() {
+			fs = append(fs, r)
+		}
+	}
+	leader := e.reps[e.leader()]
+	id, _, err := fs[0].CreateSession(ctx, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(r *Replica, owner int64, path string) error {
+		res, _, err := r.SubmitAs(ctx, owner, id, tree.Identity{}, tree.Create{Path: path, ACL: tree.OpenACL}).Wait(ctx)
+		if err == nil {
+			err = res.Err
+		}
+		return err
+	}
+	old := fs[0].NewOwner()
+	if err := fs[0].ClaimSession(id, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(fs[0], old, "/a"); err != nil {
+		t.Fatalf("write of the owning connection: %v", err)
+	}
+	moved := fs[1].NewOwner()
+	if moved == old {
+		t.Fatal("two connections got the same owner token")
+	}
+	if err := fs[1].ClaimSession(id, moved); err != nil {
+		t.Fatal(err)
+	}
+	// The claim has no reply: a write of the new connection, forwarded
+	// behind it on the same stream, shows it arrived.
+	if err := write(fs[1], moved, "/c0"); err != nil {
+		t.Fatalf("write from the new connection: %v", err)
+	}
+	if err := write(fs[0], old, "/b"); !errors.Is(err, ErrSessionMoved) {
+		t.Errorf("write from the old connection after the move: %v, want ErrSessionMoved", err)
+	}
+	if err := write(fs[1], moved, "/c"); err != nil {
+		t.Errorf("write from the new connection: %v", err)
+	}
+	// On the leader as well, and the mount's owner 0 is never refused.
+	if err := write(leader, old, "/d"); !errors.Is(err, ErrSessionMoved) {
+		t.Errorf("write from the old owner on the leader: %v, want ErrSessionMoved", err)
+	}
+	if err := write(fs[0], 0, "/e"); err != nil {
+		t.Errorf("write with no owner: %v", err)
+	}
+	if _, _, err := getData(leader, "/b"); !errors.Is(err, tree.ErrNoNode) {
+		t.Errorf("the refused write was applied: %v", err)
+	}
+}

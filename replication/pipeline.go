@@ -28,8 +28,15 @@ type Proposal struct {
 // from a single queue, and a follower forwards them as one ordered stream.
 // The context bounds only the wait for a place in the queue.
 func (r *Replica) Submit(ctx context.Context, session int64, id tree.Identity, op tree.Op) *Proposal {
+	return r.submit(ctx, 0, session, id, op)
+}
+
+func (r *Replica) submit(ctx context.Context, owner, session int64, id tree.Identity, op tree.Op) *Proposal {
 	cmd := Command{Session: session, Identity: id, Op: op}
 	if r.IsLeader() || r.standalone() {
+		if err := r.owners.check(session, owner); err != nil {
+			return &Proposal{err: err}
+		}
 		return r.submitLocal(cmd)
 	}
 	if r.ReadOnly() {
@@ -39,7 +46,7 @@ func (r *Replica) Submit(ctx context.Context, session int64, id tree.Identity, o
 	if err != nil {
 		return &Proposal{err: err}
 	}
-	p := &pendingForward{data: data, done: make(chan forwardOutcome, 1)}
+	p := &pendingForward{data: data, session: session, owner: owner, done: make(chan forwardOutcome, 1)}
 	select {
 	case r.fwd.queue <- p:
 	case <-ctx.Done():

@@ -98,6 +98,11 @@ type Replica struct {
 	peerSrv *peerServer
 	link    *leaderLink
 	fwd     *forwarder
+	// owners is the leader's table of session owners (owners.go);
+	// ownerBase starts this process's owner tokens.
+	owners    sessionOwners
+	ownerOnce sync.Once
+	ownerBase int64
 	peersMu sync.Mutex
 	peers   map[string]Peer
 

@@ -206,6 +206,7 @@ func (r *Replica) expiredSessions(now time.Time) []int64 {
 	var sessions []tree.Session
 	if leader {
 		r.Read(func(t *tree.Tree) { sessions = t.Sessions() })
+		r.owners.keep(sessions)
 	}
 	s := &r.sessions
 	s.mu.Lock()

@@ -32,7 +32,10 @@ type conn struct {
 	session  int64
 	timeout  time.Duration
 	readOnly bool
-	ready    atomic.Bool
+	// owner is this connection's token as its session's owner: the leader
+	// refuses its writes once another connection claims the session.
+	owner int64
+	ready atomic.Bool
 
 	// identity is replaced as a whole by auth, so the listener can read it
 	// without a lock while it checks whether a watcher may see an event.
@@ -191,6 +194,15 @@ func (c *conn) handshake(pkt []byte) readState {
 		c.log.Info("session resumed", "session", sessionHex(id), "timeout", timeout)
 	}
 	c.session, c.timeout, c.readOnly = id, timeout, c.srv.readOnly()
+	c.owner = c.srv.rep.NewOwner()
+	if !c.readOnly {
+		// From now on the writes of the session's older connections,
+		// here or on another replica, get SessionMoved. Best effort: a
+		// replica without a leader lets the client in without it.
+		if err := c.srv.rep.ClaimSession(id, c.owner); err != nil {
+			c.log.Info("session owner not recorded at the leader", "session", sessionHex(id), "err", err)
+		}
+	}
 	c.log = c.log.With("session", sessionHex(id))
 	c.ready.Store(true)
 	if !c.srv.attach(c) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 
+	"zkfs/replication"
 	"zkfs/tree"
 )
 
@@ -71,8 +72,8 @@ var (
 	// which ZooKeeper closes the session.
 	ErrAuthFailed = errors.New("wire: authentication failed")
 	// ErrSessionMoved is SessionMoved (-118): the session is now attached to
-	// another server.
-	ErrSessionMoved = errors.New("wire: session moved")
+	// another connection. The leader finds it (replication owns the rule).
+	ErrSessionMoved = replication.ErrSessionMoved
 	// ErrNotReadOnly is NotReadOnly (-119): a write sent to a read-only server.
 	ErrNotReadOnly = errors.New("wire: not a read-only call")
 	// ErrEphemeralOnLocalSession is EphemeralOnLocalSession (-120).

@@ -65,6 +65,13 @@ func (c *conn) processLoop() {
 // answerWrite waits for a proposed write and queues its reply.
 func (c *conn) answerWrite(s *slot) bool {
 	res, zxid, err := s.prop.Wait(c.ctx)
+	if errors.Is(err, replication.ErrSessionMoved) {
+		// Not applied, and the client must hear why: the session is
+		// now another connection's.
+		zxid := c.srv.rep.LastZxid()
+		c.out.pushWriteReply(zxid, c.replyFrame(s, zxid, nil, err))
+		return true
+	}
 	if err != nil {
 		// The write may or may not be applied: only a lost connection
 		// tells the client that truthfully (it sees ConnectionLoss).
@@ -211,7 +218,7 @@ func (c *conn) write(s *slot, op tree.Op, finish func(tree.Result) (Record, erro
 	}
 	c.out.beginWrite()
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-	s.prop = c.srv.rep.Submit(ctx, c.session, c.ident(), op)
+	s.prop = c.srv.rep.SubmitAs(ctx, c.owner, c.session, c.ident(), op)
 	cancel()
 	s.finish = finish
 	if !c.enqueue(s) {
