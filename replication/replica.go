@@ -103,8 +103,8 @@ type Replica struct {
 	owners    sessionOwners
 	ownerOnce sync.Once
 	ownerBase int64
-	peersMu sync.Mutex
-	peers   map[string]Peer
+	peersMu   sync.Mutex
+	peers     map[string]Peer
 
 	// leaderLostAt is when raft last stopped knowing a leader, in Unix
 	// nanoseconds; 0 while it knows one (readonly.go).
