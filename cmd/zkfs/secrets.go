@@ -97,3 +97,28 @@ func resolveServerSecrets(warn func(string), changed func(string) bool, o *serve
 	}
 	return nil
 }
+
+// oneCredential picks the single scheme:credentials a command sends that
+// has no session to add several to (snapshot save's HTTP request): the
+// flag's value, with a warning, or else the first line of the file, or
+// else the first line of ZKFS_AUTH. "" means none.
+func oneCredential(value, file string, warn func(string)) (string, error) {
+	if value != "" {
+		warn(argvWarning("--auth", "--auth-file or "+authEnv))
+		return value, nil
+	}
+	if file != "" {
+		s, w, err := readSecretFile("--auth-file", file)
+		if err != nil {
+			return "", err
+		}
+		if w != "" {
+			warn(w)
+		}
+		return secretLines(s)[0], nil
+	}
+	if lines := secretLines(os.Getenv(authEnv)); len(lines) > 0 {
+		return lines[0], nil
+	}
+	return "", nil
+}

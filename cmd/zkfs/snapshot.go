@@ -37,7 +37,7 @@ func init() {
 	commands["snapshot"] = runSnapshot
 }
 
-const snapshotUsage = `usage: zkfs snapshot save FILE [--admin host:port] [--auth digest:user:password]
+const snapshotUsage = `usage: zkfs snapshot save FILE [--admin host:port] [--auth digest:user:password | --auth-file FILE]
        zkfs snapshot status FILE
        zkfs snapshot restore FILE --data-dir DIR [--config zoo.cfg | --peers ...]
 
@@ -47,7 +47,8 @@ save     streams a consistent snapshot from a running replica (any member)
          syncs with the leader, so the snapshot holds every write
          acknowledged before the save; a replica without a leader sends
          what it has, with a warning. The caller needs every permission on
-         / (as in ZooKeeper 3.9); --auth sends digest credentials.
+         / (as in ZooKeeper 3.9); --auth, --auth-file or $ZKFS_AUTH
+         send digest credentials.
 status   checks FILE and prints its index, znode and session counts, size
          and checksums. Exit status 1 if it is damaged.
 restore  builds a new data directory from FILE, from which a replica
@@ -82,8 +83,15 @@ func runSnapshot(args []string) int {
 	switch sub {
 	case "save":
 		admin := fs.String("admin", envOr(envAdmin, defaultAdmin), "`host:port` (or URL) of a replica's metrics port; default $"+envAdmin+" or "+defaultAdmin)
-		auth := fs.String("auth", "", "digest:`user:password` to authenticate with")
-		run = func(file string) error { return snapshotSave(*admin, *auth, file) }
+		auth := fs.String("auth", "", "digest:`user:password` to authenticate with (visible in ps: prefer --auth-file or "+authEnv+")")
+		authFile := fs.String("auth-file", "", "`file` whose first line is digest:user:password (mode 0600)")
+		run = func(file string) error {
+			a, err := oneCredential(*auth, *authFile, func(w string) { fmt.Fprintf(os.Stderr, "zkfs: warning: %s\n", w) })
+			if err != nil {
+				return usagef("%v", err)
+			}
+			return snapshotSave(*admin, a, file)
+		}
 	case "status":
 		run = snapshotStatus
 	case "restore":
@@ -153,7 +161,7 @@ func snapshotSave(admin, auth, file string) error {
 	if auth != "" {
 		scheme, cred, ok := strings.Cut(auth, ":")
 		if !ok || scheme != "digest" || !strings.Contains(cred, ":") {
-			return usagef("--auth wants digest:user:password")
+			return usagef("the credential (--auth, --auth-file or %s) must be digest:user:password", authEnv)
 		}
 		req.Header.Set("Authorization", "digest "+cred)
 	}
