@@ -1,0 +1,35 @@
+// Package replication keeps the replicas of a zkfs ensemble in step: it
+// runs hashicorp/raft over a log in Pebble, applies the committed commands
+// to the znode tree (package tree) and persists each applied batch
+// (package storage).
+//
+// A write enters through Submit, SubmitAs or Propose on any replica. The
+// leader hands it to raft at once; a follower forwards it on its peer
+// stream, one ordered connection to the leader that also carries read
+// indexes (Sync), session activity, session claims, reconfigurations and
+// the leader's commit notices. Every replica applies the log on raft's FSM
+// goroutine, or ahead of it when a commit notice says the entries are
+// committed (commit.go), and tells its listeners (the wire server's
+// watches, the mount's cache invalidations) under the tree's write lock.
+// docs/write-path.md follows one write through every stage, naming the
+// goroutine that owns each step and what it waits for.
+//
+// The files, by stage:
+//
+//   - pipeline.go: Submit and Proposal, a write's entry and its wait.
+//   - forward.go: a follower's forward queue and its one sending goroutine.
+//   - peerframe.go: the peer stream's frames and outcome codes.
+//   - peerlink.go: the follower's end of the stream (leaderLink, outStream).
+//   - peerserver.go: the leader's end (peerServer, inStream).
+//   - fsm.go: applying committed entries to the tree and the store.
+//   - commit.go: commit notices, and applying ahead of raft.
+//   - sessions.go, owners.go: session activity, expiry and ownership
+//     (SessionMoved).
+//   - readonly.go: read-only mode for a replica cut off from its quorum.
+//   - membership.go, peers.go, dialaddr.go, tls.go: the ensemble.
+//   - command.go: the log's command encoding.
+//
+// Errors are sentinels (ErrTimeout, ErrNotLeader, ErrClosed, ErrReadOnly,
+// ErrSessionMoved, ErrBadReconfig, and the tree's); the wire package maps
+// them to ZooKeeper's codes and the mount to errnos, each in one place.
+package replication
