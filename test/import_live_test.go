@@ -166,6 +166,21 @@ func TestImportZooKeeperFollow(t *testing.T) {
 	}
 	same("after a stream of changes")
 
+	// zkfs restarts under the copy; what changes meanwhile still arrives.
+	if err := srv.Stop(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Create("/data/while-down", []byte("x"), 0, open); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Set("/data/app", []byte("after the restart"), -1); err != nil {
+		t.Fatal(err)
+	}
+	same("after zkfs restarted")
+
 	cmd.Process.Signal(syscall.SIGINT)
 	<-exited
 	if waitErr != nil || out.count("stopped:") != 1 {

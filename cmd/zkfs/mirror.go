@@ -327,17 +327,32 @@ func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
 		}
 		return nil
 	}
-	if err := pass(); err != nil {
+	// A lost connection or session (a leader election, a restart) is
+	// waited out: the next full pass catches up on whatever was missed.
+	retry := func(err error) error {
+		for transient(err) {
+			if m.progress != nil {
+				m.progress(fmt.Sprintf("unavailable (%v); retrying", err))
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			err = pass()
+		}
+		return err
+	}
+	if err := retry(pass()); err != nil {
 		return err
 	}
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-w.Reconnects():
-			if err := pass(); err != nil {
-				return err
-			}
+			err = pass()
 		case ev, ok := <-w.Events():
 			if !ok {
 				if m.progress != nil {
@@ -348,14 +363,19 @@ func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
 			if skipped(ev.Path) || path.Base(ev.Path) == bumpNode {
 				continue
 			}
-			if _, _, err := m.syncNode(ev.Path); err != nil {
-				return err
-			}
-			if ev.Path != m.root {
-				if err := m.syncCounter(path.Dir(ev.Path)); err != nil {
-					return err
-				}
+			if _, _, err = m.syncNode(ev.Path); err == nil && ev.Path != m.root {
+				err = m.syncCounter(path.Dir(ev.Path))
 			}
 		}
+		if err = retry(err); err != nil {
+			return err
+		}
 	}
+}
+
+// transient tells whether err is a connection's or session's loss, which
+// a later attempt can get past.
+func transient(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) ||
+		errors.Is(err, zk.ErrSessionMoved) || errors.Is(err, zk.ErrNoServer)
 }
