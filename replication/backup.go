@@ -33,6 +33,10 @@ type RestoreOptions struct {
 	// DataDir is the directory to build. It must be missing, empty, or
 	// hold nothing but a myid file.
 	DataDir string
+	// LogDir is the replica's separate Raft log directory (dataLogDir),
+	// if it has one; it must be missing or empty, since an old log there
+	// would be replayed over the restored tree.
+	LogDir string
 	// Peers is the membership of the ensemble that will start from the
 	// directory; empty means a standalone replica.
 	Peers []Peer
@@ -75,7 +79,7 @@ func RestoreDataDir(src io.ReadSeeker, o RestoreOptions) (RestoreResult, error) 
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
 		return res, err
 	}
-	res.Index, err = Seed(Config{DataDir: o.DataDir, Peers: o.Peers}, func(store *storage.Store) error {
+	res.Index, err = Seed(Config{DataDir: o.DataDir, LogDir: o.LogDir, Peers: o.Peers}, func(store *storage.Store) error {
 		t, _, err := store.Restore(src, tree.Config{})
 		if err != nil || len(o.Peers) == 0 {
 			return err

@@ -147,3 +147,25 @@ func TestRestoreDataDirRewritesMembership(t *testing.T) {
 		t.Fatalf("/a = %q %v", d, err)
 	}
 }
+
+// TestRestoreDataDirRefusesOldLog checks that a restore refuses a log
+// directory that still holds something: its old Raft log would be
+// replayed over the restored tree.
+func TestRestoreDataDirRefusesOldLog(t *testing.T) {
+	r := openTest(t, t.TempDir(), nil)
+	var buf bytes.Buffer
+	writeBackup(t, r, &buf)
+	r.Close()
+	logDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(logDir, "leftover"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	_, err := RestoreDataDir(bytes.NewReader(buf.Bytes()), RestoreOptions{DataDir: dir, LogDir: logDir})
+	if !errors.Is(err, ErrNotEmpty) {
+		t.Fatalf("restore with a used log directory: %v, want ErrNotEmpty", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused restore created %s", dir)
+	}
+}

@@ -97,7 +97,8 @@ func runSnapshot(args []string) int {
 	case "restore":
 		var o restoreFlags
 		fs.StringVar(&o.dataDir, "data-dir", "", "data directory to build; default the dataDir of --config")
-		fs.StringVar(&o.config, "config", "", "zoo.cfg of the new ensemble: its server.N lines are the membership")
+		fs.StringVar(&o.logDir, "data-log-dir", "", "the replica's separate Raft log directory, which must be empty; default the dataLogDir of --config")
+		fs.StringVar(&o.config, "config", "", "zoo.cfg of the new ensemble: its server.N lines are the membership (an ensemble's needs its myid file in place)")
 		fs.StringSliceVar(&o.peers, "peers", nil, "the new ensemble's members as N=host:peerPort:electionPort[;clientPort], instead of --config")
 		run = func(file string) error { return snapshotRestore(o, file) }
 	}
@@ -265,6 +266,7 @@ func snapshotStatus(file string) error {
 // restoreFlags are the flags of `zkfs snapshot restore`.
 type restoreFlags struct {
 	dataDir string
+	logDir  string
 	config  string
 	peers   []string
 }
@@ -282,6 +284,9 @@ func snapshotRestore(o restoreFlags, file string) error {
 		peers = c.Servers
 		if o.dataDir == "" {
 			o.dataDir = c.DataDir
+		}
+		if o.logDir == "" {
+			o.logDir = c.DataLogDir
 		}
 	}
 	if len(o.peers) > 0 {
@@ -301,6 +306,7 @@ func snapshotRestore(o restoreFlags, file string) error {
 	prog := newProgress("checking")
 	res, err := replication.RestoreDataDir(f, replication.RestoreOptions{
 		DataDir:  o.dataDir,
+		LogDir:   o.logDir,
 		Peers:    peers,
 		Progress: func(i storage.SnapshotInfo) { prog.update(i.Bytes, i.Nodes) },
 	})
