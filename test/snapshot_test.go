@@ -204,6 +204,50 @@ func TestSnapshotSaveWipeRestore(t *testing.T) {
 			}
 		}
 	}
+	// The same file clones the tree into a new ensemble of other members:
+	// their /zookeeper/config names them, and they reach each other.
+	clone := &testEnsemble{t: t, extra: []string{"--super-digest", superDigest()}}
+	for i := 1; i <= 3; i++ {
+		clone.members = append(clone.members, clone.newMember(i, false))
+	}
+	t.Cleanup(func() {
+		for _, m := range clone.members {
+			clone.stop(m)
+		}
+	})
+	for _, m := range clone.members {
+		clone.writeConfig(m, clone.members)
+		r := runZkfs(t, "snapshot", "restore", file, "--config", m.Cfg)
+		if r.code != 0 || !strings.Contains(r.stdout, "membership: rewritten") {
+			t.Fatalf("restore into a new ensemble: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	clone.startAll(clone.members...)
+	cc := connect(t, clone.leader().Addr(), 30*time.Second)
+	if err := cc.AddAuth("digest", []byte("admin:pw")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.Create("/cloned", nil, 0, open); err != nil {
+		t.Fatalf("a write on the clone: %v", err)
+	}
+	cfg, _, err := cc.Get("/zookeeper/config")
+	if err != nil || !strings.Contains(string(cfg), clone.members[2].serverLine()) {
+		t.Errorf("the clone's /zookeeper/config = %q (%v), want its own members", cfg, err)
+	}
+	for _, m := range clone.members {
+		mc := connect(t, m.Addr(), 30*time.Second)
+		if err := mc.AddAuth("digest", []byte("super:secret")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, fmt.Sprintf("clone %d sees /cloned", m.ID), func() error {
+			_, _, err := mc.Get("/cloned")
+			return err
+		})
+		if data, _, err := mc.Get("/app/config"); err != nil || string(data) != "v3" {
+			t.Errorf("clone %d: /app/config = %q %v", m.ID, data, err)
+		}
+	}
+
 	// The restored ensemble takes writes after the snapshot's index.
 	nc := connect(t, e.leader().Addr(), 30*time.Second)
 	if err := nc.AddAuth("digest", []byte("admin:pw")); err != nil {
