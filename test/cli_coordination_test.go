@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -23,14 +22,14 @@ import (
 // proc is a zkfs client process running in the background.
 type proc struct {
 	cmd    *exec.Cmd
-	out    *bytes.Buffer
+	out    *syncBuffer
 	done   chan struct{}
 	status int
 }
 
 func startCLI(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(zkfsBin, args...), out: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(zkfsBin, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -146,7 +145,7 @@ func TestCLILock(t *testing.T) {
 		// runs once kazoo releases.
 		holder := exec.Command(kazooPython, script, srv.Addr(), "/kz/lk", "hold", "plain")
 		stdin, _ := holder.StdinPipe()
-		var hout bytes.Buffer
+		var hout syncBuffer
 		holder.Stdout, holder.Stderr = &hout, &hout
 		if err := holder.Start(); err != nil {
 			t.Fatal(err)
@@ -274,7 +273,7 @@ func TestCLIElectHandsOver(t *testing.T) {
 	}
 	leader := exec.Command(kazooPython, script, srv.Addr(), "/kel", "run")
 	stdin, _ := leader.StdinPipe()
-	var lout bytes.Buffer
+	var lout syncBuffer
 	leader.Stdout, leader.Stderr = &lout, &lout
 	if err := leader.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -144,9 +143,9 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 		if err := os.WriteFile(script, []byte(kazooLockScript), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		kazoo := func(path, mode string) (*exec.Cmd, *bytes.Buffer) {
+		kazoo := func(path, mode string) (*exec.Cmd, *syncBuffer) {
 			cmd := exec.Command(kazooPython, script, ms[2].Addr(), path, mode, "plain")
-			var out bytes.Buffer
+			var out syncBuffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			return cmd, &out
 		}
