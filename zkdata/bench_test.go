@@ -93,3 +93,47 @@ func BenchmarkLoad100k(b *testing.B) {
 		}
 	}
 }
+
+// appendTxn appends a log record: checksum, length, entry, 'B'.
+func appendTxn(log []byte, session, zxid int64, typ int32, body []byte) []byte {
+	e := wire.NewEncoder(nil)
+	e.Long(session)
+	e.Int(0)
+	e.Long(zxid)
+	e.Long(1_700_000_000_000 + zxid)
+	e.Int(typ)
+	entry := append(e.Bytes(), body...)
+	r := wire.NewEncoder(log)
+	r.Long(int64(adler32.Checksum(entry)))
+	r.Buffer(entry)
+	return append(r.Bytes(), 'B')
+}
+
+// TestCreateV0 replays a create as ZooKeeper 3.3 logged it, without the
+// parent's cversion: the parent's count goes up by one.
+func TestCreateV0(t *testing.T) {
+	dir := t.TempDir()
+	last := writeSyntheticSnapshot(t, dir, 1, 2)
+	h := wire.NewEncoder(nil)
+	h.Int(logMagic)
+	h.Int(formatVersion)
+	h.Long(0)
+	b := wire.NewEncoder(nil)
+	b.String("/dir00000/old")
+	b.Buffer([]byte("v0"))
+	b.ACLs(tree.OpenACL)
+	b.Bool(false)
+	log := appendTxn(h.Bytes(), 7, last+1, opCreate, b.Bytes())
+	log = append(log, make([]byte, 64)...) // preallocation
+	if err := os.WriteFile(filepath.Join(dir, "version-2", fmt.Sprintf("log.%x", last+1)), log, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, info, err := Load(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, parent := tr.Node("/dir00000/old"), tr.Node("/dir00000")
+	if info.Txns != 1 || n == nil || string(n.Data) != "v0" || parent.Cversion != 3 || parent.Pzxid != last+1 {
+		t.Errorf("after a V0 create: txns %d, node %+v, parent %+v", info.Txns, n, parent)
+	}
+}

@@ -26,6 +26,10 @@ type Info struct {
 	// Skipped lists newer snapshots that could not be read, with the
 	// reason; ZooKeeper also falls back to an older snapshot.
 	Skipped []string
+	// NoLogs tells that the log directory holds no log.* file at all:
+	// right for a ZooKeeper that never took a write after its snapshot,
+	// but also what a dataLogDir left out looks like.
+	NoLogs bool
 }
 
 // Load reads the tree in a ZooKeeper data directory: dataDir is
@@ -71,6 +75,7 @@ func Load(dataDir, logDir string) (*Tree, Info, error) {
 	if err != nil {
 		return nil, info, err
 	}
+	info.NoLogs = len(logs) == 0
 	// As FileTxnLog.getLogFiles: the newest log that starts at or before
 	// the snapshot, and every later one.
 	first := 0

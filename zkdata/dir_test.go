@@ -208,3 +208,23 @@ func truncate(t *testing.T, path string, size int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestLoadSeparateLogDir reads the logs from ZooKeeper's dataLogDir.
+func TestLoadSeparateLogDir(t *testing.T) {
+	dir := copyDir(t, zk38)
+	logDir := t.TempDir()
+	os.MkdirAll(filepath.Join(logDir, "version-2"), 0o755)
+	logs, _ := filepath.Glob(filepath.Join(dir, "version-2", "log.*"))
+	for _, l := range logs {
+		if err := os.Rename(l, filepath.Join(logDir, "version-2", filepath.Base(l))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, info, err := Load(dir, ""); err != nil || !info.NoLogs {
+		t.Errorf("without the log directory: NoLogs %v, %v; want the warning flag", info.NoLogs, err)
+	}
+	tr, info, err := Load(dir, logDir)
+	if err != nil || tr.LastZxid != 0x26 || len(info.Logs) == 0 {
+		t.Fatalf("with the log directory: last zxid %#x, logs %v, %v", tr.LastZxid, info.Logs, err)
+	}
+}

@@ -164,7 +164,12 @@ func (t *Tree) apply(x txn) error {
 				owner = x.session
 			}
 		}
-		parentCversion := d.Int()
+		// A create of ZooKeeper 3.3 (CreateTxnV0) ends after the
+		// ephemeral flag; ZooKeeper reads it as -1 then, and so does this.
+		parentCversion := int32(-1)
+		if x.typ != opCreate || d.Remaining() >= 4 {
+			parentCversion = d.Int()
+		}
 		if x.typ == opCreateTTL {
 			ttl := d.Long()
 			if d.Err() == nil && (ttl <= 0 || ttl > tree.MaxTTL) {

@@ -127,6 +127,13 @@ func importOffline(fs *pflag.FlagSet, o importOptions) (string, error) {
 			return err
 		}
 		info = in
+		if info.NoLogs {
+			logDir := o.zkLogDir
+			if logDir == "" {
+				logDir = o.zkDataDir
+			}
+			fmt.Fprintf(os.Stderr, "zkfs import zookeeper: warning: no transaction log (log.*) in %s: the import holds only what the snapshot holds; if ZooKeeper's dataLogDir is elsewhere, give it with --zk-log-dir\n", logDir)
+		}
 		for _, s := range info.Skipped {
 			fmt.Fprintf(os.Stderr, "zkfs import zookeeper: skipped an unreadable snapshot, as ZooKeeper would: %s\n", s)
 		}
