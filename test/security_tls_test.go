@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // testCA issues certificates for the TLS tests.
@@ -212,4 +214,44 @@ func servedSerial(t *testing.T, addr, caFile, cert, key string) int64 {
 	}
 	defer c.Close()
 	return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
+
+// TestSecurityPeerTLSRotation runs an ensemble over mutual peer TLS, moves
+// every member's files to a new CA, and restarts one member only: the two
+// that keep running must accept it and reach it with the new certificates,
+// which they read from their files without a restart.
+func TestSecurityPeerTLSRotation(t *testing.T) {
+	dir := t.TempDir()
+	write := func(ca *testCA) {
+		certPEM, keyPEM, _ := ca.issue(t, "peer", false)
+		writeFiles(t, dir, "peer", certPEM, keyPEM)
+		if err := os.WriteFile(filepath.Join(dir, "ca.pem.tmp"), ca.pem, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "ca.pem.tmp"), filepath.Join(dir, "ca.pem")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(newTestCA(t, "peers 1"))
+	e := newTestEnsemble(t, 3, 0, "--peer-tls-cert", filepath.Join(dir, "peer.crt"), "--peer-tls-key", filepath.Join(dir, "peer.key"), "--peer-tls-ca", filepath.Join(dir, "ca.pem"))
+	c1 := connect(t, e.members[0].Addr(), 10*time.Second)
+	if _, err := c1.Create("/before", []byte("1"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "server 3 sees /before", fileIs(filepath.Join(e.members[2].Mnt, "before"), "1"))
+
+	write(newTestCA(t, "peers 2"))
+	m := e.members[2]
+	if m == e.leader() {
+		m = e.members[1]
+	}
+	e.stop(m)
+	e.startAll(m)
+	c := connect(t, m.Addr(), 10*time.Second)
+	if _, err := c.Create("/after", []byte("2"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("a write through the restarted member: %v", err)
+	}
+	for _, o := range e.members {
+		eventually(t, 10*time.Second, fmt.Sprintf("server %d sees /after", o.ID), fileIs(filepath.Join(o.Mnt, "after"), "2"))
+	}
 }

@@ -194,19 +194,17 @@ func serverTLS(f tlsFiles) (*tls.Config, error) {
 }
 
 // peerTLS loads mutual TLS for replica-to-replica traffic: a CA is
-// required, since replicas must authenticate each other.
-func peerTLS(f tlsFiles) (*replication.PeerTLS, error) {
+// required, since replicas must authenticate each other. Both sides follow
+// the files as the secure client port does (reloadingTLS).
+func peerTLS(log *slog.Logger, f tlsFiles) (*replication.PeerTLS, error) {
 	if f.ca == "" {
 		return nil, fmt.Errorf("--peer-tls-ca is required with --peer-tls-cert: replicas authenticate each other")
 	}
-	srv, err := serverTLS(f)
+	r, err := newReloadingTLS(log.With("tls", "peer"), f)
 	if err != nil {
 		return nil, err
 	}
-	return &replication.PeerTLS{
-		Server: srv,
-		Client: &tls.Config{Certificates: srv.Certificates, RootCAs: srv.ClientCAs, MinVersion: tls.VersionTLS12},
-	}, nil
+	return &replication.PeerTLS{Server: r.Config(), Client: r.ClientConfig()}, nil
 }
 
 func loadKeyPair(f tlsFiles) (tls.Certificate, error) {
@@ -270,7 +268,7 @@ func replicationConfig(log *slog.Logger, o serverOptions) (replication.Config, e
 		cfg.Peers = peers
 	}
 	if o.ensemble.peerTLS.set() {
-		t, err := peerTLS(o.ensemble.peerTLS)
+		t, err := peerTLS(log, o.ensemble.peerTLS)
 		if err != nil {
 			return cfg, err
 		}

@@ -157,6 +157,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	reloadOnHangup(ctx)
 	start := time.Now()
 	rcfg, err := replicationConfig(log, o)
 	if err != nil {
@@ -242,7 +243,6 @@ func serve(log *slog.Logger, o serverOptions) error {
 			return fmt.Errorf("secure client port: %w", err)
 		}
 		tc := rt.Config()
-		reloadOnHangup(ctx, rt)
 		sl, err := net.Listen("tcp", net.JoinHostPort(o.clientAddress, strconv.Itoa(o.ensemble.securePort)))
 		if err != nil {
 			srv.Close()
@@ -325,9 +325,9 @@ func serverID(c replication.Config) int64 {
 	return n
 }
 
-// reloadOnHangup reloads the secure client port's certificates on SIGHUP,
-// which would otherwise stop the server.
-func reloadOnHangup(ctx context.Context, rt *reloadingTLS) {
+// reloadOnHangup reloads the TLS certificates (the secure client port's
+// and the peer ports') on SIGHUP, which would otherwise stop the server.
+func reloadOnHangup(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -337,7 +337,7 @@ func reloadOnHangup(ctx context.Context, rt *reloadingTLS) {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				rt.Reload()
+				reloadAll()
 			}
 		}
 	}()
