@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"zkfs/tree"
 )
 
 // Errors of AdminCommand.
@@ -45,6 +47,25 @@ func AdminCommandNames() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Identity is the identity an admin request acts with, as ZooKeeper's
+// AdminServer derives it: the caller's address (ip scheme) and, when
+// digest credentials "user:password" come with the request, their digest
+// id, and super when they match the super digest, as an auth packet on
+// the client port would give.
+func (s *Server) Identity(ip, digestCredentials string) tree.Identity {
+	id := tree.Identity{IDs: []tree.ID{{Scheme: "ip", ID: ip}}}
+	if digestCredentials == "" {
+		return id
+	}
+	d := digestOf(digestCredentials)
+	if s.cfg.SuperDigest != "" && d == s.cfg.SuperDigest {
+		id.Super = true
+		id.IDs = append(id.IDs, tree.ID{Scheme: "super", ID: ""})
+	}
+	id.IDs = append(id.IDs, tree.ID{Scheme: "digest", ID: d})
+	return id
 }
 
 // AdminCommand answers one of ZooKeeper's AdminServer commands (srvr,

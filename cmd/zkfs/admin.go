@@ -1,7 +1,7 @@
 package main
 
-// The admin HTTP endpoints share the metrics port, as ZooKeeper's
-// AdminServer and Prometheus provider share a Jetty when configured so.
+// The admin HTTP endpoints: probes, ZooKeeper's AdminServer commands and
+// the backup stream, served beside /metrics.
 
 import (
 	"encoding/json"
@@ -22,7 +22,8 @@ import (
 	"zkfs/wire"
 )
 
-// Response headers of GET /snapshot, read by `zkfs snapshot save`.
+// Response headers of GET /snapshot. `zkfs snapshot save` reads Fresh and
+// takes the index from the stream itself; Index is for other clients.
 const (
 	// headerSnapshotIndex carries the applied index the snapshot holds.
 	headerSnapshotIndex = "Zkfs-Snapshot-Index"
@@ -46,12 +47,11 @@ func adminFlags(fs *pflag.FlagSet, o *adminOptions) {
 
 // admin serves the HTTP endpoints beside /metrics.
 type admin struct {
-	log         *slog.Logger
-	rep         *replication.Replica
-	srv         *wire.Server
-	mount       *fusefs.Mount // nil without --mount
-	superDigest string
-	maxLag      uint64
+	log    *slog.Logger
+	rep    *replication.Replica
+	srv    *wire.Server
+	mount  *fusefs.Mount // nil without --mount
+	maxLag uint64
 	// maxContact is how long a follower may go without hearing from its
 	// leader and still be ready.
 	maxContact time.Duration
@@ -144,29 +144,20 @@ func (a *admin) command(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// identity is the caller's identity for ACL checks, as ZooKeeper's
-// AdminServer derives it: the client's address (ip scheme) and, from an
-// "Authorization: digest user:password" header, a digest id, super when it
-// matches the super digest.
+// identity is the caller's identity for ACL checks: its address and the
+// credentials of an "Authorization: digest user:password" header, the
+// form ZooKeeper 3.9's AdminServer takes.
 func (a *admin) identity(r *http.Request) (tree.Identity, error) {
-	var id tree.Identity
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		id.IDs = append(id.IDs, tree.ID{Scheme: "ip", ID: host})
-	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return id, nil
+		return a.srv.Identity(host, ""), nil
 	}
 	scheme, cred, _ := strings.Cut(h, " ")
 	if scheme != "digest" || !strings.Contains(cred, ":") {
-		return id, fmt.Errorf("unsupported Authorization %q: want digest user:password", scheme)
+		return tree.Identity{}, fmt.Errorf("unsupported Authorization %q: want digest user:password", scheme)
 	}
-	d := fusefs.DigestID(cred)
-	id.IDs = append(id.IDs, tree.ID{Scheme: "digest", ID: d})
-	if a.superDigest != "" && d == a.superDigest {
-		id.Super = true
-	}
-	return id, nil
+	return a.srv.Identity(host, cred), nil
 }
 
 // snapshot streams a backup, to a caller with every permission on the

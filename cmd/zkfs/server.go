@@ -252,7 +252,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 		log.Info("serving TLS clients", "address", sl.Addr().String())
 	}
 	collectors := []prometheus.Collector{rep.Collector(), srv.Collector(), srv.ZooKeeperCollector()}
-	a := &admin{log: log, rep: rep, srv: srv, superDigest: o.superDigest, maxLag: o.admin.maxLag,
+	a := &admin{log: log, rep: rep, srv: srv, maxLag: o.admin.maxLag,
 		maxContact: 2 * time.Duration(o.tickTime) * time.Millisecond}
 	if o.mount.dir != "" {
 		mnt, err := startMount(log, rep, o)
