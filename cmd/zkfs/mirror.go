@@ -161,7 +161,7 @@ func (m *mirror) put(p string, data []byte, acl []zk.ACL) error {
 		return m.dstErr(p, err)
 	}
 	changed := false
-	if string(got) != string(data) {
+	if string(got) != string(data) || (got == nil) != (data == nil) {
 		if _, err := m.dst.Set(p, data, -1); err != nil {
 			return m.dstErr(p, err)
 		}
