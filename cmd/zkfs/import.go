@@ -145,7 +145,14 @@ func importOffline(fs *pflag.FlagSet, o importOptions) (string, error) {
 			batch, size = batch[:0], 0
 			return err
 		}
+		prog := newProgress("importing")
+		defer prog.done()
+		var written int64
+		var count uint64
 		sum, err = zt.Records(func(r tree.Record) error {
+			written += int64(len(r.Path) + len(r.Value))
+			count++
+			prog.update(written, count)
 			batch = append(batch, r)
 			if size += len(r.Path) + len(r.Value); size > 32<<20 {
 				return flush()
