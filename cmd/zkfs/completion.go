@@ -12,7 +12,7 @@ func init() {
 }
 
 // completionScript is the bash completion for zkfs. It completes command
-// names, the subcommands of snapshot and import, flags (read from the
+// names, the subcommands of snapshot, import and export, flags (read from the
 // command's own --help, so they never go stale), and znode paths for the
 // client commands, by listing the parent with `zkfs ls` against the
 // -server given on the line (or $ZKFS_SERVER). COMMANDS is replaced with
@@ -26,12 +26,12 @@ _zkfs() {
 	fi
 	case $cmd in
 	snapshot) [[ $COMP_CWORD -eq 2 ]] && { COMPREPLY=($(compgen -W "save status restore" -- "$cur")); return; } ;;
-	import) [[ $COMP_CWORD -eq 2 ]] && { COMPREPLY=($(compgen -W "zookeeper" -- "$cur")); return; } ;;
+	import|export) [[ $COMP_CWORD -eq 2 ]] && { COMPREPLY=($(compgen -W "zookeeper" -- "$cur")); return; } ;;
 	completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		local sub=
-		[[ $cmd == snapshot || $cmd == import ]] && sub=${COMP_WORDS[2]}
+		[[ $cmd == snapshot || $cmd == import || $cmd == export ]] && sub=${COMP_WORDS[2]}
 		COMPREPLY=($(compgen -W "$(zkfs $cmd $sub --help 2>&1 | grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u)" -- "$cur"))
 		return
 	fi
