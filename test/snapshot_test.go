@@ -132,7 +132,12 @@ func TestSnapshotSaveWipeRestore(t *testing.T) {
 	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused save left %s behind (%v)", file, err)
 	}
-	r = runZkfs(t, "snapshot", "save", file, "--admin", admin, "--auth", "digest:admin:pw")
+	// A list of replicas is tried in turn: the first is down.
+	down, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = runZkfs(t, "snapshot", "save", file, "--admin", fmt.Sprintf("127.0.0.1:%d,%s", down, admin), "--auth", "digest:admin:pw")
 	if r.code != 0 {
 		t.Fatalf("zkfs snapshot save: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

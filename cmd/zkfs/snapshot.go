@@ -82,7 +82,7 @@ func runSnapshot(args []string) int {
 	var run func(file string) error
 	switch sub {
 	case "save":
-		admin := fs.String("admin", envOr(envAdmin, defaultAdmin), "`host:port` (or URL) of a replica's metrics port; default $"+envAdmin+" or "+defaultAdmin)
+		admin := fs.String("admin", envOr(envAdmin, defaultAdmin), "`host:port` (or URL) of a replica's metrics port, or a comma-separated list tried in turn; default $"+envAdmin+" or "+defaultAdmin)
 		auth := fs.String("auth", "", "digest:`user:password` to authenticate with (visible in ps: prefer --auth-file or "+authEnv+")")
 		authFile := fs.String("auth-file", "", "`file` whose first line is digest:user:password (mode 0600)")
 		run = func(file string) error {
@@ -150,35 +150,28 @@ func snapshotSave(admin, auth, file string) error {
 	if _, err := os.Stat(file); err == nil {
 		return fileErr("%s already exists; save to a new file", file)
 	}
-	url := admin
-	if !strings.Contains(url, "://") {
-		url = "http://" + url
-	}
-	url = strings.TrimSuffix(url, "/") + "/snapshot"
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-	if err != nil {
-		return usagef("--admin: %v", err)
-	}
+	var cred string
 	if auth != "" {
-		scheme, cred, ok := strings.Cut(auth, ":")
-		if !ok || scheme != "digest" || !strings.Contains(cred, ":") {
+		scheme, c, ok := strings.Cut(auth, ":")
+		if !ok || scheme != "digest" || !strings.Contains(c, ":") {
 			return usagef("the credential (--auth, --auth-file or %s) must be digest:user:password", authEnv)
 		}
-		req.Header.Set("Authorization", "digest "+cred)
+		cred = c
 	}
-	client := &http.Client{Transport: &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: connectTimeout}).DialContext,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}}
-	resp, err := client.Do(req)
+	var admins []string
+	for _, a := range strings.Split(admin, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			admins = append(admins, a)
+		}
+	}
+	if len(admins) == 0 {
+		return usagef("--admin: no address given")
+	}
+	resp, admin, err := fetchSnapshot(admins, cred)
 	if err != nil {
-		return fileErr("cannot reach %s: %v", admin, err)
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fileErr("%s refused the snapshot: %s: %s", admin, resp.Status, oneLine(string(msg)))
-	}
 
 	tmp := file + ".part"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -234,6 +227,50 @@ func snapshotSave(admin, auth, file string) error {
 		fmt.Fprintf(os.Stderr, "zkfs: warning: %s could not sync with a leader; the snapshot holds what it had applied, index %d, and may miss later acknowledged writes\n", admin, v.info.Index)
 	}
 	return nil
+}
+
+// fetchSnapshot asks each replica in turn for a snapshot and returns the
+// first answer, with the replica's address. A replica that is down or
+// fails goes to the next; a refusal of the credentials stops at once, as
+// every replica would give the same.
+func fetchSnapshot(admins []string, cred string) (*http.Response, string, error) {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: connectTimeout}).DialContext,
+		ResponseHeaderTimeout: 30 * time.Second,
+	}}
+	var failures []string
+	for _, admin := range admins {
+		url := admin
+		if !strings.Contains(url, "://") {
+			url = "http://" + url
+		}
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, strings.TrimSuffix(url, "/")+"/snapshot", nil)
+		if err != nil {
+			return nil, "", usagef("--admin %s: %v", admin, err)
+		}
+		if cred != "" {
+			req.Header.Set("Authorization", "digest "+cred)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %v", admin, err))
+			continue
+		}
+		if resp.StatusCode == http.StatusOK {
+			return resp, admin, nil
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		refusal := fmt.Sprintf("%s refused the snapshot: %s: %s", admin, resp.Status, oneLine(string(msg)))
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return nil, "", fileErr("%s", refusal)
+		}
+		failures = append(failures, refusal)
+	}
+	if len(failures) == 1 {
+		return nil, "", fileErr("cannot get a snapshot from %s", failures[0])
+	}
+	return nil, "", fileErr("no replica sent a snapshot: %s", strings.Join(failures, "; "))
 }
 
 // syncDir makes a rename in dir durable; failing to is not worth an error
