@@ -195,6 +195,7 @@ func TestCLILock(t *testing.T) {
 // command: once the session timeout has passed without a connection, the
 // lock can no longer be trusted, and the command is stopped.
 func TestCLILockSessionLost(t *testing.T) {
+	t.Parallel() // mostly waiting for sessions to expire
 	srv := startServer(t)
 	dir := t.TempDir()
 	cmd := `trap 'echo stopped > term; exit 0' TERM; echo started > began; while :; do sleep 0.05; done`
@@ -218,6 +219,7 @@ func TestCLILockSessionLost(t *testing.T) {
 // TestCLIElectHandsOver kills the leader's zkfs elect: its command dies
 // with it, and the other contender takes over once the session expires.
 func TestCLIElectHandsOver(t *testing.T) {
+	t.Parallel() // mostly waiting for sessions to expire
 	srv := startServer(t)
 	dir := t.TempDir()
 	s := "--server=" + srv.Addr()
@@ -316,6 +318,7 @@ c.stop()
 // runs: gone when the command exits, and gone (once the session expires)
 // after zkfs is killed.
 func TestCLICreateEphemeralCommand(t *testing.T) {
+	t.Parallel() // mostly waiting for sessions to expire
 	srv := startServer(t)
 	dir := t.TempDir()
 	s := "--server=" + srv.Addr()

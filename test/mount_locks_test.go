@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// TestMountLocksAcrossReplicas checks that flock(2) on the mounts of a
+// TestMountLocksAcrossReplicas checks that flock(2) (and fcntl(2)) on the mounts of a
 // three-replica ensemble is one cluster-wide lock: critical sections on
 // different replicas never overlap, LOCK_NB fails at once, a waiter that
 // gives up withdraws, kazoo's Lock and flock exclude each other, and a
@@ -115,6 +115,62 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 		}
 		if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
 			t.Errorf("LOCK_EX|LOCK_NB under two readers: %v, want EWOULDBLOCK", err)
+		}
+	})
+
+	t.Run("fcntl", func(t *testing.T) {
+		// fcntl locks belong to the process (this test's), so each
+		// mount sees one owner; across mounts they exclude.
+		setlk := func(f *os.File, typ int16) error {
+			return syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &syscall.Flock_t{Type: typ, Whence: 0})
+		}
+		a, b := open(ms[0]), open(ms[1])
+		defer b.Close()
+		if err := setlk(a, syscall.F_WRLCK); err != nil {
+			t.Fatal(err)
+		}
+		if err := setlk(b, syscall.F_RDLCK); !errors.Is(err, syscall.EAGAIN) {
+			t.Errorf("F_SETLK F_RDLCK on replica 2 under replica 1's F_WRLCK: %v, want EAGAIN", err)
+		}
+		getlk := syscall.Flock_t{Type: syscall.F_WRLCK}
+		if err := syscall.FcntlFlock(b.Fd(), syscall.F_GETLK, &getlk); err != nil || getlk.Type != syscall.F_WRLCK {
+			t.Errorf("F_GETLK on replica 2: %v, type %d, want the F_WRLCK held on replica 1", err, getlk.Type)
+		}
+		// POSIX: closing any descriptor of the file drops the process's
+		// lock on it.
+		other := open(ms[0])
+		other.Close()
+		eventually(t, 10*time.Second, "the lock to go with the close of another descriptor", func() error {
+			err := setlk(b, syscall.F_WRLCK)
+			if err == nil {
+				setlk(b, syscall.F_UNLCK)
+			}
+			return err
+		})
+		a.Close()
+
+		// A read lock through a read-only descriptor (whose close sends
+		// no FLUSH) goes at that descriptor's close.
+		r, err := os.Open(filepath.Join(ms[0].Mnt, "locks", "job"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := setlk(r, syscall.F_RDLCK); err != nil {
+			t.Fatal(err)
+		}
+		if err := setlk(b, syscall.F_WRLCK); !errors.Is(err, syscall.EAGAIN) {
+			t.Errorf("F_WRLCK on replica 2 under a reader on replica 1: %v, want EAGAIN", err)
+		}
+		r.Close()
+		eventually(t, 10*time.Second, "the read lock to go with its descriptor", func() error {
+			err := setlk(b, syscall.F_WRLCK)
+			if err == nil {
+				setlk(b, syscall.F_UNLCK)
+			}
+			return err
+		})
+		if n := contenders(jobLocks); n != 0 {
+			t.Errorf("%d contenders left behind", n)
 		}
 	})
 
