@@ -129,6 +129,22 @@ func TestSecurityTLSClientPort(t *testing.T) {
 	if out, stderr, err := zkfs(append([]string{"get", "/tls"}, good...)...); err != nil || out != "over tls\n" {
 		t.Fatalf("zkfs get over TLS: %q, %v: %s", out, err, stderr)
 	}
+	// The client certificate authenticates the connection as
+	// x509:<subject>, which ACLs can name, as with ZooKeeper's
+	// X509AuthenticationProvider.
+	if out, stderr, err := zkfs(append([]string{"whoami"}, good...)...); err != nil || !strings.Contains(out, "x509: CN=client\n") {
+		t.Errorf("zkfs whoami over TLS: %q, %v: %s", out, err, stderr)
+	}
+	if _, stderr, err := zkfs(append([]string{"create", "/cert-only", "mine", "x509:CN=client:cdrwa"}, good...)...); err != nil {
+		t.Fatalf("create with an x509 ACL: %v: %s", err, stderr)
+	}
+	if out, stderr, err := zkfs(append([]string{"get", "/cert-only"}, good...)...); err != nil || out != "mine\n" {
+		t.Errorf("get of an x509-only node with the certificate: %q, %v: %s", out, err, stderr)
+	}
+	plain := exec.Command(zkfsBin, "get", "/cert-only", "-server", s.Addr())
+	if out, err := plain.CombinedOutput(); err == nil || !strings.Contains(string(out), "Insufficient permission") {
+		t.Errorf("get of an x509-only node on the plain port: %v: %s", err, out)
+	}
 	for _, c := range []struct {
 		what string
 		args []string

@@ -55,6 +55,10 @@ func fixupACL(acl []ACL, id Identity) ([]ACL, error) {
 				return nil, ErrInvalidACL
 			}
 			out = append(out, a)
+		case a.ID.Scheme == "x509" && a.ID.ID != "":
+			// A certificate subject (X509AuthenticationProvider, which
+			// checks no format).
+			out = append(out, a)
 		default:
 			return nil, ErrInvalidACL
 		}
@@ -180,8 +184,8 @@ func ipMatches(clientAddr, expr string) bool {
 }
 
 // permitted mirrors ZooKeeperServer.checkACL: super and empty ACLs pass,
-// world:anyone grants to everyone, digest needs an equal id and ip a
-// matching address.
+// world:anyone grants to everyone, digest and x509 need an equal id and ip
+// a matching address.
 func permitted(acl []ACL, perm int32, id Identity) bool {
 	if id.Super || len(acl) == 0 {
 		return true
@@ -207,7 +211,7 @@ func permitted(acl []ACL, perm int32, id Identity) bool {
 				if ipMatches(cid.ID, a.ID.ID) {
 					return true
 				}
-			case "digest":
+			case "digest", "x509":
 				if cid.ID == a.ID.ID {
 					return true
 				}

@@ -84,3 +84,27 @@ func TestRedactACL(t *testing.T) {
 		t.Errorf("RedactACL modified its input: %+v", in)
 	}
 }
+
+// TestX509ACL: an x509 id (a client certificate's subject) is a valid ACL
+// subject, and grants to the connection authenticated with that subject
+// only.
+func TestX509ACL(t *testing.T) {
+	tr := New(Config{})
+	cn := ID{"x509", "CN=client"}
+	mustApply(t, tr, hdr(1), Create{Path: "/cert", ACL: []ACL{{PermAll, cn}}})
+	if r, _ := tr.Apply(hdr(2), Create{Path: "/empty", ACL: []ACL{{PermAll, ID{"x509", ""}}}}); !errors.Is(r.Err, ErrInvalidACL) {
+		t.Errorf("an empty x509 id: %v, want InvalidACL", r.Err)
+	}
+	for _, tt := range []struct {
+		id   Identity
+		want int32
+	}{
+		{Identity{IDs: []ID{{"ip", "127.0.0.1"}, cn}}, PermAll},
+		{Identity{IDs: []ID{{"x509", "CN=other"}}}, 0},
+		{Identity{IDs: []ID{{"digest", "CN=client"}}}, 0},
+	} {
+		if got, _ := tr.Rights("/cert", tt.id); got != tt.want {
+			t.Errorf("Rights(/cert, %v) = %05b, want %05b", tt.id, got, tt.want)
+		}
+	}
+}

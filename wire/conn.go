@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -123,6 +124,7 @@ func (c *conn) run() readState {
 		}
 		return readStop
 	}
+	c.certIdentity()
 	if word := string(first[:]); isFourLetterWord(word) {
 		c.srv.fourLetter(c, word)
 		return readStop
@@ -320,4 +322,24 @@ func sessionHex(id int64) string {
 func connectionError(err error) bool {
 	return errors.Is(err, replication.ErrClosed) || errors.Is(err, replication.ErrTimeout) || errors.Is(err, replication.ErrNotLeader) ||
 		errors.Is(err, replication.ErrReadOnly)
+}
+
+// certIdentity adds the subject of a verified client certificate to the
+// connection's identity as x509:<subject>, as ZooKeeper's
+// X509AuthenticationProvider does. The TLS handshake is over once the
+// first bytes are read; a secure port without a CA asks for no
+// certificate, and a plain connection has none.
+func (c *conn) certIdentity() {
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return
+	}
+	st := tc.ConnectionState()
+	if len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
+		return
+	}
+	old := c.ident()
+	next := tree.Identity{Super: old.Super, IDs: append([]tree.ID(nil), old.IDs...)}
+	next.IDs = addID(next.IDs, tree.ID{Scheme: "x509", ID: st.PeerCertificates[0].Subject.String()})
+	c.identity.Store(&next)
 }
