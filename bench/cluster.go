@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -268,4 +269,62 @@ func diskBytes(dir string) (int64, error) {
 		return nil
 	})
 	return total, err
+}
+
+// logSyncs is what a system's servers report in mntr about their Raft log:
+// synced appends and the writes they carried (zk_log_syncs, zk_log_writes;
+// zkfs only), summed over the leader and over the followers.
+type logSyncs struct {
+	ok                            bool
+	leaderSyncs, leaderWrites     uint64
+	followerSyncs, followerWrites uint64
+}
+
+func readLogSyncs(s system) logSyncs {
+	var out logSyncs
+	for i := 0; i < s.size(); i++ {
+		text, err := test.FourLetter(s.addr(i), "mntr", 2*time.Second)
+		if err != nil {
+			continue
+		}
+		var syncs, writes uint64
+		var leader, has bool
+		for _, line := range strings.Split(text, "\n") {
+			k, v, _ := strings.Cut(line, "\t")
+			switch k {
+			case "zk_log_syncs":
+				syncs, _ = strconv.ParseUint(v, 10, 64)
+				has = true
+			case "zk_log_writes":
+				writes, _ = strconv.ParseUint(v, 10, 64)
+			case "zk_server_state":
+				leader = v == "leader"
+			}
+		}
+		if !has {
+			continue
+		}
+		out.ok = true
+		if leader {
+			out.leaderSyncs += syncs
+			out.leaderWrites += writes
+		} else {
+			out.followerSyncs += syncs
+			out.followerWrites += writes
+		}
+	}
+	return out
+}
+
+// perSync describes the writes per fsync between two readings.
+func (after logSyncs) perSync(before logSyncs) string {
+	ratio := func(w, s uint64) string {
+		if s == 0 {
+			return "no fsync"
+		}
+		return fmt.Sprintf("%.1f (%d writes in %d fsyncs)", float64(w)/float64(s), w, s)
+	}
+	return fmt.Sprintf("leader %s, followers %s",
+		ratio(after.leaderWrites-before.leaderWrites, after.leaderSyncs-before.leaderSyncs),
+		ratio(after.followerWrites-before.followerWrites, after.followerSyncs-before.followerSyncs))
 }

@@ -245,14 +245,23 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 	}
 
 	point := 0
+	// fsyncs notes zkfs's writes per fsync during each write measurement
+	// with 64 sessions.
+	fsyncs := func(i int, what string, n int, f func()) {
+		before := readLogSyncs(systems[i])
+		f()
+		if after := readLogSyncs(systems[i]); n == 64 && after.ok && after.leaderSyncs > before.leaderSyncs {
+			rep.note("%s, %s: writes per fsync: %s", systems[i].name(), what, after.perSync(before))
+		}
+	}
 	// measure runs f on each system, alternating which goes first, and
 	// returns the results in systems' order.
-	measure := func(workload, what string, f func(st *opsState) loadResult) []loadResult {
+	measure := func(workload, what string, n int, f func(st *opsState) loadResult) []loadResult {
 		res := make([]loadResult, len(states))
 		for k := range states {
 			i := (k + point) % len(states)
 			stopProfile := o.profile(systems[i], what)
-			res[i] = f(states[i])
+			fsyncs(i, what, n, func() { res[i] = f(states[i]) })
 			stopProfile()
 			rep.check(check{workload: workload, what: what, system: systems[i].name(), ops: res[i].ops, errs: res[i].errs, firstErr: res[i].firstErr})
 		}
@@ -267,7 +276,7 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 						return ctx.Err()
 					}
 					what := fmt.Sprintf("%s %s ×%d", op, sizeName(size), n)
-					res := measure("ops", what, func(st *opsState) loadResult { return st.run(op, size, n, o.duration, stop) })
+					res := measure("ops", what, n, func(st *opsState) loadResult { return st.run(op, size, n, o.duration, stop) })
 					addLoadRows(rep, "Client operations", what, res[0], res[1], o, op, n)
 				}
 			}
@@ -279,7 +288,7 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 				return ctx.Err()
 			}
 			what := fmt.Sprintf("mix %d%% reads %s ×%d", reads, sizeName(o.mixSize), o.mixSessions)
-			res := measure("mix", what, func(st *opsState) loadResult {
+			res := measure("mix", what, o.mixSessions, func(st *opsState) loadResult {
 				return st.runMix(reads, o.mixSize, o.mixSessions, o.duration, stop)
 			})
 			addLoadRows(rep, "Read/write mix", what, res[0], res[1], o, "", o.mixSessions)
@@ -290,7 +299,7 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 			return ctx.Err()
 		}
 		what := fmt.Sprintf("multi of 10 sets %s ×%d", sizeName(100), o.mixSessions)
-		res := measure("multi", what, func(st *opsState) loadResult { return st.runMulti(100, o.mixSessions, o.duration, stop) })
+		res := measure("multi", what, o.mixSessions, func(st *opsState) loadResult { return st.runMulti(100, o.mixSessions, o.duration, stop) })
 		addLoadRows(rep, "Multi", what, res[0], res[1], o, "", o.mixSessions)
 	}
 	for _, st := range states {

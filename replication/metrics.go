@@ -27,11 +27,13 @@ var (
 	descPeers      = prometheus.NewDesc("zkfs_ensemble_members", "Members of the ensemble, as this replica knows them.", nil, nil)
 	descLeader     = prometheus.NewDesc("zkfs_raft_leader_known", "1 when this replica knows a leader.", nil, nil)
 	descMyID       = prometheus.NewDesc("zkfs_server_info", "The replica's server id.", []string{"id"}, nil)
+	descLogSyncs   = prometheus.NewDesc("zkfs_raft_log_syncs_total", "Synced appends to the Raft log (one fsync each).", nil, nil)
+	descLogWrites  = prometheus.NewDesc("zkfs_raft_log_writes_total", "Writes (commands) appended to the Raft log; divided by zkfs_raft_log_syncs_total, the writes per fsync.", nil, nil)
 )
 
 func (c replicaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRole, descTerm, descCommit, descApplied, descLastLog,
-		descZnodes, descSessions, descEphemerals, descPeers, descLeader, descMyID} {
+		descZnodes, descSessions, descEphemerals, descPeers, descLeader, descMyID, descLogSyncs, descLogWrites} {
 		ch <- d
 	}
 }
@@ -79,4 +81,7 @@ func (c replicaCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descLeader, known)
 	ch <- prometheus.MustNewConstMetric(descMyID, prometheus.GaugeValue, 1, r.cfg.ID)
+	syncs, writes := r.LogStats()
+	ch <- prometheus.MustNewConstMetric(descLogSyncs, prometheus.CounterValue, float64(syncs))
+	ch <- prometheus.MustNewConstMetric(descLogWrites, prometheus.CounterValue, float64(writes))
 }

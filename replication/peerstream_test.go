@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,5 +221,80 @@ func TestSessionMovedAcrossReplicas(t *testing.T) {
 	}
 	if _, _, err := getData(leader, "/b"); !errors.Is(err, tree.ErrNoNode) {
 		t.Errorf("the refused write was applied: %v", err)
+	}
+}
+
+// TestGoroutinesFlatUnderLoad writes steadily from 64 sessions through the
+// followers and checks that the goroutines of the whole ensemble do not
+// grow with the writes: the peer stream runs a fixed set of goroutines
+// per follower, nothing per batch. (Before it, every forwarded batch left a
+// goroutine and a timer on the leader for the whole write timeout.)
+func TestGoroutinesFlatUnderLoad(t *testing.T) {
+	e := newEnsemble(t, 3, 0)
+	var fs []*Replica
+	for i, r := range e.reps {
+		if i != e.leader() {
+			fs = append(fs, r)
+		}
+	}
+	const writers = 64
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var done atomic.Int64
+	stop := make(chan struct{})
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		r := fs[w%len(fs)]
+		path := fmt.Sprintf("/g%d", w)
+		propose(t, r, tree.Create{Path: path, ACL: tree.OpenACL})
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				res, err := r.Propose(ctx, 0, tree.Identity{}, tree.SetData{Path: path, Data: []byte(fmt.Sprint(i)), Version: -1})
+				if err == nil {
+					err = res.Err
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	waitWrites := func(n int64) {
+		for done.Load() < n {
+			if ctx.Err() != nil {
+				t.Fatalf("only %d writes", done.Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitWrites(500)
+	base := runtime.NumGoroutine()
+	peak := base
+	for start := done.Load(); done.Load() < start+3000; {
+		peak = max(peak, runtime.NumGoroutine())
+		if ctx.Err() != nil {
+			t.Fatalf("only %d writes", done.Load()-start)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	close(stop)
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("goroutines: %d after 500 writes, at most %d during 3000 more", base, peak)
+	// The writers' own waits come and go (at most one each); anything
+	// that grew with the writes would pass this by hundreds.
+	if peak > base+writers+32 {
+		t.Errorf("goroutines grew from %d to %d under a steady load", base, peak)
 	}
 }

@@ -136,6 +136,12 @@ func TestConcurrentProposalsAreBatched(t *testing.T) {
 	if batches >= n {
 		t.Errorf("%d proposals were applied in %d batches: no batching", n, batches)
 	}
+	// The log counts the same: every write, in fewer synced appends.
+	syncs, writes := r.LogStats()
+	if writes < n || syncs == 0 || syncs >= writes {
+		t.Errorf("log stats: %d writes in %d synced appends, want at least %d writes in fewer appends", writes, syncs, n)
+	}
+	t.Logf("%d writes in %d synced appends (%.1f per fsync)", writes, syncs, float64(writes)/float64(syncs))
 }
 
 func TestRestartReplaysOnlyTheTail(t *testing.T) {

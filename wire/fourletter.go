@@ -354,6 +354,7 @@ func (s *Server) monitorFields() []monitorField {
 		}
 	})
 	open, maxFD := fileDescriptors()
+	syncs, writes := s.rep.LogStats()
 	return []monitorField{
 		{"version", s.version()},
 		{"server_state", s.mode()},
@@ -372,6 +373,10 @@ func (s *Server) monitorFields() []monitorField {
 		{"local_sessions", 0},
 		{"uptime", time.Since(s.started).Milliseconds()},
 		{"max_latency", maxL.Milliseconds()},
+		// zkfs's own: the Raft log's synced appends and the writes
+		// they carried (writes per fsync).
+		{"log_syncs", syncs},
+		{"log_writes", writes},
 	}
 }
 
