@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -172,7 +173,7 @@ func (lt *lockTable) release(l *heldLock) {
 	if l.session != lt.m.session.Load() {
 		return // gone with its session
 	}
-	_, err := lt.m.propose(tree.Delete{Path: l.dir + "/" + l.node, Version: -1})
+	_, err := lt.m.propose(tree.Delete{Path: joinPath(l.dir, l.node), Version: -1})
 	if err != nil && !errors.Is(err, tree.ErrNoNode) {
 		lt.m.log.Warn("releasing a lock", "lock", l.dir, "err", err)
 	}
@@ -284,12 +285,18 @@ func contenderData(ctx context.Context, how string) []byte {
 // ensureDir creates a file lock's node and its missing ancestors as
 // containers. A directory lock's node is the directory, which exists.
 func (lt *lockTable) ensureDir(dir string) error {
-	var exists bool
-	lt.m.rep.Read(func(t *tree.Tree) { _, err := t.Stat(dir); exists = err == nil })
-	if exists {
-		return nil
-	}
-	for i := 1; i <= len(dir); i++ {
+	// The deepest ancestor that exists here; only what is below it is
+	// proposed (someone else may create it meanwhile, which is fine).
+	start := len(dir)
+	lt.m.rep.Read(func(t *tree.Tree) {
+		for start > 0 {
+			if _, err := t.Stat(dir[:start]); err == nil {
+				return
+			}
+			start = strings.LastIndexByte(dir[:start], '/')
+		}
+	})
+	for i := start + 1; i <= len(dir); i++ {
 		if i < len(dir) && dir[i] != '/' {
 			continue
 		}
@@ -325,7 +332,7 @@ func (lt *lockTable) lock(ctx context.Context, dir string, owner, ino uint64, sh
 			return toErrno(err)
 		}
 		session := lt.m.session.Load()
-		res, err := lt.m.propose(tree.Create{Path: dir + "/" + prefix, Data: data, ACL: tree.OpenACL, Mode: tree.ModeEphemeralSequential})
+		res, err := lt.m.propose(tree.Create{Path: joinPath(dir, prefix), Data: data, ACL: tree.OpenACL, Mode: tree.ModeEphemeralSequential})
 		if errors.Is(err, tree.ErrNoNode) && attempt < 10 {
 			continue // the container was reaped meanwhile
 		}
@@ -352,7 +359,7 @@ func (lt *lockTable) lock(ctx context.Context, dir string, owner, ino uint64, sh
 // await waits until the contender l holds its lock. again reports that the
 // contender vanished (its session expired) and must be made anew.
 func (lt *lockTable) await(ctx context.Context, l *heldLock, wait bool) (errno syscall.Errno, again bool) {
-	self := l.dir + "/" + l.node
+	self := joinPath(l.dir, l.node)
 	for {
 		// Subscribe before reading, so that no deletion falls between.
 		selfGone, unsubSelf := lt.subscribe(self)
@@ -378,9 +385,10 @@ func (lt *lockTable) await(ctx context.Context, l *heldLock, wait bool) (errno s
 			unsubSelf()
 			return syscall.EAGAIN, false
 		}
-		predGone, unsubPred := lt.subscribe(l.dir + "/" + pred)
+		predPath := joinPath(l.dir, pred)
+		predGone, unsubPred := lt.subscribe(predPath)
 		var predExists bool
-		lt.m.rep.Read(func(t *tree.Tree) { _, err := t.Stat(l.dir + "/" + pred); predExists = err == nil })
+		lt.m.rep.Read(func(t *tree.Tree) { _, err := t.Stat(predPath); predExists = err == nil })
 		if predExists {
 			select {
 			case <-predGone:
