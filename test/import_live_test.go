@@ -104,7 +104,7 @@ func TestImportZooKeeperFollow(t *testing.T) {
 		cmd.Process.Kill()
 		<-exited
 	})
-	eventually(t, 30*time.Second, "the first pass", func() error {
+	eventually(t, 60*time.Second, "the first pass", func() error {
 		if out.count("in step") == 0 {
 			return fmt.Errorf("not in step yet; stderr %q", stderr.String())
 		}
@@ -118,7 +118,7 @@ func TestImportZooKeeperFollow(t *testing.T) {
 	same := func(what string) {
 		t.Helper()
 		var want, got string
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			want, got = mirrored(t, src, "/data"), mirrored(t, dst, "/data")
 			if want == got || time.Now().After(deadline) {

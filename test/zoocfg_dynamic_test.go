@@ -84,7 +84,7 @@ func TestDynamicConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := one.line + "\n" + two.line + "\n"
-	eventually(t, 10*time.Second, "server 1 writes the new membership to its dynamic file", fileIs(one.dyn, want))
+	eventually(t, 30*time.Second, "server 1 writes the new membership to its dynamic file", fileIs(one.dyn, want))
 	if b, _ := os.ReadFile(one.cfg); string(b) != one.static {
 		t.Errorf("zoo.cfg changed:\n%s", b)
 	}
