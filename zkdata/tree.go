@@ -54,10 +54,14 @@ type Node struct {
 func (n *Node) NumChildren() int { return len(n.children) }
 
 // Ephemeral tells whether the node belongs to a session. Containers and
-// TTL nodes are not ephemeral in this sense: they outlive sessions.
+// TTL nodes are not ephemeral in this sense: they outlive sessions. A TTL
+// owner is 0xff, two zero bytes, then the TTL; an owner with 0xff on top
+// and anything else next is a session of server 255, which ZooKeeper
+// allows when extended types are off.
 func (n *Node) Ephemeral() bool {
-	return n.EphemeralOwner != 0 && n.EphemeralOwner != tree.ContainerOwner &&
-		uint64(n.EphemeralOwner)>>56 != 0xff
+	o := uint64(n.EphemeralOwner)
+	ttl := o>>56 == 0xff && (o>>40)&0xffff == 0
+	return o != 0 && n.EphemeralOwner != tree.ContainerOwner && !ttl
 }
 
 // Tree is ZooKeeper's DataTree as loaded from disk.
