@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -55,6 +56,10 @@ type admin struct {
 	// maxContact is how long a follower may go without hearing from its
 	// leader and still be ready.
 	maxContact time.Duration
+	// sending is set while a snapshot is being sent: one at a time, as
+	// ZooKeeper rate-limits its snapshot command, so that callers cannot
+	// pin many versions of the store and saturate the disk.
+	sending atomic.Bool
 }
 
 func (a *admin) routes(mux *http.ServeMux) {
@@ -183,6 +188,11 @@ func (a *admin) snapshot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a snapshot needs every permission on / (authenticate with --auth digest:user:password)", http.StatusForbidden)
 		return
 	}
+	if !a.sending.CompareAndSwap(false, true) {
+		http.Error(w, "a snapshot is already being sent; try again when it is done", http.StatusTooManyRequests)
+		return
+	}
+	defer a.sending.Store(false)
 	snap, fresh, err := a.rep.Backup(r.Context())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
