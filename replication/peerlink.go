@@ -189,6 +189,7 @@ func (l *leaderLink) open(leader, addr string) (*outStream, error) {
 		return nil, err
 	}
 	nc.SetDeadline(time.Time{})
+	l.r.streamLostAt.Store(0)
 	l.wg.Add(1)
 	go s.readLoop()
 	return s, nil
@@ -350,6 +351,9 @@ func (s *outStream) readLoop() {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				err = fmt.Errorf("%w: the leader sent nothing for %v", ErrTimeout, s.stall)
 			} else {
+				if s.alive() {
+					r.noteStreamLost() // the leader closed it, not this replica
+				}
 				err = fmt.Errorf("%w: stream to the leader: %v", ErrTimeout, err)
 			}
 			s.fail(err)

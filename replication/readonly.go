@@ -33,8 +33,18 @@ func (r *Replica) noteLeader(known bool) {
 	r.leaderLostAt.CompareAndSwap(0, time.Now().UnixNano())
 }
 
+// noteStreamLost records that the stream to the leader broke (the
+// connection closed or reset, as when the leader's process ends). Raft
+// notices a dead leader only after a heartbeat timeout; ZooKeeper's
+// follower counts its grace from the socket closing, and so does this
+// replica once raft agrees that the leader is gone.
+func (r *Replica) noteStreamLost() {
+	r.streamLostAt.CompareAndSwap(0, time.Now().UnixNano())
+}
+
 // ReadOnly reports whether the replica is in read-only mode: it has known
-// no leader for at least the grace period. A standalone replica never is.
+// no leader for at least the grace period, counted from when its stream to
+// the last leader broke if that came first. A standalone replica never is.
 func (r *Replica) ReadOnly() bool {
 	if r.standalone() {
 		return false
@@ -45,5 +55,8 @@ func (r *Replica) ReadOnly() bool {
 	}
 	r.noteLeader(false)
 	lost := r.leaderLostAt.Load()
+	if s := r.streamLostAt.Load(); s != 0 && s < lost {
+		lost = s
+	}
 	return lost != 0 && time.Since(time.Unix(0, lost)) >= r.readOnlyGrace()
 }

@@ -111,6 +111,9 @@ type Replica struct {
 	// leaderLostAt is when raft last stopped knowing a leader, in Unix
 	// nanoseconds; 0 while it knows one (readonly.go).
 	leaderLostAt atomic.Int64
+	// streamLostAt is when the stream to the leader last broke, 0 once a
+	// new one is open (readonly.go).
+	streamLostAt atomic.Int64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
