@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,4 +253,84 @@ func TestImportZooKeeperOffline(t *testing.T) {
 	if p != "/queue/item-0000000006" || st.Czxid <= last {
 		t.Errorf("new sequential node %s at zxid %#x; want item-0000000006 above ZooKeeper's zxids", p, st.Czxid)
 	}
+}
+
+// TestImportZooKeeperEnsemble imports the golden ZooKeeper 3.8 directory
+// on each member of a three-replica ensemble, each with its own zoo.cfg,
+// and starts them: they elect a leader from the imported state, serve the
+// imported tree and take writes above ZooKeeper's zxids.
+func TestImportZooKeeperEnsemble(t *testing.T) {
+	const golden = "../zkdata/testdata/zk38"
+	var srvs []*Server
+	var lines []string
+	for i := 1; i <= 3; i++ {
+		s, err := NewServer(zkfsBin, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		elect, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		srvs = append(srvs, s)
+		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d;127.0.0.1:%d", i, peer, elect, s.ClientPort))
+	}
+	for i, s := range srvs {
+		cfg := filepath.Join(filepath.Dir(s.DataDir), "zoo.cfg")
+		body := fmt.Sprintf("tickTime=1000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPortAddress=127.0.0.1\n%s\n", s.DataDir, strings.Join(lines, "\n"))
+		os.MkdirAll(s.DataDir, 0o755)
+		os.WriteFile(filepath.Join(s.DataDir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644)
+		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := exec.Command(zkfsBin, "import", "zookeeper", "--zk-data-dir", golden, "--config", cfg).CombinedOutput(); err != nil {
+			t.Fatalf("import on member %d: %v: %s", i+1, err, msg)
+		}
+		s.Args = append(s.Args, "--config", cfg)
+		t.Cleanup(func() {
+			s.Stop(20 * time.Second)
+			if t.Failed() {
+				t.Logf("server %d log (tail):\n%s", i+1, s.LogTail(3000))
+			}
+		})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(srvs))
+	for i, s := range srvs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = s.Start(60 * time.Second) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c1 := connect(t, srvs[0].Addr(), 10*time.Second)
+	p, err := c1.Create("/queue/item-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := c1.Get(p)
+	if err != nil || p != "/queue/item-0000000007" || st.Czxid <= 0x26 {
+		t.Fatalf("write after the import: %s %+v %v; want item-0000000007 above zxid 0x26", p, st, err)
+	}
+	c3 := connect(t, srvs[2].Addr(), 10*time.Second)
+	eventually(t, 30*time.Second, "member 3 serves the import and the write", func() error {
+		if _, err := c3.Sync(p); err != nil {
+			return err
+		}
+		if _, _, err := c3.Get(p); err != nil {
+			return err
+		}
+		data, _, err := c3.Get("/app")
+		if err != nil || string(data) != "hello 2" {
+			return fmt.Errorf("/app %q %v", data, err)
+		}
+		return nil
+	})
 }
