@@ -17,22 +17,31 @@ func init() {
 // client commands, by listing the parent with `zkfs ls` against the
 // -server given on the line (or $ZKFS_SERVER). COMMANDS is replaced with
 // the command table.
-const completionScript = `# bash completion for zkfs; zsh: autoload -U +X bashcompinit && bashcompinit first
+const completionScript = `# bash completion for zkfs; in zsh, after compinit: autoload -U +X bashcompinit && bashcompinit
+_zkfs_match() {
+	local w
+	COMPREPLY=()
+	for w in $1; do
+		[[ $w == "$cur"* ]] && COMPREPLY+=("$w")
+	done
+}
 _zkfs() {
+	# zsh (through bashcompinit): bash's 0-based arrays and word splitting.
+	[[ -n ${ZSH_VERSION-} ]] && setopt localoptions ksharrays shwordsplit
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]} i server=()
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "COMMANDS help" -- "$cur"))
+		_zkfs_match "COMMANDS help"
 		return
 	fi
 	case $cmd in
-	snapshot) [[ $COMP_CWORD -eq 2 ]] && { COMPREPLY=($(compgen -W "save status restore" -- "$cur")); return; } ;;
-	import|export) [[ $COMP_CWORD -eq 2 ]] && { COMPREPLY=($(compgen -W "zookeeper" -- "$cur")); return; } ;;
-	completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return ;;
+	snapshot) [[ $COMP_CWORD -eq 2 ]] && { _zkfs_match "save status restore"; return; } ;;
+	import) [[ $COMP_CWORD -eq 2 ]] && { _zkfs_match "zookeeper"; return; } ;;
+	completion) _zkfs_match "bash zsh"; return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		local sub=
-		[[ $cmd == snapshot || $cmd == import || $cmd == export ]] && sub=${COMP_WORDS[2]}
-		COMPREPLY=($(compgen -W "$(zkfs $cmd $sub --help 2>&1 | grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u)" -- "$cur"))
+		[[ $cmd == snapshot || $cmd == import ]] && sub=${COMP_WORDS[2]}
+		_zkfs_match "$(zkfs $cmd $sub --help 2>&1 | grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u)"
 		return
 	fi
 	case $cmd in
@@ -43,7 +52,8 @@ _zkfs() {
 			done
 			local parent=${cur%/*} kids k
 			kids=$(zkfs ls "${server[@]}" "${parent:-/}" 2>/dev/null) || return
-			kids=${kids#[}; kids=${kids%]}
+			kids=${kids#\[}
+			kids=${kids%\]}
 			COMPREPLY=()
 			for k in ${kids//,/ }; do
 				[[ $parent/$k == "$cur"* ]] && COMPREPLY+=("$parent/$k")

@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-// TestBashCompletion loads `zkfs completion bash` into a real bash and
+// TestBashCompletion loads `zkfs completion bash` into a real bash (and
+// the zsh form into zsh, through its bashcompinit) and
 // completes commands, subcommands, flags (read from --help) and znode
 // paths (listed from a real server given by $ZKFS_SERVER).
 func TestBashCompletion(t *testing.T) {
@@ -28,7 +29,18 @@ func TestBashCompletion(t *testing.T) {
 	if err := os.WriteFile(file, script, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	complete := func(line string) string {
+	zshScript, err := exec.Command(bin, "completion", "zsh").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zshFile := filepath.Join(t.TempDir(), "zkfs.zsh")
+	if err := os.WriteFile(zshFile, zshScript, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Fatalf("zsh is missing (%v); apt-get install zsh, as .ci/run does", err)
+	}
+	complete := func(shell, line string) string {
 		t.Helper()
 		words := strings.Fields(line)
 		if strings.HasSuffix(line, " ") {
@@ -40,7 +52,16 @@ func TestBashCompletion(t *testing.T) {
 		}
 		sh := "source " + file + "; COMP_WORDS=(" + strings.Join(quoted, " ") + "); COMP_CWORD=" +
 			strconv.Itoa(len(words)-1) + "; _zkfs; printf '%s\\n' \"${COMPREPLY[@]}\""
-		cmd := exec.Command("bash", "-c", sh)
+		script := file
+		if shell == "zsh" {
+			script = zshFile
+		}
+		sh = strings.Replace(sh, file, script, 1)
+		if shell == "zsh" {
+			// What an interactive zsh has done before loading it.
+			sh = "autoload -U compinit && compinit -u -D; " + sh
+		}
+		cmd := exec.Command(shell, "-c", sh)
 		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "ZKFS_SERVER="+addr, raceEnv)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -48,24 +69,26 @@ func TestBashCompletion(t *testing.T) {
 		}
 		return strings.Join(strings.Fields(string(out)), " ")
 	}
-	for _, tc := range []struct{ line, want string }{
-		{"zkfs sn", "snapshot"},
-		{"zkfs snapshot re", "restore"},
-		{"zkfs snapshot restore --data-d", "--data-dir"},
-		{"zkfs server --log-f", "--log-format"},
-		{"zkfs reconfig -", ""}, // checked below: has -add
-		{"zkfs get /ap", "/apps"},
-		{"zkfs ls /apps/w", "/apps/web /apps/worker"},
-	} {
-		got := complete(tc.line)
-		if tc.line == "zkfs reconfig -" {
-			if !strings.Contains(got, "--add") || !strings.Contains(got, "--server") {
-				t.Errorf("%q completed to %q, want --add and --server among them", tc.line, got)
+	for _, shell := range []string{"bash", "zsh"} {
+		for _, tc := range []struct{ line, want string }{
+			{"zkfs sn", "snapshot"},
+			{"zkfs snapshot re", "restore"},
+			{"zkfs snapshot restore --data-d", "--data-dir"},
+			{"zkfs server --log-f", "--log-format"},
+			{"zkfs reconfig -", ""}, // checked below: has -add
+			{"zkfs get /ap", "/apps"},
+			{"zkfs ls /apps/w", "/apps/web /apps/worker"},
+		} {
+			got := complete(shell, tc.line)
+			if tc.line == "zkfs reconfig -" {
+				if !strings.Contains(got, "--add") || !strings.Contains(got, "--server") {
+					t.Errorf("%s: %q completed to %q, want --add and --server among them", shell, tc.line, got)
+				}
+				continue
 			}
-			continue
-		}
-		if got != tc.want {
-			t.Errorf("%q completed to %q, want %q", tc.line, got, tc.want)
+			if got != tc.want {
+				t.Errorf("%s: %q completed to %q, want %q", shell, tc.line, got, tc.want)
+			}
 		}
 	}
 }
