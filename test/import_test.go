@@ -141,7 +141,7 @@ func create(c *zk.Conn, path string, data []byte, flags int32, acl []zk.ACL) err
 // leaves nothing.
 func TestImportZooKeeperOffline(t *testing.T) {
 	z := startZooKeeper(t)
-	srv, err := NewServer(zkfsBin, t.TempDir())
+	srv, err := NewServer(zkfsBin, t.TempDir(), "--container-check-interval", "100ms")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,19 @@ func TestImportZooKeeperOffline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An empty TTL node of one second, which zkfs must reap once imported
+	// (ZooKeeper's own first check comes a minute after its start).
+	if _, err := src.CreateTTL("/short-ttl", nil, zk.FlagTTL, zk.WorldACL(zk.PermAll), time.Second); err != nil {
+		t.Fatal(err)
+	}
 	want := dumpTree(t, src, "/")
+	if _, ok := want["/short-ttl"]; ok {
+		delete(want, "/short-ttl")
+		root := want["/"]
+		root.stat.NumChildren--
+		root.stat.Cversion++
+		want["/"] = root
+	}
 	var last int64
 	for _, n := range want {
 		last = max(last, n.stat.Mzxid, n.stat.Pzxid)
@@ -201,7 +213,19 @@ func TestImportZooKeeperOffline(t *testing.T) {
 	if err := dst.AddAuth("digest", []byte("alice:secret")); err != nil {
 		t.Fatal(err)
 	}
+	// The TTL node is still one: zkfs reaps it once it has expired.
+	eventually(t, 30*time.Second, "zkfs reaps the imported TTL node", func() error {
+		if ok, _, err := dst.Exists("/short-ttl"); err != nil || ok {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
 	got := dumpTree(t, dst, "/")
+	// The reaping changed the root like a delete: pzxid is zkfs's.
+	if g, w := got["/"], want["/"]; g.stat.Pzxid > w.stat.Pzxid {
+		g.stat.Pzxid = w.stat.Pzxid
+		got["/"] = g
+	}
 
 	// The ephemerals are gone; their parents count one child fewer, and
 	// so one more change in cversion, as after an expiry.
@@ -240,6 +264,17 @@ func TestImportZooKeeperOffline(t *testing.T) {
 	if len(got) < 20 {
 		t.Errorf("only %d znodes compared", len(got))
 	}
+
+	// The container is still one: emptied, it is reaped.
+	if err := dst.Delete("/locks/keep", -1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "zkfs reaps the emptied imported container", func() error {
+		if ok, _, err := dst.Exists("/locks"); err != nil || ok {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
 
 	// New writes continue ZooKeeper's zxids and sequence numbers.
 	p, err := dst.Create("/queue/item-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
