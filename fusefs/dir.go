@@ -10,6 +10,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"zkfs/tree"
+	"zkfs/xattr"
 )
 
 // Dir is a directory-kind znode, and the mount's root. Its children are the
@@ -332,7 +333,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 		return ino, h, fl, 0
 	}
 	f := newFile(m, 0)
-	h := m.startPending(cp, f, flags)
+	h := m.startPending(cp, f, flags, callerTid(ctx))
 	f.pendingAttr(&out.Attr)
 	ino := d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(m.pendingSeq.Add(1), cp, rolePending)})
 	return ino, h, fuse.FOPEN_DIRECT_IO, 0
@@ -419,9 +420,25 @@ func (d *Dir) Link(ctx context.Context, target fs.InodeEmbedder, name string, ou
 
 var _ = (fs.NodeMknoder)((*Dir)(nil))
 
-// Mknod is not supported: no devices, fifos or sockets.
+// Mknod makes a regular file, empty, as an exclusive create does (tar
+// --xattrs makes its files with mknodat before it opens them). There are
+// no devices, fifos or sockets: EPERM.
 func (d *Dir) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
+	if mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, syscall.EPERM
+	}
+	m := d.m
+	cp, errno := childName(d.zpath(), name)
+	if errno != 0 {
+		return nil, errno
+	}
+	res, err := m.propose(tree.Create{Path: cp, ACL: tree.OpenACL, Mode: tree.ModePersistent, Kind: tree.KindFile})
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	in := info{stat: res.Stat, kind: tree.KindFile, writable: true, strangerRights: openRights}
+	m.entryOut(out, in, false, 0)
+	return m.newChild(ctx, d.EmbeddedInode(), cp, in), 0
 }
 
 var _ = (fs.NodeGetxattrer)((*Dir)(nil))
@@ -449,5 +466,8 @@ var _ = (fs.NodeRemovexattrer)((*Dir)(nil))
 
 // Removexattr is refused: every attribute is part of the stat.
 func (d *Dir) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	if attr == xattr.ACL {
+		return d.m.removeACL(ctx, d.zpath())
+	}
 	return removexattr(attr)
 }

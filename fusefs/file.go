@@ -10,6 +10,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"zkfs/tree"
+	"zkfs/xattr"
 )
 
 // File is a file-kind znode: its content is the znode's data. An inode
@@ -24,6 +25,8 @@ type File struct {
 	writers map[*handle]struct{}
 	// pending is the handle whose flush will create the znode.
 	pending *handle
+	// aclWait is an ACL waiting for the file's first content (aclcopy.go).
+	aclWait *deferredACL
 	// lastOpen is, by thread, the writable handle the thread opened
 	// last and has not used yet (see openTruncHandle).
 	lastOpen map[uint32]*handle
@@ -269,6 +272,22 @@ func (f *File) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 			return errno
 		}
 	}
+	// A copy (cp -a, mv, rsync -X, tar --xattrs) writes the content and
+	// then sets the attributes through the descriptor it still holds; its
+	// content must be committed first, or a restrictive ACL copied from
+	// the source would refuse the commit at close. SETXATTR carries no
+	// file handle: the writers are those the same thread opened.
+	if attr == xattr.ACL && f.deferACL(ctx, data) {
+		return 0
+	}
+	tid := callerTid(ctx)
+	for _, h := range f.openHandles() {
+		if h.write && h.tid == tid {
+			if errno := h.flush(false, true); errno != 0 {
+				return errno
+			}
+		}
+	}
 	p, kind := f.targetPath()
 	return f.m.setxattr(ctx, &f.node, p, kind, p == "/", attr, data)
 }
@@ -277,6 +296,13 @@ var _ = (fs.NodeRemovexattrer)((*File)(nil))
 
 // Removexattr is refused: every attribute is part of the stat.
 func (f *File) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	if attr == xattr.ACL {
+		if errno := f.settle(); errno != 0 {
+			return errno
+		}
+		p, _ := f.targetPath()
+		return f.m.removeACL(ctx, p)
+	}
 	return removexattr(attr)
 }
 

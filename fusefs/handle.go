@@ -107,8 +107,8 @@ type handle struct {
 
 // newHandle makes a handle whose reads start from the version cur (nil
 // for a writer that may not read).
-func newHandle(f *File, write, appendMode bool, cur []byte, curStat tree.Stat) *handle {
-	h := &handle{file: f, write: write, append: appendMode, opened: time.Now(), cur: cur, curStat: curStat}
+func newHandle(f *File, write, appendMode bool, tid uint32, cur []byte, curStat tree.Stat) *handle {
+	h := &handle{file: f, write: write, append: appendMode, tid: tid, opened: time.Now(), cur: cur, curStat: curStat}
 	h.size.Store(-1)
 	f.opened(h) // every handle made here is given to the kernel, which releases it
 	return h
@@ -156,7 +156,7 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 		// Readers use direct I/O: every read reaches the mount, which
 		// serves it from one whole version (see the package doc for why
 		// not the page cache).
-		h := newHandle(f, false, false, content, contentStat)
+		h := newHandle(f, false, false, callerTid(ctx), content, contentStat)
 		flags := uint32(fuse.FOPEN_DIRECT_IO)
 		if f.stableIno() {
 			// A reader's flush does nothing: let the kernel skip that
@@ -172,8 +172,7 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 	if errno := m.awaitQuorum(); errno != 0 {
 		return nil, 0, errno
 	}
-	h := newHandle(f, true, flags&syscall.O_APPEND != 0, content, contentStat)
-	h.tid = callerTid(ctx)
+	h := newHandle(f, true, flags&syscall.O_APPEND != 0, callerTid(ctx), content, contentStat)
 	f.markOpened(h.tid, h)
 	if flags&syscall.O_TRUNC != 0 {
 		h.loaded = true
@@ -491,6 +490,8 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 			return h.fail(errno)
 		}
 	}
+	// A copied ACL set before the content lands now (aclcopy.go).
+	h.file.applyDeferredACL()
 	h.baseVersion = res.Stat.Version
 	h.edits = nil
 	h.dirty = false

@@ -205,19 +205,13 @@ func (n *node) checkSame(in info, kind tree.Kind) syscall.Errno {
 	return 0
 }
 
-// chmodChownAllowed answers a setattr that changes mode or owner: only the
-// values the mount already shows are accepted, so that cp -p, tar and sed
-// -i, which set them, work, while a real change reports EPERM.
+// chmodChownAllowed answers a setattr that changes mode or owner. Modes
+// and owners are not stored: the owner is --uid/--gid and the mode bits
+// are derived from the node's ACL, which is what is enforced (access.go).
+// As vfat's quiet option does, chmod and chown succeed and change nothing,
+// so that install -m, cp -a, rsync -a and tar, which set them, complete;
+// stat keeps showing what is enforced. user.zk.acl is how access changes.
 func (m *Mount) chmodChownAllowed(in *fuse.SetAttrIn, cur uint32) syscall.Errno {
-	if mode, ok := in.GetMode(); ok && mode&0o7777 != cur&0o7777 {
-		return syscall.EPERM
-	}
-	if uid, ok := in.GetUID(); ok && uid != m.uid {
-		return syscall.EPERM
-	}
-	if gid, ok := in.GetGID(); ok && gid != m.gid {
-		return syscall.EPERM
-	}
 	return 0
 }
 

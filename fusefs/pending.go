@@ -9,8 +9,8 @@ import (
 // startPending registers a file created without O_EXCL, whose znode the
 // first flush creates. Lookups by other processes on this mount find it
 // meanwhile.
-func (m *Mount) startPending(path string, f *File, flags uint32) *handle {
-	h := newHandle(f, true, flags&syscall.O_APPEND != 0, nil, tree.Stat{})
+func (m *Mount) startPending(path string, f *File, flags uint32, tid uint32) *handle {
+	h := newHandle(f, true, flags&syscall.O_APPEND != 0, tid, nil, tree.Stat{})
 	h.loaded = true
 	h.create = true
 	h.dirty = true

@@ -64,7 +64,7 @@ func TestBadACLsAndXattrs(t *testing.T) {
 		{"setfattr -n user.zk.kind -v socket acl", "Invalid argument"},
 		{"setfattr -n user.zk.version -v 99 acl", "Operation not permitted"},
 		{"setfattr -n user.zk.mzxid -v -1 acl", "Operation not permitted"},
-		{"setfattr -x user.zk.acl acl", "Operation not permitted"},
+		{"setfattr -x user.zk.version acl", "Operation not permitted"},
 		{"setfattr -n user.zk.nope -v 1 acl", "Operation not supported"},
 		{"setfattr -n user.other -v 1 acl", "Operation not supported"},
 		{"setfattr -n trusted.x -v 1 acl", ""},

@@ -65,10 +65,19 @@ func Names() []string {
 	return append([]string(nil), names...)
 }
 
-// List returns the names as listxattr(2) wants them: each followed by a NUL.
+// listed are the attributes listxattr(2) reports: only the ACL, which a
+// copy should carry and can set. The stat attributes are read by name
+// (getfattr -n user.zk.version, or user.zk.stat for all of them): listed,
+// they made cp -a and mv print an error for each one they could not set on
+// the copy, and rsync -X fail trying to remove them from its temporary
+// files. user.zk.kind is set by name too; a copy's kind comes from mkdir.
+var listed = []string{ACL}
+
+// List returns the listed names as listxattr(2) wants them: each followed
+// by a NUL.
 func List() []byte {
 	var b []byte
-	for _, n := range names {
+	for _, n := range listed {
 		b = append(b, n...)
 		b = append(b, 0)
 	}

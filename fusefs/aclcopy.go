@@ -1,0 +1,134 @@
+package fusefs
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"time"
+
+	"zkfs/tree"
+	"zkfs/xattr"
+)
+
+// A copy that carries a restrictive user.zk.acl must end with both the
+// content and the ACL. cp -a, mv and rsync -X set attributes after the
+// content, through the descriptor they hold (File.Setxattr commits that
+// descriptor's content first). tar --xattrs sets them before: it makes the
+// file with mknod, sets the attributes, and only then opens it and writes.
+// An ACL that would refuse the mount's writes, set on a file never
+// written (version 0, empty), therefore waits for the file's first commit
+// and is applied right after it, before that close returns; if no writer
+// has the file open, it is applied after aclDeferWait. Until then getfattr
+// shows the old ACL.
+
+// aclDeferWait is how long a deferred ACL waits for a writer to open the
+// file; it waits as long as one has it open.
+const aclDeferWait = time.Second
+
+// deferredACL is an ACL waiting for its file's first content.
+type deferredACL struct {
+	acl   []tree.ACL
+	id    tree.Identity
+	path  string
+	czxid int64
+	timer *time.Timer
+}
+
+// deferACL defers an ACL set through setxattr if the rule above applies,
+// and reports whether it did.
+func (f *File) deferACL(ctx context.Context, value []byte) bool {
+	acl, err := xattr.ParseACL(strings.TrimSuffix(string(value), "\n"))
+	if err != nil {
+		return false // the normal path reports it
+	}
+	m := f.m
+	id := m.callerIdentity(ctx)
+	if tree.Permitted(acl, tree.PermWrite, id) {
+		return false
+	}
+	var in info
+	var errno syscall.Errno
+	var rights int32
+	var p string
+	m.rep.Read(func(t *tree.Tree) {
+		p, in, errno = f.target(t)
+		if errno == 0 {
+			rights, _ = t.Rights(p, id)
+		}
+	})
+	_, kind := f.targetPath()
+	if errno != 0 || kind != tree.KindFile || in.stat.Version != 0 || in.stat.DataLength != 0 || rights&tree.PermAdmin == 0 {
+		return false
+	}
+	f.mu.Lock()
+	if f.aclWait != nil {
+		f.aclWait.timer.Stop()
+	}
+	d := &deferredACL{acl: acl, id: id, path: p, czxid: in.stat.Czxid}
+	d.timer = time.AfterFunc(aclDeferWait, func() { f.deferredACLTimeout(d) })
+	f.aclWait = d
+	f.mu.Unlock()
+	return true
+}
+
+// deferredACLTimeout applies the deferred ACL unless a writer has the file
+// open, in which case it waits again.
+func (f *File) deferredACLTimeout(d *deferredACL) {
+	f.mu.Lock()
+	if f.aclWait != d {
+		f.mu.Unlock()
+		return
+	}
+	if len(f.writers) > 0 {
+		d.timer.Reset(aclDeferWait)
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	f.applyDeferredACL()
+}
+
+// applyDeferredACL sets the deferred ACL, if any: after the file's first
+// commit, or when no writer came.
+func (f *File) applyDeferredACL() {
+	f.mu.Lock()
+	d := f.aclWait
+	f.aclWait = nil
+	f.mu.Unlock()
+	if d == nil {
+		return
+	}
+	d.timer.Stop()
+	// The path of the defer: the kernel may have forgotten the inode
+	// since (no process holds it), which detaches it from its name. A
+	// rename through the mount meanwhile gives up the ACL, as does a new
+	// node at the path.
+	p := d.path
+	var st tree.Stat
+	var err error
+	f.m.rep.Read(func(t *tree.Tree) { st, err = t.Stat(p) })
+	if err != nil || st.Czxid != d.czxid {
+		f.m.log.Warn("a copied ACL was not set: its file is gone", "path", p)
+		return
+	}
+	if _, err := f.m.proposeAs(d.id, tree.SetACL{Path: p, ACL: d.acl, Version: -1}); err != nil {
+		f.m.log.Warn("setting a copied ACL after the content failed", "path", p, "err", err)
+	}
+}
+
+// removeACL answers removexattr of user.zk.acl: the node gets the ACL the
+// mount gives the nodes it creates, as if it had none of its own (rsync -X
+// removes the attributes its source lacks). It needs ADMIN, as setting it.
+func (m *Mount) removeACL(ctx context.Context, p string) syscall.Errno {
+	var acl []tree.ACL
+	var err error
+	m.rep.Read(func(t *tree.Tree) { acl, _, err = t.GetACL(p) })
+	if err != nil {
+		return toErrno(err)
+	}
+	if xattr.FormatACL(acl) == xattr.FormatACL(tree.OpenACL) {
+		return 0
+	}
+	_, err = m.proposeAs(m.callerIdentity(ctx), tree.SetACL{Path: p, ACL: tree.OpenACL, Version: -1})
+	return toErrno(err)
+}
