@@ -407,6 +407,22 @@ func TestCLIWatchCommand(t *testing.T) {
 	if readFile(filepath.Join(dir, "bad")) == nil {
 		t.Error("two runs at once")
 	}
+
+	// Changes made while the connection is down send no events, so a
+	// reconnection (here to the restarted server, within the session)
+	// brings one more run.
+	before := len(lines)
+	if err := srv.Restart(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a run after the reconnection", func() error {
+		b, _ := os.ReadFile(filepath.Join(dir, "runs"))
+		if n := len(strings.Fields(string(b))); n <= before {
+			return fmt.Errorf("%d runs", n)
+		}
+		return nil
+	})
+
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t, 20*time.Second); code != 0 {
 		t.Errorf("zkfs watch exited %d on SIGTERM, want 0: %s", code, p.out)

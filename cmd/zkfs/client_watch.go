@@ -84,9 +84,10 @@ are not reported.
 
 With "-- COMMAND [ARGS...]", zkfs prints no events: it runs COMMAND once
 the watches are set, and again after each change, never two at once;
-changes that arrive while COMMAND runs lead to one more run after it. A
-failing COMMAND is reported on standard error and run again at the next
-change. SIGINT, SIGTERM or SIGHUP is passed on to a running COMMAND; zkfs
+changes that arrive while COMMAND runs lead to one more run after it, and
+so does a reconnection, since changes made while the connection was down
+sent no events. A failing COMMAND is reported on standard error and run
+again at the next change. SIGINT, SIGTERM or SIGHUP is passed on to a running COMMAND; zkfs
 then exits 0 once it has ended. zkfs exits 125 if the session expires, 126
 or 127 if COMMAND cannot be run.`,
 	minArgs: 1, maxArgs: 1 << 20,
@@ -238,6 +239,10 @@ func watchAndRun(o *clientOptions, paths []string, mode wire.AddWatchMode) error
 					fmt.Fprintf(os.Stderr, "zkfs watch: %s exited with status %d\n", o.command[0], st)
 				}
 				cmd, done = nil, nil
+			case <-c.Reconnects():
+				// Changes made while the connection was down sent no
+				// events: one more run sees them.
+				pending = true
 			case _, ok := <-events:
 				if !ok {
 					lostErr = &exitStatus{code: exitFailed, msg: "session expired"}
