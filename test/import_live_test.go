@@ -83,7 +83,7 @@ func TestImportZooKeeperFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(zkfsBin, "import", "zookeeper", "--from", z.addr, "--path", "/data", "--follow",
+	cmd := exec.Command(zkfsBin, "import", "zookeeper", "--from", z.addr, "--path", "/data", "--follow", "--resync", "500ms",
 		"--zk-auth", "digest:alice:secret", "-server", srv.Addr(), "--auth", "digest:super:secret")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -154,6 +154,9 @@ func TestImportZooKeeperFollow(t *testing.T) {
 	_, err = src.Set("/data/app/binary", []byte("now"), -1)
 	steps = append(steps, err)
 	_, err = eph.Create("/data/queue/eph-", nil, zk.FlagEphemeralSequential, open)
+	steps = append(steps, err)
+	// An ACL change alone comes with the next --resync pass.
+	_, err = src.SetACL("/data/app/empty", zk.WorldACL(zk.PermRead|zk.PermAdmin), -1)
 	steps = append(steps, err)
 	_, err = src.Multi(&zk.CreateRequest{Path: "/data/m1", Data: []byte("1"), Acl: open},
 		&zk.CreateRequest{Path: "/data/m1/m2", Acl: zk.DigestACL(zk.PermAll, "alice", "secret")},

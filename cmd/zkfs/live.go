@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/spf13/pflag"
@@ -26,6 +27,7 @@ type liveOptions struct {
 	remoteAuth []string
 	root       string
 	follow     bool
+	resync     time.Duration
 	zkfs       clientOptions
 }
 
@@ -33,6 +35,7 @@ func liveFlags(fs *pflag.FlagSet, o *liveOptions) {
 	fs.StringArrayVar(&o.remoteAuth, "zk-auth", nil, "authenticate to the Apache ZooKeeper side as `scheme:credentials` (repeatable); it must read, or write, every node copied")
 	fs.StringVar(&o.root, "path", "/", "the subtree to copy; /zookeeper is never copied")
 	fs.BoolVar(&o.follow, "follow", false, "after the copy, keep the destination in step through a persistent recursive watch (ZooKeeper 3.6+) until interrupted")
+	fs.DurationVar(&o.resync, "resync", 0, "with --follow, also compare the whole subtree this often, which brings ACL changes (they fire no watch); 0: only after a reconnection")
 	fs.StringVar(&o.zkfs.server, "server", defaultServer, "comma-separated host:port list of the zkfs servers")
 	fs.StringArrayVar(&o.zkfs.auth, "auth", nil, "authenticate to zkfs as `scheme:credentials` (repeatable; visible in ps: prefer --auth-file or ZKFS_AUTH)")
 	fs.StringVar(&o.zkfs.authFile, "auth-file", "", "`file` of scheme:credentials lines to authenticate to zkfs with (mode 0600)")
@@ -67,7 +70,7 @@ func runLive(name string, o liveOptions, export bool) int {
 		return fail(err)
 	}
 	defer zc.Close()
-	m := &mirror{src: rc, dst: zc, root: o.root, progress: func(s string) { fmt.Println(s) }}
+	m := &mirror{src: rc, dst: zc, root: o.root, resync: o.resync, progress: func(s string) { fmt.Println(s) }}
 	if export {
 		m.src, m.dst = zc, rc
 	}

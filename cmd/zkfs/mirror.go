@@ -27,6 +27,8 @@ import (
 type mirror struct {
 	src, dst *zk.Conn
 	root     string
+	// resync, when positive, runs a full pass this often while following.
+	resync time.Duration
 	// progress, when set, receives a line per pass.
 	progress func(string)
 
@@ -346,11 +348,19 @@ func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
 	if err := retry(pass()); err != nil {
 		return err
 	}
+	var tick <-chan time.Time
+	if m.resync > 0 {
+		t := time.NewTicker(m.resync)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		var err error
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick:
+			err = pass()
 		case <-w.Reconnects():
 			err = pass()
 		case ev, ok := <-w.Events():
