@@ -19,13 +19,13 @@ const (
 // contentRef is one side of a rename: a file znode, or a directory's data
 // when the name is @data.
 type contentRef struct {
-	path    string // the znode whose data moves
-	isData  bool   // the name is @data: path is the directory
-	exists  bool
-	kind    tree.Kind
-	stat    tree.Stat
-	data    []byte
-	acl     []tree.ACL
+	path   string // the znode whose data moves
+	isData bool   // the name is @data: path is the directory
+	exists bool
+	kind   tree.Kind
+	stat   tree.Stat
+	data   []byte
+	acl    []tree.ACL
 	// ttl and container describe the node's lifetime, with
 	// stat.EphemeralOwner for ephemeral nodes.
 	ttl       int64
