@@ -106,7 +106,7 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 		if errno != 0 || reserved(name) {
 			return
 		}
-		cp := joinPath(p, name)
+		cp := tree.Join(p, name)
 		if tree.ValidatePath(cp) != nil {
 			childErr = tree.ErrNoNode
 			return
@@ -133,7 +133,7 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 		w.czxid.Store(self.stat.Czxid)
 		return d.NewInode(ctx, w, fs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(self.stat.Czxid, p, roleWatch)}), 0
 	}
-	cp := joinPath(p, name)
+	cp := tree.Join(p, name)
 	if childErr != nil {
 		if errors.Is(childErr, tree.ErrNoNode) {
 			if f := m.pendingFile(cp); f != nil {
@@ -182,7 +182,7 @@ func (d *Dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		}
 		kids, _, _ := t.Children(p)
 		for _, k := range kids {
-			cp := joinPath(p, k)
+			cp := tree.Join(p, k)
 			if reserved(k) || len(k) > fuseNameMax {
 				hiddenKids = append(hiddenKids, cp)
 				continue
@@ -224,7 +224,7 @@ func childName(dir, name string) (string, syscall.Errno) {
 	if len(name) > fuseNameMax {
 		return "", syscall.ENAMETOOLONG // it could not be listed
 	}
-	p := joinPath(dir, name)
+	p := tree.Join(dir, name)
 	if err := tree.ValidatePath(p); err != nil {
 		return "", syscall.EINVAL
 	}
@@ -274,7 +274,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 		}
 		mayCreate = t.CheckPerm(p, tree.PermCreate, m.identity) == nil
 		if !reserved(name) {
-			existing, exErr = m.readInfo(t, joinPath(p, name), false)
+			existing, exErr = m.readInfo(t, tree.Join(p, name), false)
 		}
 	})
 	if errno != 0 {
@@ -364,7 +364,7 @@ func (d *Dir) Unlink(ctx context.Context, name string) syscall.Errno {
 		d.setHideData(p, true)
 		return 0
 	}
-	cp := joinPath(p, name)
+	cp := tree.Join(p, name)
 	if m.cancelPending(cp) {
 		return 0
 	}
@@ -390,7 +390,7 @@ func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if reserved(name) {
 		return syscall.ENOTDIR
 	}
-	cp := joinPath(d.zpath(), name)
+	cp := tree.Join(d.zpath(), name)
 	var kind tree.Kind
 	var err error
 	m.rep.Read(func(t *tree.Tree) { kind, err = t.Kind(cp) })

@@ -145,21 +145,7 @@ func TestParseAuth(t *testing.T) {
 	}
 }
 
-func TestPaths(t *testing.T) {
-	tests := []struct{ path, dir, name string }{
-		{"/a", "/", "a"},
-		{"/a/b", "/a", "b"},
-		{"/a/b/@data", "/a/b", "@data"},
-	}
-	for _, tt := range tests {
-		dir, name := splitPath(tt.path)
-		if dir != tt.dir || name != tt.name {
-			t.Errorf("splitPath(%q) = %q, %q", tt.path, dir, name)
-		}
-		if got := joinPath(dir, name); got != tt.path {
-			t.Errorf("joinPath(%q, %q) = %q", dir, name, got)
-		}
-	}
+func TestUnescapeMountPath(t *testing.T) {
 	if got := unescapeMountPath(`/tmp/with\040space`); got != "/tmp/with space" {
 		t.Errorf("unescapeMountPath = %q", got)
 	}

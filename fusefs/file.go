@@ -51,7 +51,7 @@ func newFile(m *Mount, czxid int64) *File {
 // onto @data or @data onto a file name.
 func (f *File) targetPath() (string, tree.Kind) {
 	p := f.zpath()
-	dir, name := splitPath(p)
+	dir, name := tree.Split(p)
 	if name == dataName {
 		return dir, tree.KindDir
 	}
@@ -494,7 +494,7 @@ func (f *File) removePending(h *handle) {
 // znode, the one every lookup of the name gives.
 func (f *File) stableIno() bool {
 	p := f.zpath()
-	dir, name := splitPath(p)
+	dir, name := tree.Split(p)
 	want := inoOf(f.czxid.Load(), p, roleFile)
 	if name == dataName {
 		want = inoOf(f.czxid.Load(), dir, roleData)

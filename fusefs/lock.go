@@ -173,7 +173,7 @@ func (lt *lockTable) release(l *heldLock) {
 	if l.session != lt.m.session.Load() {
 		return // gone with its session
 	}
-	_, err := lt.m.propose(tree.Delete{Path: joinPath(l.dir, l.node), Version: -1})
+	_, err := lt.m.propose(tree.Delete{Path: tree.Join(l.dir, l.node), Version: -1})
 	if err != nil && !errors.Is(err, tree.ErrNoNode) {
 		lt.m.log.Warn("releasing a lock", "lock", l.dir, "err", err)
 	}
@@ -332,14 +332,14 @@ func (lt *lockTable) lock(ctx context.Context, dir string, owner, ino uint64, sh
 			return toErrno(err)
 		}
 		session := lt.m.session.Load()
-		res, err := lt.m.propose(tree.Create{Path: joinPath(dir, prefix), Data: data, ACL: tree.OpenACL, Mode: tree.ModeEphemeralSequential})
+		res, err := lt.m.propose(tree.Create{Path: tree.Join(dir, prefix), Data: data, ACL: tree.OpenACL, Mode: tree.ModeEphemeralSequential})
 		if errors.Is(err, tree.ErrNoNode) && attempt < 10 {
 			continue // the container was reaped meanwhile
 		}
 		if err != nil {
 			return toErrno(err)
 		}
-		_, node := splitPath(res.Path)
+		_, node := tree.Split(res.Path)
 		l := &heldLock{dir: dir, node: node, shared: shared, owner: owner, ino: ino, flock: flock, session: session}
 		errno, again := lt.await(ctx, l, wait)
 		if again {
@@ -359,7 +359,7 @@ func (lt *lockTable) lock(ctx context.Context, dir string, owner, ino uint64, sh
 // await waits until the contender l holds its lock. again reports that the
 // contender vanished (its session expired) and must be made anew.
 func (lt *lockTable) await(ctx context.Context, l *heldLock, wait bool) (errno syscall.Errno, again bool) {
-	self := joinPath(l.dir, l.node)
+	self := tree.Join(l.dir, l.node)
 	for {
 		// Subscribe before reading, so that no deletion falls between.
 		selfGone, unsubSelf := lt.subscribe(self)
@@ -385,7 +385,7 @@ func (lt *lockTable) await(ctx context.Context, l *heldLock, wait bool) (errno s
 			unsubSelf()
 			return syscall.EAGAIN, false
 		}
-		predPath := joinPath(l.dir, pred)
+		predPath := tree.Join(l.dir, pred)
 		predGone, unsubPred := lt.subscribe(predPath)
 		var predExists bool
 		lt.m.rep.Read(func(t *tree.Tree) { _, err := t.Stat(predPath); predExists = err == nil })

@@ -99,21 +99,6 @@ func (n *node) zpath() string {
 	return "/" + strings.Join(segs, "/")
 }
 
-func joinPath(dir, name string) string {
-	if dir == "/" {
-		return "/" + name
-	}
-	return dir + "/" + name
-}
-
-func splitPath(p string) (dir, name string) {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/", p[i+1:]
-	}
-	return p[:i], p[i+1:]
-}
-
 // info is one consistent read of a znode, with what the mount derives from
 // it.
 type info struct {
@@ -143,7 +128,7 @@ func (m *Mount) readInfo(t *tree.Tree, path string, countSubdirs bool) (info, er
 	if countSubdirs && st.NumChildren > 0 {
 		kids, _, _ := t.Children(path)
 		for _, c := range kids {
-			if ck, err := t.Kind(joinPath(path, c)); err == nil && ck == tree.KindDir && !reserved(c) {
+			if ck, err := t.Kind(tree.Join(path, c)); err == nil && ck == tree.KindDir && !reserved(c) {
 				in.subdirs++
 			}
 		}

@@ -163,7 +163,7 @@ func (m *Mount) inodeAt(path string) *fs.Inode {
 
 // invalidate tells the kernel what one event made stale.
 func (m *Mount) invalidate(ev tree.Event) {
-	dir, name := splitPath(ev.Path)
+	dir, name := tree.Split(ev.Path)
 	if ev.Path != "/" && reserved(name) {
 		return // hidden from the mount
 	}
@@ -219,7 +219,7 @@ func (m *Mount) invalidate(ev tree.Event) {
 // invalidateEntry drops the kernel's entry for a path, so that the next
 // lookup builds a fresh inode.
 func (m *Mount) invalidateEntry(path string) {
-	dir, name := splitPath(path)
+	dir, name := tree.Split(path)
 	if parent := m.inodeAt(dir); parent != nil {
 		parent.NotifyEntry(name)
 	}

@@ -26,7 +26,7 @@ type Watch struct {
 }
 
 func (w *Watch) dirPath() string {
-	dir, _ := splitPath(w.zpath())
+	dir, _ := tree.Split(w.zpath())
 	return dir
 }
 
@@ -148,7 +148,7 @@ func (h *watchHub) deliver(a replication.Applied) {
 	for _, ev := range events {
 		targets := []string{ev.Path}
 		if ev.Path != "/" {
-			dir, _ := splitPath(ev.Path)
+			dir, _ := tree.Split(ev.Path)
 			targets = append(targets, dir)
 		}
 		var line []byte
@@ -182,7 +182,7 @@ func (h *watchHub) restoreEvents(before, after *tree.Tree) []tree.Event {
 		for _, t := range []*tree.Tree{before, after} {
 			kids, _, _ := t.Children(dir)
 			for _, k := range kids {
-				paths[joinPath(dir, k)] = struct{}{}
+				paths[tree.Join(dir, k)] = struct{}{}
 			}
 		}
 	}

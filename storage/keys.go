@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"zkfs/tree"
 )
 
 // This file owns the whole key layout of the database. Every key starts with
@@ -84,16 +86,12 @@ func decodeSessionKey(k []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(k[1:])), nil
 }
 
-// checkPath accepts the absolute, normalised paths the tree produces. Only
-// what the key encoding depends on is checked here (the tree validates the
-// rest): a 0x00 inside a path would make the parent/child split ambiguous,
-// and empty components or a trailing slash would give one node two keys.
+// checkPath accepts the paths the tree accepts (tree.ValidatePath). The key
+// encoding depends on part of that rule: a 0x00 inside a path would make the
+// parent/child split ambiguous, and empty components or a trailing slash
+// would give one node two keys.
 func checkPath(path string) error {
-	if path == "/" {
-		return nil
-	}
-	if path == "" || path[0] != '/' || path[len(path)-1] == '/' ||
-		strings.Contains(path, "//") || strings.IndexByte(path, 0) >= 0 {
+	if err := tree.ValidatePath(path); err != nil {
 		return fmt.Errorf("%w: %q", ErrBadPath, path)
 	}
 	return nil
@@ -113,11 +111,7 @@ func nodeKey(path string) ([]byte, error) {
 	if path == "/" {
 		return []byte{prefixNode}, nil
 	}
-	i := strings.LastIndexByte(path, '/')
-	parent, name := path[:i], path[i+1:]
-	if parent == "" {
-		parent = "/"
-	}
+	parent, name := tree.Split(path)
 	k := make([]byte, 0, 1+len(parent)+1+len(name))
 	k = append(k, prefixNode)
 	k = append(k, parent...)

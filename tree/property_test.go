@@ -23,7 +23,7 @@ func checkInvariants(t *testing.T, tr *Tree) {
 		}
 		refs[n.acl]++
 		if path != "/" {
-			p := tr.nodes[parentOf(path)]
+			p := tr.nodes[Parent(path)]
 			if p == nil {
 				t.Fatalf("%q: parent missing", path)
 			}

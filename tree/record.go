@@ -169,7 +169,7 @@ func (l *Loader) Add(r Record) error {
 		if r.Path == "/" {
 			return nil
 		}
-		pp := parentOf(r.Path)
+		pp := Parent(r.Path)
 		parent := l.last
 		if parent == nil || parent.path != pp {
 			// A parent whose record counts no children is linked by
@@ -274,7 +274,7 @@ func (l *Loader) Finish(lastZxid int64) (*Tree, error) {
 	slices.SortFunc(l.orphans, byPath)
 	var missing *node
 	for _, n := range l.orphans {
-		parent := t.nodes[parentOf(n.path)]
+		parent := t.nodes[Parent(n.path)]
 		if parent == nil {
 			if missing == nil {
 				missing = n

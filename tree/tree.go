@@ -109,7 +109,7 @@ func (n *node) removeChild(c *node) {
 
 // parent returns the parent of a node other than the root.
 func (t *Tree) parent(n *node) *node {
-	return t.nodes[parentOf(n.path)]
+	return t.nodes[Parent(n.path)]
 }
 
 // meta is the part of a node that a rolled-back multi restores by copy.
@@ -248,7 +248,7 @@ func (t *Tree) Children(path string) ([]string, Stat, error) {
 	}
 	names := make([]string, n.numChildren())
 	for i, k := range n.children() {
-		names[i] = nameOf(k.path)
+		names[i] = Name(k.path)
 	}
 	sort.Strings(names)
 	return names, n.stat(), nil

@@ -115,7 +115,7 @@ func (t *watchTable) collect(path string, typ EventType, into map[*conn]struct{}
 		return
 	}
 	for p := path; p != "/"; {
-		p = parentPath(p)
+		p = tree.Parent(p)
 		for c, m := range t.byPath[p] {
 			if m&modeRecursive != 0 {
 				into[c] = struct{}{}
@@ -426,13 +426,4 @@ func sessionsOf(ws map[*conn]watchMode) []int64 {
 
 func eventFrame(typ EventType, path string) []byte {
 	return AppendFrame(nil, &ReplyHeader{Xid: XidNotification, Zxid: -1}, &WatcherEvent{Type: typ, State: StateSyncConnected, Path: path})
-}
-
-// parentPath returns the parent of a path other than "/".
-func parentPath(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
 }

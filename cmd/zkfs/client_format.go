@@ -1,14 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 
 	"github.com/go-zookeeper/zk"
+
+	"zkfs/tree"
 )
 
 // javaDate is the layout of Java's Date.toString, which zkCli.sh uses for
@@ -107,52 +109,21 @@ func parsePerms(s string) (int32, error) {
 	return perms, nil
 }
 
-// validatePath applies ZooKeeper's client-side path rules, with the messages
-// zkCli.sh prints, so that a bad path is a usage error caught before any
-// connection is made. A sequential create may end in "/": the server appends
-// the sequence number.
+// validatePath applies ZooKeeper's client-side path rules (tree's), with the
+// messages zkCli.sh prints, so that a bad path is a usage error caught before
+// any connection is made. A sequential create may end in "/": the server
+// appends the sequence number.
 func validatePath(path string, sequential bool) error {
+	checked := path
 	if sequential {
-		path += "1"
+		checked += "1"
 	}
-	if path == "" {
-		return usagef("Path length must be > 0")
-	}
-	if path[0] != '/' {
-		return usagef("Path must start with / character")
-	}
-	if len(path) == 1 {
-		return nil
-	}
-	if path[len(path)-1] == '/' {
-		return usagef("Path must not end with / character")
-	}
-	// ZooKeeper checks UTF-16 code units, so positions count them, and a
-	// character outside the Basic Multilingual Plane, a surrogate pair in
-	// Java, is refused like the surrogates themselves.
-	r := utf16.Encode([]rune(path))
-	bad := func(i int, why string) error {
-		return usagef("Invalid path string \"%s\" caused by %s @%d", path, why, i)
-	}
-	for i := 1; i < len(r); i++ {
-		c, last := r[i], r[i-1]
-		switch {
-		case c == 0:
-			return bad(i, "null character not allowed")
-		case c == '/' && last == '/':
-			return bad(i, "empty node name specified")
-		case c == '.' && last == '.':
-			if r[i-2] == '/' && (i+1 == len(r) || r[i+1] == '/') {
-				return bad(i, "relative paths not allowed")
-			}
-		case c == '.':
-			if last == '/' && (i+1 == len(r) || r[i+1] == '/') {
-				return bad(i, "relative paths not allowed")
-			}
-		case c > 0 && c <= 0x1f, c >= 0x7f && c <= 0x9f,
-			c >= 0xd800 && c <= 0xf8ff, c >= 0xfff0:
-			return bad(i, "invalid character")
+	var pe *tree.PathError
+	if err := tree.ValidatePath(checked); errors.As(err, &pe) {
+		if pe.Index < 0 {
+			return usagef("%s", pe.Reason)
 		}
+		return usagef("Invalid path string \"%s\" caused by %s @%d", checked, pe.Reason, pe.Index)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/spf13/pflag"
 
+	"zkfs/tree"
 	"zkfs/zkclient"
 )
 
@@ -118,17 +119,10 @@ func listTree(c *zk.Conn, root string, watch bool) ([]string, []<-chan zk.Event,
 		}
 		sort.Strings(children)
 		for _, name := range children {
-			paths = append(paths, joinPath(p, name))
+			paths = append(paths, tree.Join(p, name))
 		}
 	}
 	return paths, watches, nil
-}
-
-func joinPath(parent, name string) string {
-	if parent == "/" {
-		return "/" + name
-	}
-	return parent + "/" + name
 }
 
 var getCommand = &command{
