@@ -1,8 +1,6 @@
 package fusefs
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -31,18 +29,9 @@ func ParseAuth(s string) (tree.Identity, error) {
 		if !ok || user == "" {
 			return tree.Identity{}, fmt.Errorf("--mount-auth: digest credentials must be user:password")
 		}
-		id.IDs = append(id.IDs, tree.ID{Scheme: "digest", ID: DigestID(cred)})
+		id.IDs = append(id.IDs, tree.ID{Scheme: "digest", ID: tree.DigestID(cred)})
 	default:
 		return tree.Identity{}, fmt.Errorf("--mount-auth: unsupported scheme %q (only digest)", scheme)
 	}
 	return id, nil
-}
-
-// DigestID returns the digest ACL id for user:password, as ZooKeeper's
-// DigestAuthenticationProvider.generateDigest computes it:
-// user:base64(sha1(user:password)).
-func DigestID(userPassword string) string {
-	user, _, _ := strings.Cut(userPassword, ":")
-	sum := sha1.Sum([]byte(userPassword))
-	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
 }

@@ -1,6 +1,8 @@
 package tree
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"strconv"
 	"strings"
 )
@@ -75,6 +77,16 @@ func authenticatedScheme(scheme string) bool {
 		return false
 	}
 	return true
+}
+
+// DigestID returns the digest ACL id of the credentials "user:password", as
+// ZooKeeper's DigestAuthenticationProvider.generateDigest computes it: the
+// user name, a colon, and the base64 SHA-1 of the whole string. A string
+// without a colon is hashed whole, as ZooKeeper does.
+func DigestID(userPassword string) string {
+	user, _, _ := strings.Cut(userPassword, ":")
+	sum := sha1.Sum([]byte(userPassword))
+	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // validDigestID mirrors DigestAuthenticationProvider.isValid: Java's

@@ -108,3 +108,18 @@ func TestX509ACL(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestID checks the digest ids against values computed by Python's
+// hashlib, an implementation independent of this one.
+func TestDigestID(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"bob:secret", "bob:fyVmFCwVbTJYrznoSu1koqYEYF0="},
+		{"nocolon", "nocolon:Ra+cHr2ZoHvBjtNArFGNGlVie4g="},
+		{"a:b:c", "a:cLzgnoJ6mP5qz3w+mwvPE2vDgu0="},
+	}
+	for _, tt := range tests {
+		if got := DigestID(tt.in); got != tt.want {
+			t.Errorf("DigestID(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

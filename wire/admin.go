@@ -59,7 +59,7 @@ func (s *Server) Identity(ip, digestCredentials string) tree.Identity {
 	if digestCredentials == "" {
 		return id
 	}
-	d := digestOf(digestCredentials)
+	d := tree.DigestID(digestCredentials)
 	if s.cfg.SuperDigest != "" && d == s.cfg.SuperDigest {
 		id.Super = true
 		id.IDs = append(id.IDs, tree.ID{Scheme: "super", ID: ""})

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"zkfs/tree"
 )
 
 // TestAdminCommandFollowsWhitelist checks that the admin commands answer
@@ -49,13 +51,13 @@ func TestAdminCommandFollowsWhitelist(t *testing.T) {
 // TestAdminIdentity checks the identity an admin request gets: its
 // address, a digest id, and super for the super digest's credentials.
 func TestAdminIdentity(t *testing.T) {
-	ts := startTestServer(t, func(c *ServerConfig) { c.SuperDigest = digestOf("super:secret") })
+	ts := startTestServer(t, func(c *ServerConfig) { c.SuperDigest = tree.DigestID("super:secret") })
 	id := ts.srv.Identity("10.0.0.9", "")
 	if id.Super || len(id.IDs) != 1 || id.IDs[0].Scheme != "ip" || id.IDs[0].ID != "10.0.0.9" {
 		t.Errorf("no credentials: %+v", id)
 	}
 	id = ts.srv.Identity("10.0.0.9", "alice:pw")
-	if id.Super || len(id.IDs) != 2 || id.IDs[1].ID != digestOf("alice:pw") {
+	if id.Super || len(id.IDs) != 2 || id.IDs[1].ID != tree.DigestID("alice:pw") {
 		t.Errorf("alice: %+v", id)
 	}
 	if id = ts.srv.Identity("10.0.0.9", "super:secret"); !id.Super {

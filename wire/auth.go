@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"strings"
 
 	"zkfs/tree"
@@ -21,7 +19,7 @@ func (c *conn) auth(s *slot, p *AuthPacket) readState {
 		// Any "user:password" is an identity; whether it grants anything
 		// is for the ACLs to say. Even a string without a colon is
 		// accepted, as ZooKeeper's DigestAuthenticationProvider does.
-		id := digestOf(string(p.Auth))
+		id := tree.DigestID(string(p.Auth))
 		if c.srv.cfg.SuperDigest != "" && id == c.srv.cfg.SuperDigest {
 			next.Super = true
 			next.IDs = addID(next.IDs, tree.ID{Scheme: "super", ID: ""})
@@ -47,15 +45,6 @@ func addID(ids []tree.ID, id tree.ID) []tree.ID {
 		}
 	}
 	return append(ids, id)
-}
-
-// digestOf is ZooKeeper's DigestAuthenticationProvider.generateDigest:
-// the user name, a colon, and the base64 SHA-1 of the whole
-// "user:password" string.
-func digestOf(userPassword string) string {
-	user, _, _ := strings.Cut(userPassword, ":")
-	sum := sha1.Sum([]byte(userPassword))
-	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // validDigestCredential checks the shape of a super digest: a user name,

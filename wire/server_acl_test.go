@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"zkfs/tree"
+
 	"github.com/go-zookeeper/zk"
 )
 
@@ -90,7 +92,7 @@ func TestACLRawReads(t *testing.T) {
 		t.Errorf("getACL without ADMIN: %+v", gr.ACL)
 	}
 	owner.mustCall(OpGetACL, &GetACLRequest{Path: "/m"}, &gr)
-	if gr.ACL[0].ID.ID != digestOf("bob:secret") {
+	if gr.ACL[0].ID.ID != tree.DigestID("bob:secret") {
 		t.Errorf("getACL with ADMIN: %+v", gr.ACL)
 	}
 	if _, err := anon.call(OpGetAllChildrenNumber, &GetAllChildrenNumberRequest{Path: "/m/k"}, nil); CodeOf(err) != CodeNoAuth {
