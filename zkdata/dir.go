@@ -3,7 +3,7 @@ package zkdata
 import (
 	"bytes"
 	"compress/gzip"
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/golang/snappy"
 )
 
 // Info describes what Load read.
@@ -184,7 +186,38 @@ func readSnapshot(path string) (*Tree, error) {
 			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 	case ".snappy":
-		return nil, errors.New("snappy-compressed snapshots are not supported; restart ZooKeeper with zookeeper.snapshot.compression.method=none (or gz) and let it write a new snapshot")
+		if b, err = unsnappy(b); err != nil {
+			return nil, err
+		}
 	}
 	return decodeSnapshot(b)
+}
+
+// snappyMagic starts the stream of snappy-java's SnappyOutputStream, which
+// ZooKeeper's snapshot.compression.method=snappy writes: the magic, a
+// version and a compatible version (both 1), then blocks, each a
+// big-endian length and a snappy block of at most 32 KiB uncompressed.
+const snappyMagic = "\x82SNAPPY\x00"
+
+func unsnappy(b []byte) ([]byte, error) {
+	if len(b) < 16 || string(b[:8]) != snappyMagic {
+		return nil, fmt.Errorf("%w: not a snappy-java stream", ErrCorrupt)
+	}
+	var out []byte
+	for rest := b[16:]; len(rest) > 0; {
+		if len(rest) < 4 {
+			return nil, fmt.Errorf("%w: snappy stream cut short", ErrCorrupt)
+		}
+		n := int64(binary.BigEndian.Uint32(rest))
+		if n > int64(len(rest)-4) {
+			return nil, fmt.Errorf("%w: snappy stream cut short", ErrCorrupt)
+		}
+		block, err := snappy.Decode(nil, rest[4:4+n])
+		if err != nil {
+			return nil, fmt.Errorf("%w: snappy block: %v", ErrCorrupt, err)
+		}
+		out = append(out, block...)
+		rest = rest[4+n:]
+	}
+	return out, nil
 }

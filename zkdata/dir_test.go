@@ -33,6 +33,42 @@ func render(n *Node) string {
 		owner, len(n.Data), n.NumChildren(), n.Pzxid, strings.Join(acl, ","))
 }
 
+// TestLoadCompressedSnapshots reads the directories the same server
+// wrote with snapshot.compression.method gz and snappy.
+func TestLoadCompressedSnapshots(t *testing.T) {
+	for _, name := range []string{"zk38-gz", "zk38-snappy"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("testdata", name)
+			snaps, err := listFiles(filepath.Join(dir, "version-2"), "snapshot")
+			if err != nil || len(snaps) < 2 {
+				t.Fatalf("%d snapshots, %v", len(snaps), err)
+			}
+			tr, info, err := Load(dir, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Snapshot != snaps[len(snaps)-1].path || info.Txns == 0 {
+				t.Errorf("read %s and %d transactions; want the newest snapshot and the log after it", info.Snapshot, info.Txns)
+			}
+			var got []string
+			tr.Walk(func(n *Node) error { got = append(got, render(n)); return nil })
+			want, err := os.ReadFile(filepath.Join("testdata", name+".want"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := strings.Join(got, "\n") + "\n"; g != string(want) {
+				t.Errorf("loaded tree differs from what ZooKeeper served:\n got:\n%s\nwant:\n%s", g, want)
+			}
+			// A damaged compressed snapshot is skipped like a plain one.
+			d := copyDir(t, dir)
+			flip(t, filepath.Join(d, "version-2", filepath.Base(info.Snapshot)), 40)
+			if _, info2, err := Load(d, ""); err != nil || len(info2.Skipped) != 1 {
+				t.Errorf("with the newest snapshot damaged: skipped %v, %v", info2.Skipped, err)
+			}
+		})
+	}
+}
+
 func TestLoadZooKeeper38(t *testing.T) {
 	tr, info, err := Load(zk38, "")
 	if err != nil {

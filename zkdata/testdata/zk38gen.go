@@ -9,6 +9,8 @@
 // keeps the files small.
 //
 //	go run zkdata/testdata/zk38gen.go
+//	ZK38GEN_COMPRESS=gz go run zkdata/testdata/zk38gen.go
+//	ZK38GEN_COMPRESS=snappy go run zkdata/testdata/zk38gen.go
 package main
 
 import (
@@ -27,7 +29,14 @@ import (
 )
 
 func main() {
-	out := filepath.Join("zkdata", "testdata", "zk38")
+	// ZK38GEN_COMPRESS=gz or snappy writes compressed snapshots into
+	// zk38-gz or zk38-snappy instead.
+	compress := os.Getenv("ZK38GEN_COMPRESS")
+	name := "zk38"
+	if compress != "" {
+		name += "-" + compress
+	}
+	out := filepath.Join("zkdata", "testdata", name)
 	tmp, err := os.MkdirTemp("", "zk38gen")
 	check(err)
 	defer os.RemoveAll(tmp)
@@ -37,6 +46,9 @@ func main() {
 	ln.Close()
 	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 		"admin.enableServer=false\nextendedTypesEnabled=true\nsnapCount=12\npreAllocSize=16\n", filepath.Join(tmp, "data"), port)
+	if compress != "" {
+		cfg += "snapshot.compression.method=" + compress + "\n"
+	}
 	check(os.WriteFile(filepath.Join(tmp, "zoo.cfg"), []byte(cfg), 0o644))
 	cmd := exec.Command("/usr/share/zookeeper/bin/zkServer.sh", "start-foreground", filepath.Join(tmp, "zoo.cfg"))
 	cmd.Env = append(os.Environ(), "JMXDISABLE=true")
@@ -177,7 +189,7 @@ func main() {
 		check(err)
 		check(os.WriteFile(filepath.Join(out, "version-2", f.Name()), b, 0o644))
 	}
-	check(os.WriteFile(filepath.Join("zkdata", "testdata", "zk38.want"), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	check(os.WriteFile(filepath.Join("zkdata", "testdata", name+".want"), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
 	fmt.Println("wrote", out, len(lines), "nodes")
 }
 
