@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"zkfs/tree"
-	"zkfs/xattr"
 )
 
 // A copy that carries a restrictive user.zk.acl must end with both the
@@ -37,7 +36,7 @@ type deferredACL struct {
 // deferACL defers an ACL set through setxattr if the rule above applies,
 // and reports whether it did.
 func (f *File) deferACL(ctx context.Context, value []byte) bool {
-	acl, err := xattr.ParseACL(strings.TrimSuffix(string(value), "\n"))
+	acl, err := tree.ParseACL(strings.TrimSuffix(string(value), "\n"))
 	if err != nil {
 		return false // the normal path reports it
 	}
@@ -126,7 +125,7 @@ func (m *Mount) removeACL(ctx context.Context, p string) syscall.Errno {
 	if err != nil {
 		return toErrno(err)
 	}
-	if xattr.FormatACL(acl) == xattr.FormatACL(tree.OpenACL) {
+	if tree.FormatACL(acl) == tree.FormatACL(tree.OpenACL) {
 		return 0
 	}
 	_, err = m.proposeAs(m.callerIdentity(ctx), tree.SetACL{Path: p, ACL: tree.OpenACL, Version: -1})

@@ -266,40 +266,32 @@ func result(r Result, okText string) string {
 	return okText
 }
 
-func parsePerms(p string) int32 {
-	var v int32
-	for _, c := range p {
-		v |= map[rune]int32{'r': PermRead, 'w': PermWrite, 'c': PermCreate, 'd': PermDelete, 'a': PermAdmin}[c]
-	}
-	return v
-}
-
+// formatPerms is FormatPerms with "-" for no permission, so that a
+// scenario's expected output has no empty fields.
 func formatPerms(v int32) string {
-	out := ""
-	for _, p := range []struct {
-		bit int32
-		c   string
-	}{{PermCreate, "c"}, {PermDelete, "d"}, {PermRead, "r"}, {PermWrite, "w"}, {PermAdmin, "a"}} {
-		if v&p.bit != 0 {
-			out += p.c
-		}
-	}
-	if out == "" {
+	if v == 0 {
 		return "-"
 	}
-	return out
+	return FormatPerms(v)
 }
 
+// parseACLText reads a scenario's ACL: zkCli.sh's syntax with "-" for no
+// permission, or "none".
 func parseACLText(s string) []ACL {
 	if s == "none" {
 		return []ACL{}
 	}
-	var out []ACL
-	for _, e := range strings.Split(s, ",") {
-		i, j := strings.Index(e, ":"), strings.LastIndex(e, ":")
-		out = append(out, ACL{Perms: parsePerms(e[j+1:]), ID: ID{Scheme: e[:i], ID: e[i+1 : j]}})
+	entries := strings.Split(s, ",")
+	for i, e := range entries {
+		if strings.HasSuffix(e, ":-") {
+			entries[i] = e[:len(e)-1]
+		}
 	}
-	return out
+	acl, err := ParseACL(strings.Join(entries, ","))
+	if err != nil {
+		panic("scenario: " + err.Error())
+	}
+	return acl
 }
 
 type scenarioOpts struct {

@@ -114,7 +114,7 @@ func Get(name string, n Node) ([]byte, error) {
 	case Stat:
 		v = FormatStat(s)
 	case ACL:
-		v = FormatACL(n.ACL)
+		v = tree.FormatACL(n.ACL)
 	case Kind:
 		v = FormatKind(n.Kind)
 	default:
@@ -137,7 +137,7 @@ type Change struct {
 func Set(name string, value []byte, n Node) (Change, error) {
 	switch name {
 	case ACL:
-		acl, err := ParseACL(string(value))
+		acl, err := parseACL(string(value))
 		if err != nil {
 			return Change{}, err
 		}
@@ -214,78 +214,18 @@ func ParseKind(s string) (tree.Kind, error) {
 	return 0, fmt.Errorf("%w: kind must be file or dir, not %q", ErrInvalid, s)
 }
 
-// permLetters are zkCli.sh's permission letters in its printing order.
-var permLetters = []struct {
-	c byte
-	p int32
-}{
-	{'c', tree.PermCreate},
-	{'d', tree.PermDelete},
-	{'r', tree.PermRead},
-	{'w', tree.PermWrite},
-	{'a', tree.PermAdmin},
-}
-
-// FormatPerms returns the permission letters of a mask, as "cdrwa".
-func FormatPerms(p int32) string {
-	var b []byte
-	for _, l := range permLetters {
-		if p&l.p != 0 {
-			b = append(b, l.c)
-		}
-	}
-	return string(b)
-}
-
-// FormatACL formats an ACL in zkCli.sh's setAcl syntax: entries
-// scheme:id:perms separated by commas.
-func FormatACL(acl []tree.ACL) string {
-	parts := make([]string, len(acl))
-	for i, a := range acl {
-		parts[i] = a.ID.Scheme + ":" + a.ID.ID + ":" + FormatPerms(a.Perms)
-	}
-	return strings.Join(parts, ",")
-}
-
-// ParseACL parses zkCli.sh's ACL syntax. The id sits between the first and
-// the last colon, because digest ids contain a colon themselves. Whether a
-// scheme and id are acceptable is the tree's decision, as for setAcl.
-func ParseACL(s string) ([]tree.ACL, error) {
+// parseACL reads an ACL value written with setfattr: zkCli.sh's syntax
+// (tree.ParseACL), with the newline echo adds.
+func parseACL(s string) ([]tree.ACL, error) {
 	s = strings.TrimSuffix(s, "\n")
 	if s == "" {
 		return nil, fmt.Errorf("%w: empty ACL", ErrInvalid)
 	}
-	var acl []tree.ACL
-	for _, e := range strings.Split(s, ",") {
-		first := strings.IndexByte(e, ':')
-		last := strings.LastIndexByte(e, ':')
-		if first < 0 || first == last {
-			return nil, fmt.Errorf("%w: ACL entry %q is not scheme:id:perms", ErrInvalid, e)
-		}
-		perms, err := parsePerms(e[last+1:])
-		if err != nil {
-			return nil, err
-		}
-		acl = append(acl, tree.ACL{Perms: perms, ID: tree.ID{Scheme: e[:first], ID: e[first+1 : last]}})
+	acl, err := tree.ParseACL(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return acl, nil
-}
-
-func parsePerms(s string) (int32, error) {
-	var p int32
-	for i := 0; i < len(s); i++ {
-		found := false
-		for _, l := range permLetters {
-			if s[i] == l.c {
-				p |= l.p
-				found = true
-			}
-		}
-		if !found {
-			return 0, fmt.Errorf("%w: unknown permission %q", ErrInvalid, s[i])
-		}
-	}
-	return p, nil
 }
 
 func equalACL(a, b []tree.ACL) bool {

@@ -128,36 +128,3 @@ func TestSet(t *testing.T) {
 		}
 	}
 }
-
-func TestACLRoundTrip(t *testing.T) {
-	tests := []string{
-		"world:anyone:cdrwa",
-		"digest:alice:HASH+/=:r,ip:10.0.0.0/8:cd,world:anyone:a",
-	}
-	for _, s := range tests {
-		acl, err := ParseACL(s)
-		if err != nil {
-			t.Fatalf("ParseACL(%q): %v", s, err)
-		}
-		if got := FormatACL(acl); got != s {
-			t.Errorf("FormatACL(ParseACL(%q)) = %q", s, got)
-		}
-	}
-}
-
-func TestFormatPermsOrder(t *testing.T) {
-	tests := []struct {
-		perms int32
-		want  string
-	}{
-		{tree.PermAll, "cdrwa"},
-		{tree.PermRead, "r"},
-		{tree.PermAdmin | tree.PermCreate, "ca"},
-		{0, ""},
-	}
-	for _, tt := range tests {
-		if got := FormatPerms(tt.perms); got != tt.want {
-			t.Errorf("FormatPerms(%d) = %q, want %q", tt.perms, got, tt.want)
-		}
-	}
-}

@@ -41,72 +41,31 @@ func writeList(w io.Writer, names []string) {
 	fmt.Fprintf(w, "[%s]\n", strings.Join(names, ", "))
 }
 
-// permLetters are the permission letters in the order zkCli.sh prints them.
-var permLetters = []struct {
-	letter byte
-	perm   int32
-}{
-	{'c', zk.PermCreate},
-	{'d', zk.PermDelete},
-	{'r', zk.PermRead},
-	{'w', zk.PermWrite},
-	{'a', zk.PermAdmin},
-}
-
-func permString(perms int32) string {
-	var b strings.Builder
-	for _, p := range permLetters {
-		if perms&p.perm != 0 {
-			b.WriteByte(p.letter)
-		}
-	}
-	return b.String()
-}
-
 // writeACL prints ACL entries as zkCli.sh's getAcl does.
 func writeACL(w io.Writer, acl []zk.ACL) {
 	for _, a := range acl {
-		fmt.Fprintf(w, "'%s,'%s\n: %s\n", a.Scheme, a.ID, permString(a.Perms))
+		fmt.Fprintf(w, "'%s,'%s\n: %s\n", a.Scheme, a.ID, tree.FormatPerms(a.Perms))
 	}
 }
 
-// parseACL reads zkCli.sh's ACL syntax: comma-separated scheme:id:perms
-// entries. The id is everything between the first and the last colon, so
-// digest ids (user:hash) and IPv6 addresses need no quoting. Unlike zkCli.sh,
-// which warns and drops unknown permission letters, an unknown letter is an
-// error: a typo must not silently grant less (or nothing).
+// parseACL reads zkCli.sh's ACL syntax (tree.ParseACL), with the messages
+// zkCli.sh prints, into go-zookeeper's ACL type.
 func parseACL(s string) ([]zk.ACL, error) {
-	var acl []zk.ACL
-	for _, entry := range strings.Split(s, ",") {
-		first := strings.IndexByte(entry, ':')
-		last := strings.LastIndexByte(entry, ':')
-		if first < 0 || first == last {
-			return nil, usagef("%s does not have the form scheme:id:perm", entry)
-		}
-		perms, err := parsePerms(entry[last+1:])
-		if err != nil {
-			return nil, err
-		}
-		acl = append(acl, zk.ACL{Scheme: entry[:first], ID: entry[first+1 : last], Perms: perms})
+	acl, err := tree.ParseACL(s)
+	var te *tree.ACLTextError
+	switch {
+	case errors.As(err, &te) && te.Letter != 0:
+		return nil, usagef("Unknown perm type: %c", te.Letter)
+	case errors.As(err, &te):
+		return nil, usagef("%s does not have the form scheme:id:perm", te.Entry)
+	case err != nil:
+		return nil, err
 	}
-	return acl, nil
-}
-
-func parsePerms(s string) (int32, error) {
-	var perms int32
-	for i := 0; i < len(s); i++ {
-		found := false
-		for _, p := range permLetters {
-			if s[i] == p.letter {
-				perms |= p.perm
-				found = true
-			}
-		}
-		if !found {
-			return 0, usagef("Unknown perm type: %c", s[i])
-		}
+	out := make([]zk.ACL, len(acl))
+	for i, a := range acl {
+		out[i] = zk.ACL{Scheme: a.ID.Scheme, ID: a.ID.ID, Perms: a.Perms}
 	}
-	return perms, nil
+	return out, nil
 }
 
 // validatePath applies ZooKeeper's client-side path rules (tree's), with the

@@ -79,16 +79,6 @@ func TestParseACL(t *testing.T) {
 	}
 }
 
-func TestPermStringOrder(t *testing.T) {
-	// zkCli.sh's order, whatever order the letters were given in.
-	for in, want := range map[string]string{"arwdc": "cdrwa", "wr": "rw", "rc": "cr", "a": "a", "": ""} {
-		p, err := parsePerms(in)
-		if err != nil || permString(p) != want {
-			t.Errorf("%q: got %q, %v; want %q", in, permString(p), err, want)
-		}
-	}
-}
-
 func TestWriteStat(t *testing.T) {
 	local := time.Local
 	time.Local = time.UTC
