@@ -10,41 +10,49 @@ import (
 	"zkfs/xattr"
 )
 
+// codeErrnos is the errno of each ZooKeeper code that the tree's errors
+// carry (tree.Code). The choices that the issue leaves open:
+// NoChildrenForEphemerals is EPERM (the parent exists and is not a file,
+// creating below it is just not allowed); BadArguments and InvalidACL are
+// EINVAL; a session that is gone is EIO.
+var codeErrnos = map[int32]syscall.Errno{
+	tree.CodeNoNode:                  syscall.ENOENT,
+	tree.CodeNodeExists:              syscall.EEXIST,
+	tree.CodeNotEmpty:                syscall.ENOTEMPTY,
+	tree.CodeNoAuth:                  syscall.EACCES,
+	tree.CodeBadVersion:              syscall.EAGAIN,
+	tree.CodeBadArguments:            syscall.EINVAL,
+	tree.CodeInvalidACL:              syscall.EINVAL,
+	tree.CodeNoChildrenForEphemerals: syscall.EPERM,
+	tree.CodeUnimplemented:           syscall.ENOSYS,
+	tree.CodeSessionExpired:          syscall.EIO,
+	tree.CodeRuntimeInconsistency:    syscall.EIO,
+}
+
 // toErrno maps an error from the tree, the replica or the xattr package to
 // the errno the mount returns. It is the only place that does so, and it
-// unwraps with errors.Is because go-fuse's own ToStatus does not.
-//
-// The choices that the issue leaves open: NoChildrenForEphemerals is EPERM
-// (the parent exists and is not a file, creating below it is just not
-// allowed); BadArguments and InvalidACL are EINVAL; a session that is gone
-// and every write whose outcome is unknown (timeout, no leader, shutdown)
-// is EIO; an interrupted wait is EINTR.
+// unwraps with errors.Is because go-fuse's own ToStatus does not. Every
+// write whose outcome is unknown (timeout, no leader, shutdown) is EIO; an
+// interrupted wait is EINTR.
 func toErrno(err error) syscall.Errno {
 	var errno syscall.Errno
-	switch {
-	case err == nil:
+	if err == nil {
 		return 0
-	case errors.As(err, &errno):
+	}
+	if errors.As(err, &errno) {
 		return errno
-	case errors.Is(err, tree.ErrNoNode):
-		return syscall.ENOENT
-	case errors.Is(err, tree.ErrNodeExists):
-		return syscall.EEXIST
-	case errors.Is(err, tree.ErrNotEmpty):
-		return syscall.ENOTEMPTY
-	case errors.Is(err, tree.ErrNoAuth):
-		return syscall.EACCES
-	case errors.Is(err, tree.ErrBadVersion):
-		return syscall.EAGAIN
-	case errors.Is(err, tree.ErrDataTooLarge):
+	}
+	// Oversized data refines BadArguments, which the mount can tell apart.
+	if errors.Is(err, tree.ErrDataTooLarge) {
 		return syscall.EFBIG
-	case errors.Is(err, tree.ErrInvalidPath), errors.Is(err, tree.ErrInvalidACL),
-		errors.Is(err, tree.ErrBadArguments):
-		return syscall.EINVAL
-	case errors.Is(err, tree.ErrNoChildrenForEphemerals):
-		return syscall.EPERM
-	case errors.Is(err, tree.ErrUnimplemented):
-		return syscall.ENOSYS
+	}
+	if code, ok := tree.Code(err); ok {
+		if e, ok := codeErrnos[code]; ok {
+			return e
+		}
+		return syscall.EIO
+	}
+	switch {
 	case errors.Is(err, xattr.ErrNoAttr):
 		return syscall.ENODATA
 	case errors.Is(err, xattr.ErrReadOnly):
@@ -55,10 +63,6 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EINTR
 	case errors.Is(err, replication.ErrReadOnly):
 		return syscall.EROFS
-	case errors.Is(err, replication.ErrTimeout), errors.Is(err, replication.ErrNotLeader),
-		errors.Is(err, replication.ErrClosed), errors.Is(err, tree.ErrSessionExpired),
-		errors.Is(err, tree.ErrRuntimeInconsistency), errors.Is(err, context.DeadlineExceeded):
-		return syscall.EIO
 	}
 	return syscall.EIO
 }

@@ -39,11 +39,11 @@ func TestBadACLsAndXattrs(t *testing.T) {
 	}
 	for _, b := range bad {
 		code := raw.call(wire.OpCreate, &wire.CreateRequest{Path: "/acl-new", Data: []byte("x"), ACL: b.acl})
-		if code != wire.CodeInvalidACL {
+		if code != tree.CodeInvalidACL {
 			t.Errorf("client port, create with %s: code %d (%s), want InvalidACL", b.name, code, wire.CodeMessage(code))
 		}
 		code2 := raw.call(wire.OpSetACL, &wire.SetACLRequest{Path: "/acl", ACL: b.acl, Version: -1})
-		if code2 != wire.CodeInvalidACL {
+		if code2 != tree.CodeInvalidACL {
 			t.Errorf("client port, setACL with %s: code %d (%s), want InvalidACL", b.name, code2, wire.CodeMessage(code2))
 		}
 		t.Logf("client port, create / setACL with %s: %s / %s", b.name, wire.CodeMessage(code), wire.CodeMessage(code2))

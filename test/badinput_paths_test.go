@@ -53,7 +53,7 @@ func TestBadPathsEverywhere(t *testing.T) {
 		// ZooKeeper 3.8 looks the parent up first: /p//x is NoNode there
 		// (tree/testdata/paths.txt), and so it is here.
 		code := raw.call(wire.OpCreate, &wire.CreateRequest{Path: bp.path, Data: []byte("x"), ACL: open})
-		if code != wire.CodeBadArguments && code != wire.CodeNoNode {
+		if code != tree.CodeBadArguments && code != tree.CodeNoNode {
 			t.Errorf("client port, create %s path %q: code %d, want BadArguments or NoNode", bp.name, bp.path, code)
 		} else {
 			t.Logf("client port, create %s path %q: %s", bp.name, bp.path, wire.CodeMessage(code))
@@ -63,7 +63,7 @@ func TestBadPathsEverywhere(t *testing.T) {
 			wire.OpDelete:  &wire.DeleteRequest{Path: bp.path, Version: -1},
 			wire.OpSetACL:  &wire.SetACLRequest{Path: bp.path, ACL: open, Version: -1},
 		} {
-			if code := raw.call(op, body); code != wire.CodeBadArguments && code != wire.CodeNoNode {
+			if code := raw.call(op, body); code != tree.CodeBadArguments && code != tree.CodeNoNode {
 				t.Errorf("client port, %v of %s path %q: code %d", op, bp.name, bp.path, code)
 			}
 		}

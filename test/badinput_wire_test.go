@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"zkfs/tree"
 	"zkfs/wire"
 )
 
@@ -85,12 +86,12 @@ func TestBadPacketsToAServer(t *testing.T) {
 	body = binary.BigEndian.AppendUint32(body, 5000) // a path longer than the packet
 	body = append(body, "/keep"...)
 	raw.write(frame(uint32(len(body)), body))
-	if h := raw.readHeader(); h.Xid != 7 || h.Err != wire.CodeMarshallingError {
+	if h := raw.readHeader(); h.Xid != 7 || h.Err != tree.CodeMarshallingError {
 		t.Errorf("a lying path length: %+v, want MarshallingError", h)
 	} else {
 		t.Logf("a lying path length after the handshake: MarshallingError")
 	}
-	if code := raw.call(wire.OpCode(999), &wire.SetDataRequest{Path: "/keep"}); code != wire.CodeUnimplemented {
+	if code := raw.call(wire.OpCode(999), &wire.SetDataRequest{Path: "/keep"}); code != tree.CodeUnimplemented {
 		t.Errorf("an unknown opcode: code %d, want Unimplemented", code)
 	} else {
 		t.Logf("opcode 999: Unimplemented")

@@ -94,7 +94,7 @@ func TestEnsembleSessionMoved(t *testing.T) {
 		}
 	}
 	old := dialWire(t, fs[0].Addr(), 0, nil, 0)
-	if code := old.create("/moved-before"); code != wire.CodeOK {
+	if code := old.create("/moved-before"); code != tree.CodeOK {
 		t.Fatalf("create through the first connection: code %d", code)
 	}
 	moved := dialWire(t, fs[1].Addr(), old.SessionID, old.Passwd, old.zxid)
@@ -103,11 +103,11 @@ func TestEnsembleSessionMoved(t *testing.T) {
 	}
 	// The new connection's first write reaches the leader behind its
 	// claim, on the same stream; the old one's after that is refused.
-	if code := moved.create("/moved-after"); code != wire.CodeOK {
+	if code := moved.create("/moved-after"); code != tree.CodeOK {
 		t.Errorf("create through the new connection: code %d", code)
 	}
-	if code := old.create("/moved-lost"); code != wire.CodeSessionMoved {
-		t.Errorf("create through the old connection after the move: code %d, want SessionMoved (%d)", code, wire.CodeSessionMoved)
+	if code := old.create("/moved-lost"); code != tree.CodeSessionMoved {
+		t.Errorf("create through the old connection after the move: code %d, want SessionMoved (%d)", code, tree.CodeSessionMoved)
 	}
 	c := connect(t, leader.Addr(), 10*time.Second)
 	if _, err := c.Sync("/"); err != nil {

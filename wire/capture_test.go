@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"zkfs/tree"
 )
 
 // capturedPacket is one line of testdata/capture-zk-3.8.0.txt.
@@ -116,7 +118,7 @@ func decodeCapture(t *testing.T, pkts []capturedPacket) []decodedPacket {
 			}
 			delete(cs.pending, dp.reply.Xid)
 			dp.op = op
-			if dp.reply.Err != CodeOK {
+			if dp.reply.Err != tree.CodeOK {
 				if len(rest) != 0 {
 					t.Errorf("line %d: %v error reply %d has a %d-byte body", p.line, op, dp.reply.Err, len(rest))
 				}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"zkfs/tree"
 )
 
 func TestDecodeRequestTypes(t *testing.T) {
@@ -88,11 +90,11 @@ func TestDecodeRequestErrors(t *testing.T) {
 	// The server answers an unknown opcode with Unimplemented and a bad body
 	// with MarshallingError.
 	_, err := DecodeRequest(55, nil)
-	if got := CodeOf(err); got != CodeUnimplemented {
+	if got := CodeOf(err); got != tree.CodeUnimplemented {
 		t.Errorf("CodeOf(unknown opcode) = %d", got)
 	}
 	_, err = DecodeRequest(OpGetData, nil)
-	if got := CodeOf(err); got != CodeMarshallingError {
+	if got := CodeOf(err); got != tree.CodeMarshallingError {
 		t.Errorf("CodeOf(malformed) = %d", got)
 	}
 }

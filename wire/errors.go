@@ -8,43 +8,6 @@ import (
 	"zkfs/tree"
 )
 
-// ZooKeeper's error codes, as in KeeperException.Code (3.8). They travel in
-// ReplyHeader.Err and in multi results.
-const (
-	CodeOK                       int32 = 0
-	CodeSystemError              int32 = -1
-	CodeRuntimeInconsistency     int32 = -2
-	CodeDataInconsistency        int32 = -3
-	CodeConnectionLoss           int32 = -4
-	CodeMarshallingError         int32 = -5
-	CodeUnimplemented            int32 = -6
-	CodeOperationTimeout         int32 = -7
-	CodeBadArguments             int32 = -8
-	CodeUnknownSession           int32 = -12
-	CodeNewConfigNoQuorum        int32 = -13
-	CodeReconfigInProgress       int32 = -14
-	CodeAPIError                 int32 = -100
-	CodeNoNode                   int32 = -101
-	CodeNoAuth                   int32 = -102
-	CodeBadVersion               int32 = -103
-	CodeNoChildrenForEphemerals  int32 = -108
-	CodeNodeExists               int32 = -110
-	CodeNotEmpty                 int32 = -111
-	CodeSessionExpired           int32 = -112
-	CodeInvalidCallback          int32 = -113
-	CodeInvalidACL               int32 = -114
-	CodeAuthFailed               int32 = -115
-	CodeSessionMoved             int32 = -118
-	CodeNotReadOnly              int32 = -119
-	CodeEphemeralOnLocalSession  int32 = -120
-	CodeNoWatcher                int32 = -121
-	CodeRequestTimeout           int32 = -122
-	CodeReconfigDisabled         int32 = -123
-	CodeSessionClosedRequireSASL int32 = -124
-	CodeQuotaExceeded            int32 = -125
-	CodeThrottled                int32 = -127
-)
-
 // Sentinels for the codes the tree has no error for: conditions of sessions,
 // connections and the cluster that the server, not the tree, detects.
 var (
@@ -105,47 +68,34 @@ func (e *CodeError) Error() string {
 	return "wire: error code " + strconv.Itoa(int(e.Code)) + " (" + CodeMessage(e.Code) + ")"
 }
 
-// codes is the one mapping between errors and codes. CodeOf takes the first
-// entry that matches with errors.Is, so refinements (tree.ErrInvalidPath
-// wraps tree.ErrBadArguments) need no entry of their own; ErrorOf takes the
-// first entry with the code, so the tree's sentinels come first.
+// codes maps this package's errors to codes; the tree maps its own
+// (tree.Code), and CodeOf and ErrorOf ask it first, so that a code the tree
+// has an error for comes back as the tree's sentinel.
 var codes = []struct {
 	err  error
 	code int32
 }{
-	{tree.ErrNoNode, CodeNoNode},
-	{tree.ErrNodeExists, CodeNodeExists},
-	{tree.ErrNotEmpty, CodeNotEmpty},
-	{tree.ErrBadVersion, CodeBadVersion},
-	{tree.ErrNoChildrenForEphemerals, CodeNoChildrenForEphemerals},
-	{tree.ErrBadArguments, CodeBadArguments},
-	{tree.ErrInvalidACL, CodeInvalidACL},
-	{tree.ErrNoAuth, CodeNoAuth},
-	{tree.ErrSessionExpired, CodeSessionExpired},
-	{tree.ErrRuntimeInconsistency, CodeRuntimeInconsistency},
-	{tree.ErrUnimplemented, CodeUnimplemented},
-
-	{ErrUnknownOpcode, CodeUnimplemented},
-	{ErrMalformed, CodeMarshallingError},
-	{ErrSystemError, CodeSystemError},
-	{ErrDataInconsistency, CodeDataInconsistency},
-	{ErrConnectionLoss, CodeConnectionLoss},
-	{ErrOperationTimeout, CodeOperationTimeout},
-	{ErrUnknownSession, CodeUnknownSession},
-	{ErrNewConfigNoQuorum, CodeNewConfigNoQuorum},
-	{ErrReconfigInProgress, CodeReconfigInProgress},
-	{ErrAPIError, CodeAPIError},
-	{ErrInvalidCallback, CodeInvalidCallback},
-	{ErrAuthFailed, CodeAuthFailed},
-	{ErrSessionMoved, CodeSessionMoved},
-	{ErrNotReadOnly, CodeNotReadOnly},
-	{ErrEphemeralOnLocalSession, CodeEphemeralOnLocalSession},
-	{ErrNoWatcher, CodeNoWatcher},
-	{ErrRequestTimeout, CodeRequestTimeout},
-	{ErrReconfigDisabled, CodeReconfigDisabled},
-	{ErrSessionClosedRequireSASL, CodeSessionClosedRequireSASL},
-	{ErrQuotaExceeded, CodeQuotaExceeded},
-	{ErrThrottled, CodeThrottled},
+	{ErrUnknownOpcode, tree.CodeUnimplemented},
+	{ErrMalformed, tree.CodeMarshallingError},
+	{ErrSystemError, tree.CodeSystemError},
+	{ErrDataInconsistency, tree.CodeDataInconsistency},
+	{ErrConnectionLoss, tree.CodeConnectionLoss},
+	{ErrOperationTimeout, tree.CodeOperationTimeout},
+	{ErrUnknownSession, tree.CodeUnknownSession},
+	{ErrNewConfigNoQuorum, tree.CodeNewConfigNoQuorum},
+	{ErrReconfigInProgress, tree.CodeReconfigInProgress},
+	{ErrAPIError, tree.CodeAPIError},
+	{ErrInvalidCallback, tree.CodeInvalidCallback},
+	{ErrAuthFailed, tree.CodeAuthFailed},
+	{ErrSessionMoved, tree.CodeSessionMoved},
+	{ErrNotReadOnly, tree.CodeNotReadOnly},
+	{ErrEphemeralOnLocalSession, tree.CodeEphemeralOnLocalSession},
+	{ErrNoWatcher, tree.CodeNoWatcher},
+	{ErrRequestTimeout, tree.CodeRequestTimeout},
+	{ErrReconfigDisabled, tree.CodeReconfigDisabled},
+	{ErrSessionClosedRequireSASL, tree.CodeSessionClosedRequireSASL},
+	{ErrQuotaExceeded, tree.CodeQuotaExceeded},
+	{ErrThrottled, tree.CodeThrottled},
 }
 
 // CodeOf returns the ZooKeeper error code for err: 0 for nil, the matching
@@ -154,7 +104,10 @@ var codes = []struct {
 // ZooKeeper reports for an unexpected failure.
 func CodeOf(err error) int32 {
 	if err == nil {
-		return CodeOK
+		return tree.CodeOK
+	}
+	if code, ok := tree.Code(err); ok {
+		return code
 	}
 	for _, c := range codes {
 		if errors.Is(err, c.err) {
@@ -165,15 +118,18 @@ func CodeOf(err error) int32 {
 	if errors.As(err, &ce) {
 		return ce.Code
 	}
-	return CodeSystemError
+	return tree.CodeSystemError
 }
 
 // ErrorOf returns the error for a code: nil for CodeOK, the tree's sentinel
 // where there is one, this package's otherwise, and a *CodeError for a code
 // ZooKeeper 3.8 does not define. CodeOf(ErrorOf(c)) == c for every c.
 func ErrorOf(code int32) error {
-	if code == CodeOK {
+	if code == tree.CodeOK {
 		return nil
+	}
+	if err := tree.ErrorOf(code); err != nil {
+		return err
 	}
 	for _, c := range codes {
 		if c.code == code {
@@ -186,40 +142,40 @@ func ErrorOf(code int32) error {
 // codeMessages are the texts of KeeperException.getCodeMessage in
 // ZooKeeper 3.8, which Java clients put in their exceptions' messages.
 var codeMessages = map[int32]string{
-	CodeOK:                       "ok",
-	CodeSystemError:              "SystemError",
-	CodeRuntimeInconsistency:     "RuntimeInconsistency",
-	CodeDataInconsistency:        "DataInconsistency",
-	CodeConnectionLoss:           "ConnectionLoss",
-	CodeMarshallingError:         "MarshallingError",
-	CodeUnimplemented:            "Unimplemented",
-	CodeOperationTimeout:         "OperationTimeout",
-	CodeBadArguments:             "BadArguments",
-	CodeNewConfigNoQuorum:        "NewConfigNoQuorum",
-	CodeReconfigInProgress:       "ReconfigInProgress",
-	CodeAPIError:                 "APIError",
-	CodeNoNode:                   "NoNode",
-	CodeNoAuth:                   "NoAuth",
-	CodeBadVersion:               "BadVersion",
-	CodeNoChildrenForEphemerals:  "NoChildrenForEphemerals",
-	CodeNodeExists:               "NodeExists",
-	CodeInvalidACL:               "InvalidACL",
-	CodeAuthFailed:               "AuthFailed",
-	CodeNotEmpty:                 "Directory not empty",
-	CodeSessionExpired:           "Session expired",
-	CodeInvalidCallback:          "Invalid callback",
-	CodeSessionMoved:             "Session moved",
-	CodeNotReadOnly:              "Not a read-only call",
-	CodeEphemeralOnLocalSession:  "Ephemeral node on local session",
-	CodeNoWatcher:                "No such watcher",
-	CodeReconfigDisabled:         "Reconfig is disabled",
-	CodeSessionClosedRequireSASL: "Session closed because client failed to authenticate",
-	CodeQuotaExceeded:            "Quota has exceeded",
-	CodeThrottled:                "Op throttled due to high load",
+	tree.CodeOK:                       "ok",
+	tree.CodeSystemError:              "SystemError",
+	tree.CodeRuntimeInconsistency:     "RuntimeInconsistency",
+	tree.CodeDataInconsistency:        "DataInconsistency",
+	tree.CodeConnectionLoss:           "ConnectionLoss",
+	tree.CodeMarshallingError:         "MarshallingError",
+	tree.CodeUnimplemented:            "Unimplemented",
+	tree.CodeOperationTimeout:         "OperationTimeout",
+	tree.CodeBadArguments:             "BadArguments",
+	tree.CodeNewConfigNoQuorum:        "NewConfigNoQuorum",
+	tree.CodeReconfigInProgress:       "ReconfigInProgress",
+	tree.CodeAPIError:                 "APIError",
+	tree.CodeNoNode:                   "NoNode",
+	tree.CodeNoAuth:                   "NoAuth",
+	tree.CodeBadVersion:               "BadVersion",
+	tree.CodeNoChildrenForEphemerals:  "NoChildrenForEphemerals",
+	tree.CodeNodeExists:               "NodeExists",
+	tree.CodeInvalidACL:               "InvalidACL",
+	tree.CodeAuthFailed:               "AuthFailed",
+	tree.CodeNotEmpty:                 "Directory not empty",
+	tree.CodeSessionExpired:           "Session expired",
+	tree.CodeInvalidCallback:          "Invalid callback",
+	tree.CodeSessionMoved:             "Session moved",
+	tree.CodeNotReadOnly:              "Not a read-only call",
+	tree.CodeEphemeralOnLocalSession:  "Ephemeral node on local session",
+	tree.CodeNoWatcher:                "No such watcher",
+	tree.CodeReconfigDisabled:         "Reconfig is disabled",
+	tree.CodeSessionClosedRequireSASL: "Session closed because client failed to authenticate",
+	tree.CodeQuotaExceeded:            "Quota has exceeded",
+	tree.CodeThrottled:                "Op throttled due to high load",
 	// ZooKeeper 3.8 has no message for these two and falls back to "Unknown
 	// error" followed by the enum constant's name; zkCli.sh shows exactly that.
-	CodeUnknownSession: "Unknown error UNKNOWNSESSION",
-	CodeRequestTimeout: "Unknown error REQUESTTIMEOUT",
+	tree.CodeUnknownSession: "Unknown error UNKNOWNSESSION",
+	tree.CodeRequestTimeout: "Unknown error REQUESTTIMEOUT",
 }
 
 // CodeMessage returns ZooKeeper's short message for a code ("NoNode",
@@ -245,16 +201,16 @@ func KeeperMessage(code int32, path string) string {
 // cliMessages are the prefixes zkCli.sh (CliWrapperException) puts before
 // the path for the errors users meet most.
 var cliMessages = map[int32]string{
-	CodeNoNode:                  "Node does not exist: ",
-	CodeNoChildrenForEphemerals: "Ephemerals cannot have children: ",
-	CodeNodeExists:              "Node already exists: ",
-	CodeNotEmpty:                "Node not empty: ",
-	CodeNotReadOnly:             "Not a read-only call: ",
-	CodeInvalidACL:              "Acl is not valid : ",
-	CodeNoAuth:                  "Insufficient permission : ",
-	CodeBadArguments:            "Arguments are not valid : ",
-	CodeBadVersion:              "version No is not valid : ",
-	CodeQuotaExceeded:           "Quota has exceeded : ",
+	tree.CodeNoNode:                  "Node does not exist: ",
+	tree.CodeNoChildrenForEphemerals: "Ephemerals cannot have children: ",
+	tree.CodeNodeExists:              "Node already exists: ",
+	tree.CodeNotEmpty:                "Node not empty: ",
+	tree.CodeNotReadOnly:             "Not a read-only call: ",
+	tree.CodeInvalidACL:              "Acl is not valid : ",
+	tree.CodeNoAuth:                  "Insufficient permission : ",
+	tree.CodeBadArguments:            "Arguments are not valid : ",
+	tree.CodeBadVersion:              "version No is not valid : ",
+	tree.CodeQuotaExceeded:           "Quota has exceeded : ",
 }
 
 // CLIMessage returns the line zkCli.sh prints when a command on path fails
@@ -265,9 +221,9 @@ func CLIMessage(code int32, path string) string {
 		return p + path
 	}
 	switch code {
-	case CodeReconfigInProgress:
+	case tree.CodeReconfigInProgress:
 		return "Another reconfiguration is in progress -- concurrent reconfigs not supported (yet)"
-	case CodeNewConfigNoQuorum:
+	case tree.CodeNewConfigNoQuorum:
 		return "No quorum of new config is connected and up-to-date with the leader of last committed config - try invoking reconfiguration after new servers are connected and synced"
 	}
 	return KeeperMessage(code, path)

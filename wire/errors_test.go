@@ -14,7 +14,7 @@ func TestCodeOf(t *testing.T) {
 		err  error
 		want int32
 	}{
-		{nil, CodeOK},
+		{nil, tree.CodeOK},
 		{tree.ErrNoNode, -101},
 		{tree.ErrNodeExists, -110},
 		{tree.ErrNotEmpty, -111},
@@ -36,8 +36,8 @@ func TestCodeOf(t *testing.T) {
 		{ErrNoWatcher, -121},
 		{ErrThrottled, -127},
 		{&CodeError{Code: -999}, -999},
-		{io.EOF, CodeSystemError},
-		{errors.New("surprise"), CodeSystemError},
+		{io.EOF, tree.CodeSystemError},
+		{errors.New("surprise"), tree.CodeSystemError},
 	}
 	for _, tt := range tests {
 		if got := CodeOf(tt.err); got != tt.want {
@@ -56,7 +56,7 @@ func TestErrorOf(t *testing.T) {
 		code int32
 		want error
 	}{
-		{CodeOK, nil},
+		{tree.CodeOK, nil},
 		{-101, tree.ErrNoNode},
 		{-110, tree.ErrNodeExists},
 		{-8, tree.ErrBadArguments},
@@ -89,7 +89,7 @@ func TestEveryCodeHasAnErrorAndAMessage(t *testing.T) {
 		if _, ok := codeMessages[c]; !ok {
 			t.Errorf("code %d has no message", c)
 		}
-		if c == CodeOK {
+		if c == tree.CodeOK {
 			continue
 		}
 		err := ErrorOf(c)
@@ -108,23 +108,23 @@ func TestMessages(t *testing.T) {
 	tests := []struct {
 		got, want string
 	}{
-		{CodeMessage(CodeNoNode), "NoNode"},
-		{CodeMessage(CodeNotEmpty), "Directory not empty"},
-		{CodeMessage(CodeOK), "ok"},
-		{CodeMessage(CodeRequestTimeout), "Unknown error REQUESTTIMEOUT"},
+		{CodeMessage(tree.CodeNoNode), "NoNode"},
+		{CodeMessage(tree.CodeNotEmpty), "Directory not empty"},
+		{CodeMessage(tree.CodeOK), "ok"},
+		{CodeMessage(tree.CodeRequestTimeout), "Unknown error REQUESTTIMEOUT"},
 		{CodeMessage(-999), "Unknown error -999"},
-		{KeeperMessage(CodeNoNode, "/a"), "KeeperErrorCode = NoNode for /a"},
-		{KeeperMessage(CodeConnectionLoss, ""), "KeeperErrorCode = ConnectionLoss"},
+		{KeeperMessage(tree.CodeNoNode, "/a"), "KeeperErrorCode = NoNode for /a"},
+		{KeeperMessage(tree.CodeConnectionLoss, ""), "KeeperErrorCode = ConnectionLoss"},
 		// These are what zkCli.sh 3.8.0 printed against a real server (see
 		// the capture session in testdata/capture-zk-3.8.0.txt).
-		{CLIMessage(CodeNoNode, "/nope"), "Node does not exist: /nope"},
-		{CLIMessage(CodeNodeExists, "/cli"), "Node already exists: /cli"},
-		{CLIMessage(CodeNotEmpty, "/cli"), "Node not empty: /cli"},
-		{CLIMessage(CodeBadVersion, "/cli"), "version No is not valid : /cli"},
-		{CLIMessage(CodeNoChildrenForEphemerals, "/cli/eph/x"), "Ephemerals cannot have children: /cli/eph/x"},
-		{CLIMessage(CodeInvalidACL, "/cli"), "Acl is not valid : /cli"},
-		{CLIMessage(CodeNoWatcher, "/cli"), "KeeperErrorCode = No such watcher for /cli"},
-		{CLIMessage(CodeReconfigDisabled, ""), "KeeperErrorCode = Reconfig is disabled"},
+		{CLIMessage(tree.CodeNoNode, "/nope"), "Node does not exist: /nope"},
+		{CLIMessage(tree.CodeNodeExists, "/cli"), "Node already exists: /cli"},
+		{CLIMessage(tree.CodeNotEmpty, "/cli"), "Node not empty: /cli"},
+		{CLIMessage(tree.CodeBadVersion, "/cli"), "version No is not valid : /cli"},
+		{CLIMessage(tree.CodeNoChildrenForEphemerals, "/cli/eph/x"), "Ephemerals cannot have children: /cli/eph/x"},
+		{CLIMessage(tree.CodeInvalidACL, "/cli"), "Acl is not valid : /cli"},
+		{CLIMessage(tree.CodeNoWatcher, "/cli"), "KeeperErrorCode = No such watcher for /cli"},
+		{CLIMessage(tree.CodeReconfigDisabled, ""), "KeeperErrorCode = Reconfig is disabled"},
 		{(&CodeError{Code: -999}).Error(), "wire: error code -999 (Unknown error -999)"},
 	}
 	for _, tt := range tests {

@@ -139,7 +139,7 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 			}
 			w.add(c, r.Path, watchData, mode)
 			w.add(c, r.Path, watchChild, mode)
-			return &ErrorResponse{Err: CodeOK}, nil
+			return &ErrorResponse{Err: tree.CodeOK}, nil
 		}
 	case *CheckWatchesRequest:
 		s.run = func(*tree.Tree) (Record, error) {

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 
+	"zkfs/tree"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -34,7 +36,7 @@ func (m *serverMetrics) record(op OpCode, code int32, d time.Duration) {
 	name := op.String()
 	m.latency.WithLabelValues(name).Observe(d.Seconds())
 	m.zk.observe(op, d)
-	if code != CodeOK {
+	if code != tree.CodeOK {
 		m.errors.WithLabelValues(name, strconv.Itoa(int(code))).Inc()
 	}
 }

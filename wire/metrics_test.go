@@ -4,15 +4,17 @@ import (
 	"strings"
 	"testing"
 
+	"zkfs/tree"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestCollectorCountsRequestsByOperation(t *testing.T) {
 	s := &Server{metrics: newServerMetrics(), watches: newWatchRegistry(), conns: map[*conn]struct{}{}}
-	s.metrics.record(OpGetData, CodeOK, 0)
-	s.metrics.record(OpGetData, CodeNoNode, 0)
-	s.metrics.record(OpCreate, CodeOK, 0)
+	s.metrics.record(OpGetData, tree.CodeOK, 0)
+	s.metrics.record(OpGetData, tree.CodeNoNode, 0)
+	s.metrics.record(OpCreate, tree.CodeOK, 0)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(s.Collector())
 	want := `

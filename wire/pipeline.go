@@ -140,7 +140,7 @@ func (c *conn) answerOrdered(s *slot) bool {
 // with an error code has no body.
 func (c *conn) replyFrame(s *slot, zxid int64, body Record, err error) []byte {
 	code := CodeOf(err)
-	if code != CodeOK {
+	if code != tree.CodeOK {
 		body = nil
 	}
 	c.stats.record(s.xid, zxid, s.op, time.Since(s.start))

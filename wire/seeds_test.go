@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"zkfs/tree"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite testdata/fuzz from the capture")
@@ -39,7 +41,7 @@ func TestFuzzSeeds(t *testing.T) {
 			if p.req.Type == OpMulti || p.req.Type == OpMultiRead {
 				add("FuzzMulti", p.data[8:])
 			}
-		case !p.first && p.reply.Err == CodeOK && (p.op == OpMulti || p.op == OpMultiRead):
+		case !p.first && p.reply.Err == tree.CodeOK && (p.op == OpMulti || p.op == OpMultiRead):
 			add("FuzzMulti", p.data[16:])
 		}
 	}

@@ -95,7 +95,7 @@ func TestACLRawReads(t *testing.T) {
 	if gr.ACL[0].ID.ID != tree.DigestID("bob:secret") {
 		t.Errorf("getACL with ADMIN: %+v", gr.ACL)
 	}
-	if _, err := anon.call(OpGetAllChildrenNumber, &GetAllChildrenNumberRequest{Path: "/m/k"}, nil); CodeOf(err) != CodeNoAuth {
+	if _, err := anon.call(OpGetAllChildrenNumber, &GetAllChildrenNumberRequest{Path: "/m/k"}, nil); CodeOf(err) != tree.CodeNoAuth {
 		t.Errorf("getAllChildrenNumber without READ: %v", err)
 	}
 	var mr MultiResponse
@@ -103,19 +103,19 @@ func TestACLRawReads(t *testing.T) {
 		{Op: OpGetData, Req: &GetDataRequest{Path: "/m/k"}},
 		{Op: OpGetChildren, Req: &GetChildrenRequest{Path: "/m"}},
 	}}, &mr)
-	if mr.Results[0].Err != CodeNoAuth || mr.Results[1].Op != OpGetChildren {
+	if mr.Results[0].Err != tree.CodeNoAuth || mr.Results[1].Op != OpGetChildren {
 		t.Errorf("multiRead with one denied read: %+v", mr.Results)
 	}
 	// A denied getData sets no watch.
 	anon.call(OpGetData, &GetDataRequest{Path: "/m/k", Watch: true}, nil)
-	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != CodeNoWatcher {
+	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != tree.CodeNoWatcher {
 		t.Errorf("watch set by a denied read: %v", err)
 	}
 	// Nor does a denied exists; its stat stays hidden.
-	if _, err := anon.call(OpExists, &ExistsRequest{Path: "/m/k", Watch: true}, nil); CodeOf(err) != CodeNoAuth {
+	if _, err := anon.call(OpExists, &ExistsRequest{Path: "/m/k", Watch: true}, nil); CodeOf(err) != tree.CodeNoAuth {
 		t.Errorf("exists without READ: %v", err)
 	}
-	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != CodeNoWatcher {
+	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != tree.CodeNoWatcher {
 		t.Errorf("watch set by a denied exists: %v", err)
 	}
 }
@@ -135,7 +135,7 @@ func TestAuthSchemes(t *testing.T) {
 	if _, err := c.call(OpGetData, &GetDataRequest{Path: "/lan"}, nil); err != nil {
 		t.Errorf("ip ACL matching the client: %v", err)
 	}
-	if _, err := c.call(OpGetData, &GetDataRequest{Path: "/far"}, nil); CodeOf(err) != CodeNoAuth {
+	if _, err := c.call(OpGetData, &GetDataRequest{Path: "/far"}, nil); CodeOf(err) != tree.CodeNoAuth {
 		t.Errorf("ip ACL for another address: %v", err)
 	}
 	// The superuser may do anything.
@@ -155,7 +155,7 @@ func TestAuthSchemes(t *testing.T) {
 	// An unknown scheme fails the auth and closes the connection.
 	bad := dialRaw(t, ts.addr, 10000)
 	h, err := bad.call(OpAuth, &AuthPacket{Scheme: "kerberos", Auth: []byte("x")}, nil)
-	if CodeOf(err) != CodeAuthFailed || h.Xid != XidAuth {
+	if CodeOf(err) != tree.CodeAuthFailed || h.Xid != XidAuth {
 		t.Errorf("unknown scheme: %+v, %v", h, err)
 	}
 	if err := bad.expectClosed(); err != nil {

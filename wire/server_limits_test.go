@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"zkfs/tree"
+
 	"github.com/go-zookeeper/zk"
 )
 
@@ -72,13 +74,13 @@ func TestBadPackets(t *testing.T) {
 	body = append(body, "/ok"...)
 	c.writeRaw(frame(uint32(len(body)), body))
 	h, _, err := c.recv()
-	if err != nil || h.Xid != 1 || h.Err != CodeMarshallingError {
+	if err != nil || h.Xid != 1 || h.Err != tree.CodeMarshallingError {
 		t.Errorf("lying string length: %+v, %v", h, err)
 	}
-	if _, err := c.call(OpCode(999), &PingRequest{}, nil); CodeOf(err) != CodeUnimplemented {
+	if _, err := c.call(OpCode(999), &PingRequest{}, nil); CodeOf(err) != tree.CodeUnimplemented {
 		t.Errorf("unknown opcode: %v", err)
 	}
-	if _, err := c.call(OpMulti, &MultiRequest{Ops: []MultiOp{{Op: OpGetData, Req: &GetDataRequest{Path: "/ok"}}}}, nil); CodeOf(err) != CodeMarshallingError {
+	if _, err := c.call(OpMulti, &MultiRequest{Ops: []MultiOp{{Op: OpGetData, Req: &GetDataRequest{Path: "/ok"}}}}, nil); CodeOf(err) != tree.CodeMarshallingError {
 		t.Errorf("read inside a multi: %v", err)
 	}
 	c.mustCall(OpExists, &ExistsRequest{Path: "/ok"}, nil)
@@ -86,7 +88,7 @@ func TestBadPackets(t *testing.T) {
 	// Data over the tree's limit but within the packet is BadArguments.
 	big := startTestServer(t, nil)
 	bc := dialRaw(t, big.addr, 10000)
-	if _, err := bc.call(OpCreate, &CreateRequest{Path: "/big", Data: make([]byte, 1<<20+1), ACL: openACL()}, nil); CodeOf(err) != CodeBadArguments {
+	if _, err := bc.call(OpCreate, &CreateRequest{Path: "/big", Data: make([]byte, 1<<20+1), ACL: openACL()}, nil); CodeOf(err) != tree.CodeBadArguments {
 		t.Errorf("data over 1 MiB: %v", err)
 	}
 

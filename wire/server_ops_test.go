@@ -191,7 +191,7 @@ func TestServerReplyZxids(t *testing.T) {
 	// A failed write still has its own log entry, as ZooKeeper's error
 	// transactions do.
 	h4, err := c.call(OpDelete, &DeleteRequest{Path: "/nope", Version: -1}, nil)
-	if CodeOf(err) != CodeNoNode || h4.Zxid <= h3.Zxid {
+	if CodeOf(err) != tree.CodeNoNode || h4.Zxid <= h3.Zxid {
 		t.Errorf("delete /nope: %+v, %v", h4, err)
 	}
 	hp := c.mustCall(OpPing, &PingRequest{}, nil)
@@ -235,21 +235,21 @@ func TestServerRawOnlyOps(t *testing.T) {
 		{Op: OpGetData, Req: &GetDataRequest{Path: "/missing"}},
 	}}, &mr)
 	if len(mr.Results) != 3 || mr.Results[0].Op != OpGetData || mr.Results[1].Op != OpGetChildren ||
-		strings.Join(mr.Results[1].Children, ",") != "a,c,e1" || mr.Results[2].Op != OpError || mr.Results[2].Err != CodeNoNode {
+		strings.Join(mr.Results[1].Children, ",") != "a,c,e1" || mr.Results[2].Op != OpError || mr.Results[2].Err != tree.CodeNoNode {
 		t.Errorf("multiRead = %+v", mr.Results)
 	}
 	// A lone check answers like setData, as ZooKeeper's server does.
-	if _, err := c.call(OpCheck, &CheckVersionRequest{Path: "/r", Version: 3}, nil); CodeOf(err) != CodeBadVersion {
+	if _, err := c.call(OpCheck, &CheckVersionRequest{Path: "/r", Version: 3}, nil); CodeOf(err) != tree.CodeBadVersion {
 		t.Errorf("check with a wrong version: %v", err)
 	}
 	// Requests zkfs does not serve are answered, and the connection lives.
-	if h, err := c.call(OpSASL, &GetSASLRequest{Token: []byte("x")}, nil); CodeOf(err) != CodeUnimplemented {
+	if h, err := c.call(OpSASL, &GetSASLRequest{Token: []byte("x")}, nil); CodeOf(err) != tree.CodeUnimplemented {
 		t.Errorf("sasl: %+v, %v", h, err)
 	}
-	if _, err := c.call(OpReconfig, &ReconfigRequest{}, nil); CodeOf(err) != CodeReconfigDisabled {
+	if _, err := c.call(OpReconfig, &ReconfigRequest{}, nil); CodeOf(err) != tree.CodeReconfigDisabled {
 		t.Errorf("reconfig: %v", err)
 	}
-	if h, err := c.call(OpCode(77), &PingRequest{}, nil); CodeOf(err) != CodeUnimplemented || h.Zxid != -1 {
+	if h, err := c.call(OpCode(77), &PingRequest{}, nil); CodeOf(err) != tree.CodeUnimplemented || h.Zxid != -1 {
 		t.Errorf("unknown opcode: %+v, %v", h, err)
 	}
 	c.mustCall(OpExists, &ExistsRequest{Path: "/r"}, nil)

@@ -135,16 +135,16 @@ func TestPersistentWatches(t *testing.T) {
 	if _, err := w.call(OpCheckWatches, &CheckWatchesRequest{Path: "/q", Type: WatcherAny}, nil); err != nil {
 		t.Errorf("checkWatches on a recursive watch: %v", err)
 	}
-	if _, err := w.call(OpCheckWatches, &CheckWatchesRequest{Path: "/zzz", Type: WatcherData}, nil); CodeOf(err) != CodeNoWatcher {
+	if _, err := w.call(OpCheckWatches, &CheckWatchesRequest{Path: "/zzz", Type: WatcherData}, nil); CodeOf(err) != tree.CodeNoWatcher {
 		t.Errorf("checkWatches without a watch: %v", err)
 	}
 	if _, err := w.call(OpRemoveWatches, &RemoveWatchesRequest{Path: "/q", Type: WatcherAny}, nil); err != nil {
 		t.Errorf("removeWatches: %v", err)
 	}
-	if _, err := w.call(OpRemoveWatches, &RemoveWatchesRequest{Path: "/q", Type: WatcherAny}, nil); CodeOf(err) != CodeNoWatcher {
+	if _, err := w.call(OpRemoveWatches, &RemoveWatchesRequest{Path: "/q", Type: WatcherAny}, nil); CodeOf(err) != tree.CodeNoWatcher {
 		t.Errorf("removeWatches twice: %v", err)
 	}
-	if _, err := w.call(OpAddWatch, &AddWatchRequest{Path: "/q", Mode: 5}, nil); CodeOf(err) != CodeMarshallingError {
+	if _, err := w.call(OpAddWatch, &AddWatchRequest{Path: "/q", Mode: 5}, nil); CodeOf(err) != tree.CodeMarshallingError {
 		t.Errorf("addWatch with a bad mode: %v", err)
 	}
 	n := len(w.events)
@@ -246,7 +246,7 @@ func TestResetFiresWhatChanged(t *testing.T) {
 	w.mustCall(OpGetChildren, &GetChildrenRequest{Path: "/x", Watch: true}, nil)
 	w.mustCall(OpGetData, &GetDataRequest{Path: "/same", Watch: true}, nil)
 	for _, p := range []string{"/absent", "/still-absent"} {
-		if _, err := w.call(OpExists, &ExistsRequest{Path: p, Watch: true}, nil); CodeOf(err) != CodeNoNode {
+		if _, err := w.call(OpExists, &ExistsRequest{Path: p, Watch: true}, nil); CodeOf(err) != tree.CodeNoNode {
 			t.Fatalf("exists %s: %v", p, err)
 		}
 	}

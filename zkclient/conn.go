@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"zkfs/tree"
 	"zkfs/wire"
 )
 
@@ -186,7 +187,7 @@ func (c *Conn) connect(deadline time.Time) (net.Conn, error) {
 				return nc, nil
 			}
 			var ae *AuthError
-			if errors.Is(err, wire.ErrorOf(wire.CodeSessionExpired)) || errors.As(err, &ae) {
+			if errors.Is(err, wire.ErrorOf(tree.CodeSessionExpired)) || errors.As(err, &ae) {
 				return nil, err
 			}
 			last = err
@@ -250,7 +251,7 @@ func (c *Conn) handshake(addr string, deadline time.Time) (net.Conn, error) {
 		return nil, err
 	}
 	if resp.TimeOut <= 0 || resp.SessionID == 0 {
-		return nil, wire.ErrorOf(wire.CodeSessionExpired)
+		return nil, wire.ErrorOf(tree.CodeSessionExpired)
 	}
 
 	for _, a := range c.cfg.Auth {
@@ -337,7 +338,7 @@ func (c *Conn) run(nc net.Conn) {
 		c.mu.Lock()
 		c.nc = nil
 		for xid, cl := range c.pending {
-			cl.done <- wire.ErrorOf(wire.CodeConnectionLoss)
+			cl.done <- wire.ErrorOf(tree.CodeConnectionLoss)
 			delete(c.pending, xid)
 		}
 		closing := c.closing
@@ -352,7 +353,7 @@ func (c *Conn) run(nc net.Conn) {
 		nc, err = c.connect(deadline)
 		if err != nil {
 			if errors.Is(err, ErrNoServer) {
-				err = wire.ErrorOf(wire.CodeSessionExpired)
+				err = wire.ErrorOf(tree.CodeSessionExpired)
 			}
 			c.end(err)
 			return
@@ -528,7 +529,7 @@ func (c *Conn) send(op wire.OpCode, req, resp wire.Record) (int64, error) {
 		return 0, err
 	case c.nc == nil:
 		c.mu.Unlock()
-		return 0, wire.ErrorOf(wire.CodeConnectionLoss)
+		return 0, wire.ErrorOf(tree.CodeConnectionLoss)
 	}
 	c.xid = (c.xid + 1) & 0x7fffffff
 	if c.xid == 0 {
@@ -565,7 +566,7 @@ func (c *Conn) AddWatch(path string, mode wire.AddWatchMode) error {
 func (c *Conn) Exists(path string) (*wire.Stat, int64, error) {
 	var resp wire.ExistsResponse
 	zxid, err := c.do(wire.OpExists, &wire.ExistsRequest{Path: path}, &resp)
-	if errors.Is(err, wire.ErrorOf(wire.CodeNoNode)) {
+	if errors.Is(err, wire.ErrorOf(tree.CodeNoNode)) {
 		return nil, zxid, nil
 	}
 	if err != nil {
@@ -621,7 +622,7 @@ func (c *Conn) Close() error {
 		select {
 		case err = <-done:
 		case <-time.After(2 * time.Second):
-			err = wire.ErrorOf(wire.CodeOperationTimeout)
+			err = wire.ErrorOf(tree.CodeOperationTimeout)
 		}
 		c.mu.Lock()
 	}

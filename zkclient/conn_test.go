@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"zkfs/tree"
 	"zkfs/wire"
 )
 
@@ -186,7 +187,7 @@ func testReads(t *testing.T, addr string) {
 		t.Errorf("GetAllChildrenNumber: %d, %v; want 3", n, err)
 	}
 	_, err := c.GetAllChildrenNumber("/cnt/none")
-	if code, _ := Code(err); code != wire.CodeNoNode {
+	if code, _ := Code(err); code != tree.CodeNoNode {
 		t.Errorf("GetAllChildrenNumber of a missing node: %v", err)
 	}
 	// This session owns no ephemeral nodes; another session's do not count.
@@ -214,7 +215,7 @@ func testAuth(t *testing.T, addr string) {
 	if !errors.As(err, &ae) || ae.Scheme != "nosuch" {
 		t.Fatalf("Dial with an unknown scheme: %v, want an AuthError", err)
 	}
-	if code, _ := Code(err); code != wire.CodeAuthFailed {
+	if code, _ := Code(err); code != tree.CodeAuthFailed {
 		t.Errorf("Code(%v) = %d, want AuthFailed", err, code)
 	}
 }
@@ -286,7 +287,7 @@ func TestReconnect(t *testing.T) {
 		if err == nil {
 			break
 		}
-		if code, _ := Code(err); code != wire.CodeConnectionLoss || time.Now().After(deadline) {
+		if code, _ := Code(err); code != tree.CodeConnectionLoss || time.Now().After(deadline) {
 			t.Fatalf("Exists while reconnecting: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -316,7 +317,7 @@ func TestSessionExpiry(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("session still alive 10s after its server went")
 	}
-	if code, _ := Code(c.Err()); code != wire.CodeSessionExpired {
+	if code, _ := Code(c.Err()); code != tree.CodeSessionExpired {
 		t.Errorf("Err: %v, want session expired", c.Err())
 	}
 	if _, _, err := c.Exists("/"); err == nil {
@@ -330,21 +331,21 @@ func TestCode(t *testing.T) {
 		code   int32
 		hasOne bool
 	}{
-		{nil, wire.CodeOK, true},
-		{zk.ErrNoNode, wire.CodeNoNode, true},
-		{fmt.Errorf("wrapped: %w", zk.ErrNodeExists), wire.CodeNodeExists, true},
-		{zk.ErrNotEmpty, wire.CodeNotEmpty, true},
-		{zk.ErrBadVersion, wire.CodeBadVersion, true},
-		{zk.ErrNoAuth, wire.CodeNoAuth, true},
-		{zk.ErrInvalidACL, wire.CodeInvalidACL, true},
-		{zk.ErrBadArguments, wire.CodeBadArguments, true},
-		{zk.ErrNoChildrenForEphemerals, wire.CodeNoChildrenForEphemerals, true},
-		{zk.ErrConnectionClosed, wire.CodeConnectionLoss, true},
-		{errors.New("unknown error: -125"), wire.CodeQuotaExceeded, true}, // go-zookeeper's text for codes it has no sentinel for
-		{wire.ErrorOf(wire.CodeNoNode), wire.CodeNoNode, true},
-		{wire.ErrorOf(wire.CodeSystemError), wire.CodeSystemError, true},
-		{&AuthError{Scheme: "x", Err: wire.ErrorOf(wire.CodeAuthFailed)}, wire.CodeAuthFailed, true},
-		{ErrNoServer, wire.CodeConnectionLoss, true},
+		{nil, tree.CodeOK, true},
+		{zk.ErrNoNode, tree.CodeNoNode, true},
+		{fmt.Errorf("wrapped: %w", zk.ErrNodeExists), tree.CodeNodeExists, true},
+		{zk.ErrNotEmpty, tree.CodeNotEmpty, true},
+		{zk.ErrBadVersion, tree.CodeBadVersion, true},
+		{zk.ErrNoAuth, tree.CodeNoAuth, true},
+		{zk.ErrInvalidACL, tree.CodeInvalidACL, true},
+		{zk.ErrBadArguments, tree.CodeBadArguments, true},
+		{zk.ErrNoChildrenForEphemerals, tree.CodeNoChildrenForEphemerals, true},
+		{zk.ErrConnectionClosed, tree.CodeConnectionLoss, true},
+		{errors.New("unknown error: -125"), tree.CodeQuotaExceeded, true}, // go-zookeeper's text for codes it has no sentinel for
+		{wire.ErrorOf(tree.CodeNoNode), tree.CodeNoNode, true},
+		{wire.ErrorOf(tree.CodeSystemError), tree.CodeSystemError, true},
+		{&AuthError{Scheme: "x", Err: wire.ErrorOf(tree.CodeAuthFailed)}, tree.CodeAuthFailed, true},
+		{ErrNoServer, tree.CodeConnectionLoss, true},
 		{errors.New("something local"), 0, false},
 		{zk.ErrInvalidPath, 0, false},
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"zkfs/tree"
 	"zkfs/wire"
 )
 
@@ -16,25 +17,25 @@ var zkCodes = []struct {
 	err  error
 	code int32
 }{
-	{zk.ErrAPIError, wire.CodeAPIError},
-	{zk.ErrNoNode, wire.CodeNoNode},
-	{zk.ErrNoAuth, wire.CodeNoAuth},
-	{zk.ErrBadVersion, wire.CodeBadVersion},
-	{zk.ErrNoChildrenForEphemerals, wire.CodeNoChildrenForEphemerals},
-	{zk.ErrNodeExists, wire.CodeNodeExists},
-	{zk.ErrNotEmpty, wire.CodeNotEmpty},
-	{zk.ErrSessionExpired, wire.CodeSessionExpired},
-	{zk.ErrInvalidACL, wire.CodeInvalidACL},
-	{zk.ErrAuthFailed, wire.CodeAuthFailed},
-	{zk.ErrSessionMoved, wire.CodeSessionMoved},
-	{zk.ErrReconfigDisabled, wire.CodeReconfigDisabled},
-	{zk.ErrBadArguments, wire.CodeBadArguments},
+	{zk.ErrAPIError, tree.CodeAPIError},
+	{zk.ErrNoNode, tree.CodeNoNode},
+	{zk.ErrNoAuth, tree.CodeNoAuth},
+	{zk.ErrBadVersion, tree.CodeBadVersion},
+	{zk.ErrNoChildrenForEphemerals, tree.CodeNoChildrenForEphemerals},
+	{zk.ErrNodeExists, tree.CodeNodeExists},
+	{zk.ErrNotEmpty, tree.CodeNotEmpty},
+	{zk.ErrSessionExpired, tree.CodeSessionExpired},
+	{zk.ErrInvalidACL, tree.CodeInvalidACL},
+	{zk.ErrAuthFailed, tree.CodeAuthFailed},
+	{zk.ErrSessionMoved, tree.CodeSessionMoved},
+	{zk.ErrReconfigDisabled, tree.CodeReconfigDisabled},
+	{zk.ErrBadArguments, tree.CodeBadArguments},
 	// go-zookeeper's own conditions, reported as Java clients report them.
-	{zk.ErrConnectionClosed, wire.CodeConnectionLoss},
-	{zk.ErrNoServer, wire.CodeConnectionLoss},
-	{zk.ErrClosing, wire.CodeConnectionLoss},
-	{ErrNoServer, wire.CodeConnectionLoss},
-	{ErrClosed, wire.CodeConnectionLoss},
+	{zk.ErrConnectionClosed, tree.CodeConnectionLoss},
+	{zk.ErrNoServer, tree.CodeConnectionLoss},
+	{zk.ErrClosing, tree.CodeConnectionLoss},
+	{ErrNoServer, tree.CodeConnectionLoss},
+	{ErrClosed, tree.CodeConnectionLoss},
 }
 
 // Code returns the ZooKeeper error code behind err, which may come from
@@ -42,7 +43,7 @@ var zkCodes = []struct {
 // such as an invalid path rejected before sending).
 func Code(err error) (int32, bool) {
 	if err == nil {
-		return wire.CodeOK, true
+		return tree.CodeOK, true
 	}
 	for _, c := range zkCodes {
 		if errors.Is(err, c.err) {
@@ -53,7 +54,7 @@ func Code(err error) (int32, bool) {
 	if _, scanErr := fmt.Sscanf(err.Error(), "unknown error: %d", &code); scanErr == nil {
 		return code, true
 	}
-	if code := wire.CodeOf(err); code != wire.CodeSystemError || errors.Is(err, wire.ErrSystemError) {
+	if code := wire.CodeOf(err); code != tree.CodeSystemError || errors.Is(err, wire.ErrSystemError) {
 		return code, true
 	}
 	return 0, false

@@ -13,6 +13,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/spf13/pflag"
 
+	"zkfs/tree"
 	"zkfs/wire"
 	"zkfs/zkclient"
 )
@@ -138,7 +139,7 @@ func runWatch(o *clientOptions, paths []string, monitor, recursive bool) error {
 			case ev, ok := <-c.Events():
 				if !ok {
 					err := c.Err()
-					if code, _ := zkclient.Code(err); code == wire.CodeSessionExpired {
+					if code, _ := zkclient.Code(err); code == tree.CodeSessionExpired {
 						return &messageError{msg: "zkfs: session expired"}
 					}
 					return &messageError{msg: fmt.Sprintf("zkfs: %v", err)}
@@ -179,7 +180,7 @@ func eventZxid(c *zkclient.Conn, ev zkclient.Event) int64 {
 			}
 		}
 		code, _ := zkclient.Code(err)
-		if code != wire.CodeConnectionLoss || errors.Is(err, zkclient.ErrClosed) || time.Now().After(deadline) {
+		if code != tree.CodeConnectionLoss || errors.Is(err, zkclient.ErrClosed) || time.Now().After(deadline) {
 			return 0
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -246,7 +247,7 @@ func watchAndRun(o *clientOptions, paths []string, mode wire.AddWatchMode) error
 			case _, ok := <-events:
 				if !ok {
 					lostErr = &exitStatus{code: exitFailed, msg: "session expired"}
-					if code, _ := zkclient.Code(c.Err()); code != wire.CodeSessionExpired {
+					if code, _ := zkclient.Code(c.Err()); code != tree.CodeSessionExpired {
 						lostErr = &exitStatus{code: exitFailed, msg: fmt.Sprint(c.Err())}
 					}
 					continue

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"zkfs/tree"
 	"zkfs/wire"
 	"zkfs/zkclient"
 )
@@ -313,7 +314,7 @@ func (m *mirror) follow(ctx context.Context, dial func() (*zkclient.Conn, error)
 
 func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
 	if err := w.AddWatch(m.root, wire.AddWatchPersistentRecursive); err != nil {
-		if code, ok := zkclient.Code(err); ok && code == wire.CodeUnimplemented {
+		if code, ok := zkclient.Code(err); ok && code == tree.CodeUnimplemented {
 			return errors.New("--follow needs persistent recursive watches: ZooKeeper 3.6 or later")
 		}
 		return fmt.Errorf("setting the watch on %s: %w", m.root, err)
