@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"syscall"
 
@@ -173,25 +172,11 @@ func (h *watchHub) deliver(a replication.Applied) {
 // their children: a reader of @watch learns of every change it would have
 // seen, and of nothing that did not change. The caller holds h.mu.
 func (h *watchHub) restoreEvents(before, after *tree.Tree) []tree.Event {
-	if before == nil || after == nil {
-		return nil
-	}
-	paths := map[string]struct{}{}
+	dirs := make([]string, 0, len(h.byDir))
 	for dir := range h.byDir {
-		paths[dir] = struct{}{}
-		for _, t := range []*tree.Tree{before, after} {
-			kids, _, _ := t.Children(dir)
-			for _, k := range kids {
-				paths[tree.Join(dir, k)] = struct{}{}
-			}
-		}
+		dirs = append(dirs, dir)
 	}
-	list := make([]string, 0, len(paths))
-	for p := range paths {
-		list = append(list, p)
-	}
-	sort.Strings(list)
-	return tree.Diff(before, after, list)
+	return tree.DiffScope(before, after, tree.Scope{Nodes: dirs, Children: dirs})
 }
 
 func (w *watcher) queue(line []byte) {

@@ -69,4 +69,36 @@ func TestDiff(t *testing.T) {
 	if got := Diff(before, before, []string{"/", "/a", "/a/x", "/b"}); len(got) != 0 {
 		t.Errorf("Diff of a tree with itself = %v, want none", got)
 	}
+	// A scope covers each node once, in path order: /a's children come
+	// from both trees (/a/x only before, /a/y only after), and a subtree
+	// from / reaches every node either tree has.
+	scopeTests := []struct {
+		scope Scope
+		want  []ev
+	}{
+		{Scope{Nodes: []string{"/a"}, Children: []string{"/a"}}, []ev{
+			{EventNodeDataChanged, "/a"}, {EventNodeChildrenChanged, "/a"},
+			{EventNodeDeleted, "/a/x"}, {EventNodeCreated, "/a/y"},
+		}},
+		{Scope{Nodes: []string{"/b", "/b"}, Subtrees: []string{"/a"}}, []ev{
+			{EventNodeDeleted, "/a/x"}, {EventNodeCreated, "/a/y"}, {EventNodeDeleted, "/b"},
+		}},
+		{Scope{Subtrees: []string{"/"}}, []ev{
+			{EventNodeDataChanged, "/a"}, {EventNodeChildrenChanged, "/a"},
+			{EventNodeDeleted, "/a/x"}, {EventNodeCreated, "/a/y"}, {EventNodeDeleted, "/b"},
+			{EventNodeDeleted, "/c"}, {EventNodeCreated, "/c"}, {EventNodeCreated, "/new"},
+		}},
+	}
+	for _, tt := range scopeTests {
+		var got []ev
+		for _, e := range DiffScope(before, after, tt.scope) {
+			got = append(got, ev{e.Type, e.Path})
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("DiffScope(%+v) = %v, want %v", tt.scope, got, tt.want)
+		}
+	}
+	if got := DiffScope(nil, after, Scope{Nodes: []string{"/a"}}); got != nil {
+		t.Errorf("DiffScope without a before tree = %v, want none", got)
+	}
 }

@@ -240,51 +240,22 @@ func (r *watchRegistry) trigger(ev tree.Event) {
 // nothing, since a client told of a change re-reads and must find one. It
 // runs under the tree's write lock, which keeps both trees still.
 func (r *watchRegistry) reset(before, after *tree.Tree) {
-	if before == nil || after == nil {
-		return
-	}
-	paths := map[string]struct{}{}
-	var prefixes []string
+	var scope tree.Scope
 	r.mu.Lock()
 	for _, t := range []*watchTable{&r.data, &r.child} {
 		for p, ws := range t.byPath {
-			paths[p] = struct{}{}
+			scope.Nodes = append(scope.Nodes, p)
 			for _, m := range ws {
 				if m&modeRecursive != 0 {
-					prefixes = append(prefixes, p)
+					scope.Subtrees = append(scope.Subtrees, p)
 					break
 				}
 			}
 		}
 	}
 	r.mu.Unlock()
-	for _, p := range prefixes {
-		addSubtree(before, p, paths)
-		addSubtree(after, p, paths)
-	}
-	list := make([]string, 0, len(paths))
-	for p := range paths {
-		list = append(list, p)
-	}
-	sort.Strings(list)
-	for _, ev := range tree.Diff(before, after, list) {
+	for _, ev := range tree.DiffScope(before, after, scope) {
 		r.trigger(ev)
-	}
-}
-
-// addSubtree adds the paths of the nodes under p in t to paths.
-func addSubtree(t *tree.Tree, p string, paths map[string]struct{}) {
-	kids, _, err := t.Children(p)
-	if err != nil {
-		return
-	}
-	for _, k := range kids {
-		c := p + "/" + k
-		if p == "/" {
-			c = "/" + k
-		}
-		paths[c] = struct{}{}
-		addSubtree(t, c, paths)
 	}
 }
 
