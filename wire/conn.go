@@ -134,7 +134,7 @@ func (c *conn) run() readState {
 		c.log.Warn("closing the connection: bad length for a connect request", "len", n, "max", c.srv.cfg.MaxPacket)
 		return readStop
 	}
-	pkt, err := readFull(c.br, int(n))
+	pkt, err := ReadPayload(c.br, int(n))
 	if err != nil {
 		c.log.Debug("connection closed inside its connect request", "err", err)
 		return readStop

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strconv"
 
-	"zkfs/replication"
 	"zkfs/tree"
 )
 
@@ -35,8 +34,9 @@ var (
 	// which ZooKeeper closes the session.
 	ErrAuthFailed = errors.New("wire: authentication failed")
 	// ErrSessionMoved is SessionMoved (-118): the session is now attached to
-	// another connection. The leader finds it (replication owns the rule).
-	ErrSessionMoved = replication.ErrSessionMoved
+	// another connection. The leader finds it (replication owns the rule and
+	// its own sentinel, which the server maps to this code).
+	ErrSessionMoved = errors.New("wire: session moved")
 	// ErrNotReadOnly is NotReadOnly (-119): a write sent to a read-only server.
 	ErrNotReadOnly = errors.New("wire: not a read-only call")
 	// ErrEphemeralOnLocalSession is EphemeralOnLocalSession (-120).

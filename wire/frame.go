@@ -60,7 +60,7 @@ func (f *FrameReader) Next() ([]byte, error) {
 	if n < 0 || int64(n) > int64(f.max) {
 		return nil, fmt.Errorf("%w: %d (max %d)", ErrPacketLength, n, f.max)
 	}
-	return readFull(f.r, int(n))
+	return ReadPayload(f.r, int(n))
 }
 
 // ReadFrame reads one packet of at most max bytes from r; see FrameReader.Next.
@@ -68,9 +68,11 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) {
 	return NewFrameReader(r, max).Next()
 }
 
-// readFull reads exactly n bytes, growing the buffer as data arrives rather
-// than trusting n up front.
-func readFull(r io.Reader, n int) ([]byte, error) {
+// ReadPayload reads the n bytes of a packet after its length prefix,
+// growing the buffer as data arrives rather than trusting n up front. A
+// server that peeks at the first 4 bytes (for four-letter words) reads the
+// rest with it.
+func ReadPayload(r io.Reader, n int) ([]byte, error) {
 	buf := make([]byte, 0, min(n, readChunk))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {

@@ -196,19 +196,19 @@ func (c *conn) multiRead(t *tree.Tree, r *MultiReadRequest, id tree.Identity) *M
 				data, st, err = t.Get(q.Path)
 			}
 			if err != nil {
-				out[i] = MultiResult{Op: OpError, Err: CodeOf(err)}
+				out[i] = MultiResult{Op: OpError, Err: codeOf(err)}
 				continue
 			}
 			out[i] = MultiResult{Op: OpGetData, Data: data, Stat: st}
 		case *GetChildrenRequest:
 			kids, _, err := c.children(t, q.Path, false, id)
 			if err != nil {
-				out[i] = MultiResult{Op: OpError, Err: CodeOf(err)}
+				out[i] = MultiResult{Op: OpError, Err: codeOf(err)}
 				continue
 			}
 			out[i] = MultiResult{Op: OpGetChildren, Children: kids}
 		default:
-			out[i] = MultiResult{Op: OpError, Err: CodeOf(ErrUnknownOpcode)}
+			out[i] = MultiResult{Op: OpError, Err: codeOf(ErrUnknownOpcode)}
 		}
 	}
 	return &MultiResponse{Results: out}

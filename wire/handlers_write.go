@@ -73,7 +73,7 @@ func multiReply(kinds []OpCode, res tree.Result) *MultiResponse {
 			r = res.Multi[i]
 		}
 		if res.Err != nil {
-			out[i] = MultiResult{Op: OpError, Err: CodeOf(r.Err)}
+			out[i] = MultiResult{Op: OpError, Err: codeOf(r.Err)}
 			continue
 		}
 		switch op {

@@ -136,10 +136,19 @@ func (c *conn) answerOrdered(s *slot) bool {
 	return true
 }
 
+// codeOf is CodeOf for the server: it adds the replica's errors that
+// ZooKeeper has a code for.
+func codeOf(err error) int32 {
+	if errors.Is(err, replication.ErrSessionMoved) {
+		return tree.CodeSessionMoved
+	}
+	return CodeOf(err)
+}
+
 // replyFrame encodes a reply and records the request's latency. A reply
 // with an error code has no body.
 func (c *conn) replyFrame(s *slot, zxid int64, body Record, err error) []byte {
-	code := CodeOf(err)
+	code := codeOf(err)
 	if code != tree.CodeOK {
 		body = nil
 	}
