@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 
 	"zkfs/tree"
 )
@@ -105,16 +106,23 @@ func DecodeCommand(data []byte) (Command, error) {
 
 // opCodec encodes and decodes the payload of one command type.
 type opCodec struct {
+	op     tree.Op // the operation type the command carries (a zero value)
 	encode func(b []byte, op tree.Op, depth int) ([]byte, error)
 	decode func(d *decoder, depth int) tree.Op
 }
 
-// opCodecs is the table of command payloads, one entry per type.
+// opCodecs is the table of command payloads, one entry per type: adding a
+// command is adding an entry (and a CommandType).
 var opCodecs map[CommandType]opCodec
+
+// commandTypes maps an operation's type to its command type; init derives
+// it from opCodecs.
+var commandTypes = map[reflect.Type]CommandType{}
 
 func init() {
 	opCodecs = map[CommandType]opCodec{
 		CmdCreate: {
+			op: tree.Create{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.Create)
 				b = appendString(b, o.Path)
@@ -130,6 +138,7 @@ func init() {
 			},
 		},
 		CmdDelete: {
+			op: tree.Delete{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.Delete)
 				return binary.AppendVarint(appendString(b, o.Path), int64(o.Version)), nil
@@ -139,6 +148,7 @@ func init() {
 			},
 		},
 		CmdSetData: {
+			op: tree.SetData{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.SetData)
 				b = appendBytes(appendString(b, o.Path), o.Data)
@@ -149,6 +159,7 @@ func init() {
 			},
 		},
 		CmdSetACL: {
+			op: tree.SetACL{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.SetACL)
 				b = appendACL(appendString(b, o.Path), o.ACL)
@@ -159,6 +170,7 @@ func init() {
 			},
 		},
 		CmdCheck: {
+			op: tree.Check{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.Check)
 				return binary.AppendVarint(appendString(b, o.Path), int64(o.Version)), nil
@@ -168,6 +180,7 @@ func init() {
 			},
 		},
 		CmdMulti: {
+			op: tree.Multi{},
 			encode: func(b []byte, op tree.Op, depth int) ([]byte, error) {
 				o := op.(tree.Multi)
 				if depth >= maxMultiDepth {
@@ -207,6 +220,7 @@ func init() {
 			},
 		},
 		CmdCreateSession: {
+			op: tree.CreateSession{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.CreateSession)
 				b = binary.AppendVarint(b, o.ID)
@@ -218,6 +232,7 @@ func init() {
 			},
 		},
 		CmdCloseSession: {
+			op: tree.CloseSession{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				return binary.AppendVarint(b, op.(tree.CloseSession).ID), nil
 			},
@@ -226,6 +241,7 @@ func init() {
 			},
 		},
 		CmdReap: {
+			op: tree.Reap{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				return appendString(b, op.(tree.Reap).Path), nil
 			},
@@ -234,6 +250,7 @@ func init() {
 			},
 		},
 		CmdSetKind: {
+			op: tree.SetKind{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.SetKind)
 				return append(appendString(b, o.Path), byte(o.Kind)), nil
@@ -243,30 +260,14 @@ func init() {
 			},
 		},
 	}
+	for t, c := range opCodecs {
+		commandTypes[reflect.TypeOf(c.op)] = t
+	}
 }
 
 func typeOf(op tree.Op) (CommandType, error) {
-	switch op.(type) {
-	case tree.Create:
-		return CmdCreate, nil
-	case tree.Delete:
-		return CmdDelete, nil
-	case tree.SetData:
-		return CmdSetData, nil
-	case tree.SetACL:
-		return CmdSetACL, nil
-	case tree.Check:
-		return CmdCheck, nil
-	case tree.Multi:
-		return CmdMulti, nil
-	case tree.CreateSession:
-		return CmdCreateSession, nil
-	case tree.CloseSession:
-		return CmdCloseSession, nil
-	case tree.Reap:
-		return CmdReap, nil
-	case tree.SetKind:
-		return CmdSetKind, nil
+	if t, ok := commandTypes[reflect.TypeOf(op)]; ok {
+		return t, nil
 	}
 	return 0, fmt.Errorf("%w: no command for %T", ErrBadCommand, op)
 }
