@@ -44,50 +44,83 @@ const (
 	OpError OpCode = -1
 )
 
-var opNames = map[OpCode]string{
-	OpNotification:         "notification",
-	OpCreate:               "create",
-	OpDelete:               "delete",
-	OpExists:               "exists",
-	OpGetData:              "getData",
-	OpSetData:              "setData",
-	OpGetACL:               "getACL",
-	OpSetACL:               "setACL",
-	OpGetChildren:          "getChildren",
-	OpSync:                 "sync",
-	OpPing:                 "ping",
-	OpGetChildren2:         "getChildren2",
-	OpCheck:                "check",
-	OpMulti:                "multi",
-	OpCreate2:              "create2",
-	OpReconfig:             "reconfig",
-	OpCheckWatches:         "checkWatches",
-	OpRemoveWatches:        "removeWatches",
-	OpCreateContainer:      "createContainer",
-	OpDeleteContainer:      "deleteContainer",
-	OpCreateTTL:            "createTTL",
-	OpMultiRead:            "multiRead",
-	OpAuth:                 "auth",
-	OpSetWatches:           "setWatches",
-	OpSASL:                 "sasl",
-	OpGetEphemerals:        "getEphemerals",
-	OpGetAllChildrenNumber: "getAllChildrenNumber",
-	OpSetWatches2:          "setWatches2",
-	OpAddWatch:             "addWatch",
-	OpWhoAmI:               "whoAmI",
-	OpCreateSession:        "createSession",
-	OpCloseSession:         "closeSession",
-	OpError:                "error",
+// opInfo is what the protocol says about one opcode.
+type opInfo struct {
+	name string // ZooKeeper's name, as logs and four-letter words show it
+	// request makes the body of the request, nil for the opcodes that
+	// clients never send. Opcodes that share a body (create, create2,
+	// createContainer) share a type; the server tells them apart by the
+	// opcode.
+	request func() Record
+	// response makes the body of a successful reply, nil when the reply
+	// is the header alone. Replies with a non-zero error code never have
+	// a body.
+	response func() Record
+	// write marks the requests that change the tree or the ensemble,
+	// which a read-only server refuses.
+	write bool
+}
+
+// newBody returns a new, empty record of type T.
+func newBody[T any, P interface {
+	*T
+	Record
+}]() Record {
+	return P(new(T))
+}
+
+// ops is the one table of opcodes: adding a request to the protocol is
+// adding its entry (and its records).
+var ops = map[OpCode]opInfo{
+	OpNotification: {name: "notification"},
+	OpCreate:       {name: "create", request: newBody[CreateRequest], response: newBody[CreateResponse], write: true},
+	OpDelete:       {name: "delete", request: newBody[DeleteRequest], write: true},
+	OpExists:       {name: "exists", request: newBody[ExistsRequest], response: newBody[ExistsResponse]},
+	OpGetData:      {name: "getData", request: newBody[GetDataRequest], response: newBody[GetDataResponse]},
+	OpSetData:      {name: "setData", request: newBody[SetDataRequest], response: newBody[SetDataResponse], write: true},
+	OpGetACL:       {name: "getACL", request: newBody[GetACLRequest], response: newBody[GetACLResponse]},
+	OpSetACL:       {name: "setACL", request: newBody[SetACLRequest], response: newBody[SetACLResponse], write: true},
+	OpGetChildren:  {name: "getChildren", request: newBody[GetChildrenRequest], response: newBody[GetChildrenResponse]},
+	OpSync:         {name: "sync", request: newBody[SyncRequest], response: newBody[SyncResponse]},
+	OpPing:         {name: "ping", request: newBody[PingRequest]},
+	OpGetChildren2: {name: "getChildren2", request: newBody[GetChildren2Request], response: newBody[GetChildren2Response]},
+	// A check outside a multi is answered like setData: ZooKeeper 3.8's
+	// FinalRequestProcessor does so, though its Java client never sends one.
+	OpCheck:                {name: "check", request: newBody[CheckVersionRequest], response: newBody[SetDataResponse], write: true},
+	OpMulti:                {name: "multi", request: newBody[MultiRequest], response: newBody[MultiResponse], write: true},
+	OpCreate2:              {name: "create2", request: newBody[CreateRequest], response: newBody[Create2Response], write: true},
+	OpReconfig:             {name: "reconfig", request: newBody[ReconfigRequest], response: newBody[GetDataResponse], write: true},
+	OpCheckWatches:         {name: "checkWatches", request: newBody[CheckWatchesRequest]},
+	OpRemoveWatches:        {name: "removeWatches", request: newBody[RemoveWatchesRequest]},
+	OpCreateContainer:      {name: "createContainer", request: newBody[CreateRequest], response: newBody[Create2Response], write: true},
+	OpDeleteContainer:      {name: "deleteContainer"},
+	OpCreateTTL:            {name: "createTTL", request: newBody[CreateTTLRequest], response: newBody[Create2Response], write: true},
+	OpMultiRead:            {name: "multiRead", request: newBody[MultiReadRequest], response: newBody[MultiResponse]},
+	OpAuth:                 {name: "auth", request: newBody[AuthPacket]},
+	OpSetWatches:           {name: "setWatches", request: newBody[SetWatches]},
+	OpSASL:                 {name: "sasl", request: newBody[GetSASLRequest], response: newBody[SetSASLResponse]},
+	OpGetEphemerals:        {name: "getEphemerals", request: newBody[GetEphemeralsRequest], response: newBody[GetEphemeralsResponse]},
+	OpGetAllChildrenNumber: {name: "getAllChildrenNumber", request: newBody[GetAllChildrenNumberRequest], response: newBody[GetAllChildrenNumberResponse]},
+	OpSetWatches2:          {name: "setWatches2", request: newBody[SetWatches2]},
+	OpAddWatch:             {name: "addWatch", request: newBody[AddWatchRequest], response: newBody[ErrorResponse]},
+	OpWhoAmI:               {name: "whoAmI", request: newBody[WhoAmIRequest], response: newBody[WhoAmIResponse]},
+	OpCreateSession:        {name: "createSession"},
+	OpCloseSession:         {name: "closeSession", request: newBody[CloseSessionRequest]},
+	OpError:                {name: "error"},
 }
 
 // String returns ZooKeeper's name for the operation, as logs and the
 // four-letter words show it.
 func (o OpCode) String() string {
-	if s, ok := opNames[o]; ok {
-		return s
+	if info, ok := ops[o]; ok {
+		return info.name
 	}
 	return "unknown(" + strconv.Itoa(int(o)) + ")"
 }
+
+// IsWrite reports the requests that change the tree or the ensemble, which
+// a read-only server refuses.
+func (o OpCode) IsWrite() bool { return ops[o].write }
 
 // Reserved xids. Replies and notifications that answer no numbered request
 // carry these in their header, which is how clients route them. A server

@@ -172,7 +172,7 @@ func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 		s.err = err
 		return c.ordered(s, readOn)
 	}
-	if c.readOnly && (isWrite(h.Type) || h.Type == OpSync) {
+	if c.readOnly && (h.Type.IsWrite() || h.Type == OpSync) {
 		s.err = ErrNotReadOnly
 		return c.ordered(s, readOn)
 	}
@@ -234,14 +234,4 @@ func (c *conn) write(s *slot, op tree.Op, finish func(tree.Result) (Record, erro
 		return readStop
 	}
 	return readOn
-}
-
-// isWrite tells the requests a read-only server refuses.
-func isWrite(op OpCode) bool {
-	switch op {
-	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL, OpDelete, OpSetData,
-		OpSetACL, OpCheck, OpMulti, OpReconfig:
-		return true
-	}
-	return false
 }

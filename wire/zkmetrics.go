@@ -32,7 +32,7 @@ func newZooKeeperMetrics() zooKeeperMetrics {
 func (m zooKeeperMetrics) observe(op OpCode, d time.Duration) {
 	ms := float64(d) / float64(time.Millisecond)
 	switch {
-	case isWrite(op):
+	case op.IsWrite():
 		m.updateLatency.Observe(ms)
 	case op == OpPing, op == OpAuth, op == OpSetWatches, op == OpSetWatches2, op == OpCloseSession, op == OpCreateSession:
 	default:
