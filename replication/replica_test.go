@@ -216,6 +216,12 @@ func TestSessionsExpireThroughTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second session with the same timeout, never touched: its expiry
+	// proves that the leader looked at both after the timeout.
+	quiet, quietPw, err := r.CreateSession(ctx, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := r.CheckSession(id, pw); err != nil {
 		t.Fatal(err)
 	}
@@ -226,10 +232,16 @@ func TestSessionsExpireThroughTheLog(t *testing.T) {
 	if err != nil || res.Err != nil {
 		t.Fatal(err, res.Err)
 	}
-	// Kept alive by touches for longer than its timeout...
-	for i := 0; i < 20; i++ {
+	// Kept alive by touches until the quiet session has expired...
+	for deadline := time.Now().Add(10 * time.Second); r.CheckSession(quiet, quietPw) == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the untouched session did not expire")
+		}
 		r.TouchSession(id)
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := r.CheckSession(id, pw); err != nil {
+		t.Fatalf("touched session expired: %v", err)
 	}
 	if _, _, err := getData(r, "/eph"); err != nil {
 		t.Fatalf("touched session lost its ephemeral: %v", err)
@@ -282,21 +294,28 @@ func TestContainersAreReaped(t *testing.T) {
 	defer r.Close()
 	propose(t, r, tree.Create{Path: "/box", ACL: tree.OpenACL, Mode: tree.ModeContainer})
 	propose(t, r, tree.Create{Path: "/box/x", ACL: tree.OpenACL})
-	time.Sleep(100 * time.Millisecond)
+	// An empty container that once had a child: its reaping proves that a
+	// pass ran after /box got its child.
+	propose(t, r, tree.Create{Path: "/gone", ACL: tree.OpenACL, Mode: tree.ModeContainer})
+	propose(t, r, tree.Create{Path: "/gone/x", ACL: tree.OpenACL})
+	propose(t, r, tree.Delete{Path: "/gone/x", Version: -1})
+	waitNoNode := func(path string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, _, err := getData(r, path); errors.Is(err, tree.ErrNoNode) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("empty container %s was not reaped", path)
+			}
+		}
+	}
+	waitNoNode("/gone")
 	if _, _, err := getData(r, "/box"); err != nil {
 		t.Fatalf("container with a child was reaped: %v", err)
 	}
 	propose(t, r, tree.Delete{Path: "/box/x", Version: -1})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, _, err := getData(r, "/box"); errors.Is(err, tree.ErrNoNode) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("empty container was not reaped")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitNoNode("/box")
 }
 
 func TestCollectorReportsState(t *testing.T) {
