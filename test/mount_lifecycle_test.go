@@ -2,6 +2,7 @@ package test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,7 +45,13 @@ func TestMountLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sleeper.Process.Kill()
-	time.Sleep(200 * time.Millisecond)
+	// Both are inside the mount before it is stopped: the sleeper's working
+	// directory is the mount, cat has @watch open.
+	for deadline := time.Now().Add(20 * time.Second); !inMount(sleeper.Process.Pid, "cwd", m.Mnt) || !inMount(cat.Process.Pid, "fd", m.Mnt); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sleeper and cat did not enter the mount")
+		}
+	}
 	start := time.Now()
 	if err := m.Stop(20 * time.Second); err != nil {
 		t.Fatalf("stopping a busy mount: %v", err)
@@ -162,4 +169,24 @@ func TestMountUnprivileged(t *testing.T) {
 	if b, _ := os.ReadFile("/proc/mounts"); !strings.Contains(string(b), mnt+" fuse.zkfs") {
 		t.Errorf("no fuse.zkfs entry for %s in /proc/mounts", mnt)
 	}
+}
+
+// inMount reports whether process pid has its working directory (what
+// "cwd") or one of its open files (what "fd") inside the directory mnt.
+func inMount(pid int, what, mnt string) bool {
+	dir := fmt.Sprintf("/proc/%d/%s", pid, what)
+	links := []string{dir}
+	if what == "fd" {
+		ents, _ := os.ReadDir(dir)
+		links = links[:0]
+		for _, e := range ents {
+			links = append(links, filepath.Join(dir, e.Name()))
+		}
+	}
+	for _, l := range links {
+		if target, err := os.Readlink(l); err == nil && (target == mnt || strings.HasPrefix(target, mnt+"/")) {
+			return true
+		}
+	}
+	return false
 }

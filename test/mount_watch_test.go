@@ -74,22 +74,33 @@ func TestMountWatch(t *testing.T) {
 		}
 		out <- string(b)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// head may open @watch after the create: the node changes again until
+	// head has seen a change.
 	if _, err := zc.Create("/apache/later", []byte("z"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case got := <-out:
-		if !strings.HasSuffix(got, " NodeCreated /apache/later\n") || headErr.Len() > 0 {
-			t.Errorf("head -n1 @watch = %q, stderr %q", got, headErr.String())
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		select {
+		case got := <-out:
+			if !strings.HasSuffix(got, " NodeCreated /apache/later\n") && !strings.HasSuffix(got, " NodeDataChanged /apache/later\n") || headErr.Len() > 0 {
+				t.Errorf("head -n1 @watch = %q, stderr %q", got, headErr.String())
+			}
+		case <-time.After(200 * time.Millisecond):
+			if time.Now().After(deadline) {
+				head.Process.Kill()
+				t.Fatal("head -n1 of @watch did not return after a change")
+			}
+			if _, err := zc.Set("/apache/later", []byte("z"), -1); err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
-	case <-time.After(10 * time.Second):
-		head.Process.Kill()
-		t.Fatal("head -n1 of @watch did not return after a change")
+		break
 	}
 
 	// The shell loop from the documentation.
-	r := m.sh(t, `timeout -s INT 2 bash -c 'while read -r z t p; do echo "$t $p"; break; done < apache/@watch' & sleep 0.3; echo v > apache/later; wait`)
+	// It may open @watch after a write: writes go on until it has printed.
+	r := m.sh(t, `timeout -s INT 20 bash -c 'while read -r z t p; do echo "$t $p"; break; done < apache/@watch' & pid=$!; while kill -0 $pid 2>/dev/null; do echo v > apache/later; sleep 0.2; done; wait $pid`)
 	if r.Stdout != "NodeDataChanged /apache/later\n" {
 		t.Errorf("while read loop printed %q (stderr %q)", r.Stdout, r.Stderr)
 	}
