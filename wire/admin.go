@@ -166,7 +166,7 @@ func (c *conn) adminInfo(full bool) map[string]any {
 	st.mu.Lock()
 	lop, lcxid, lzxid, lresp, llat := "NA", st.lastXid, st.lastZxid, st.lastResp, st.lastLat
 	if st.hasLast {
-		lop = opAbbrev(st.lastOp)
+		lop = st.lastOp.Abbrev()
 	}
 	st.mu.Unlock()
 	minL, avg, maxL, _ := st.latency.snapshot()

@@ -171,3 +171,28 @@ func TestParseRequest(t *testing.T) {
 		}
 	}
 }
+
+func TestOpNames(t *testing.T) {
+	tests := []struct {
+		op           OpCode
+		name, abbrev string
+		write        bool
+	}{
+		{OpCreate2, "create2", "CREA", true},
+		{OpGetChildren2, "getChildren2", "GETC", false},
+		{OpSync, "sync", "SYNC", false},
+		{OpCreateSession, "createSession", "NA", false},
+		{OpCode(55), "unknown(55)", "NA", false},
+	}
+	for _, tt := range tests {
+		if got := tt.op.String(); got != tt.name {
+			t.Errorf("%d: String() = %q, want %q", int32(tt.op), got, tt.name)
+		}
+		if got := tt.op.Abbrev(); got != tt.abbrev {
+			t.Errorf("%v: Abbrev() = %q, want %q", tt.op, got, tt.abbrev)
+		}
+		if got := tt.op.IsWrite(); got != tt.write {
+			t.Errorf("%v: IsWrite() = %v, want %v", tt.op, got, tt.write)
+		}
+	}
+}

@@ -172,7 +172,7 @@ func (c *conn) detail() string {
 	st.mu.Lock()
 	lop, lcxid, lzxid, lresp, llat := "NA", st.lastXid, st.lastZxid, st.lastResp, st.lastLat
 	if st.hasLast {
-		lop = opAbbrev(st.lastOp)
+		lop = st.lastOp.Abbrev()
 	}
 	st.mu.Unlock()
 	minL, avg, maxL, _ := st.latency.snapshot()
@@ -193,60 +193,6 @@ func (c *conn) interest() int {
 		return 0
 	}
 	return 1
-}
-
-// opAbbrev is the four-letter name FinalRequestProcessor gives each
-// operation in cons.
-func opAbbrev(op OpCode) string {
-	switch op {
-	case OpPing:
-		return "PING"
-	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL:
-		return "CREA"
-	case OpDelete:
-		return "DELE"
-	case OpSetData:
-		return "SETD"
-	case OpSetACL:
-		return "SETA"
-	case OpCloseSession:
-		return "CLOS"
-	case OpSync:
-		return "SYNC"
-	case OpCheck:
-		return "CHEC"
-	case OpExists:
-		return "EXIS"
-	case OpGetData:
-		return "GETD"
-	case OpSetWatches:
-		return "SETW"
-	case OpSetWatches2:
-		return "STW2"
-	case OpGetACL:
-		return "GETA"
-	case OpGetChildren, OpGetChildren2:
-		return "GETC"
-	case OpGetAllChildrenNumber:
-		return "GETACN"
-	case OpCheckWatches:
-		return "CHKW"
-	case OpRemoveWatches:
-		return "REMW"
-	case OpGetEphemerals:
-		return "GETE"
-	case OpMulti:
-		return "MULT"
-	case OpMultiRead:
-		return "MLTR"
-	case OpAddWatch:
-		return "ADDW"
-	case OpWhoAmI:
-		return "HOMI"
-	case OpReconfig:
-		return "RECO"
-	}
-	return "NA"
 }
 
 // conf reports the configuration in zoo.cfg's names.

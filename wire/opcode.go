@@ -47,6 +47,9 @@ const (
 // opInfo is what the protocol says about one opcode.
 type opInfo struct {
 	name string // ZooKeeper's name, as logs and four-letter words show it
+	// abbrev is the short name FinalRequestProcessor gives the operation
+	// in the output of cons; "" reads "NA".
+	abbrev string
 	// request makes the body of the request, nil for the opcodes that
 	// clients never send. Opcodes that share a body (create, create2,
 	// createContainer) share a type; the server tells them apart by the
@@ -73,39 +76,39 @@ func newBody[T any, P interface {
 // adding its entry (and its records).
 var ops = map[OpCode]opInfo{
 	OpNotification: {name: "notification"},
-	OpCreate:       {name: "create", request: newBody[CreateRequest], response: newBody[CreateResponse], write: true},
-	OpDelete:       {name: "delete", request: newBody[DeleteRequest], write: true},
-	OpExists:       {name: "exists", request: newBody[ExistsRequest], response: newBody[ExistsResponse]},
-	OpGetData:      {name: "getData", request: newBody[GetDataRequest], response: newBody[GetDataResponse]},
-	OpSetData:      {name: "setData", request: newBody[SetDataRequest], response: newBody[SetDataResponse], write: true},
-	OpGetACL:       {name: "getACL", request: newBody[GetACLRequest], response: newBody[GetACLResponse]},
-	OpSetACL:       {name: "setACL", request: newBody[SetACLRequest], response: newBody[SetACLResponse], write: true},
-	OpGetChildren:  {name: "getChildren", request: newBody[GetChildrenRequest], response: newBody[GetChildrenResponse]},
-	OpSync:         {name: "sync", request: newBody[SyncRequest], response: newBody[SyncResponse]},
-	OpPing:         {name: "ping", request: newBody[PingRequest]},
-	OpGetChildren2: {name: "getChildren2", request: newBody[GetChildren2Request], response: newBody[GetChildren2Response]},
+	OpCreate:       {name: "create", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[CreateResponse], write: true},
+	OpDelete:       {name: "delete", abbrev: "DELE", request: newBody[DeleteRequest], write: true},
+	OpExists:       {name: "exists", abbrev: "EXIS", request: newBody[ExistsRequest], response: newBody[ExistsResponse]},
+	OpGetData:      {name: "getData", abbrev: "GETD", request: newBody[GetDataRequest], response: newBody[GetDataResponse]},
+	OpSetData:      {name: "setData", abbrev: "SETD", request: newBody[SetDataRequest], response: newBody[SetDataResponse], write: true},
+	OpGetACL:       {name: "getACL", abbrev: "GETA", request: newBody[GetACLRequest], response: newBody[GetACLResponse]},
+	OpSetACL:       {name: "setACL", abbrev: "SETA", request: newBody[SetACLRequest], response: newBody[SetACLResponse], write: true},
+	OpGetChildren:  {name: "getChildren", abbrev: "GETC", request: newBody[GetChildrenRequest], response: newBody[GetChildrenResponse]},
+	OpSync:         {name: "sync", abbrev: "SYNC", request: newBody[SyncRequest], response: newBody[SyncResponse]},
+	OpPing:         {name: "ping", abbrev: "PING", request: newBody[PingRequest]},
+	OpGetChildren2: {name: "getChildren2", abbrev: "GETC", request: newBody[GetChildren2Request], response: newBody[GetChildren2Response]},
 	// A check outside a multi is answered like setData: ZooKeeper 3.8's
 	// FinalRequestProcessor does so, though its Java client never sends one.
-	OpCheck:                {name: "check", request: newBody[CheckVersionRequest], response: newBody[SetDataResponse], write: true},
-	OpMulti:                {name: "multi", request: newBody[MultiRequest], response: newBody[MultiResponse], write: true},
-	OpCreate2:              {name: "create2", request: newBody[CreateRequest], response: newBody[Create2Response], write: true},
-	OpReconfig:             {name: "reconfig", request: newBody[ReconfigRequest], response: newBody[GetDataResponse], write: true},
-	OpCheckWatches:         {name: "checkWatches", request: newBody[CheckWatchesRequest]},
-	OpRemoveWatches:        {name: "removeWatches", request: newBody[RemoveWatchesRequest]},
-	OpCreateContainer:      {name: "createContainer", request: newBody[CreateRequest], response: newBody[Create2Response], write: true},
+	OpCheck:                {name: "check", abbrev: "CHEC", request: newBody[CheckVersionRequest], response: newBody[SetDataResponse], write: true},
+	OpMulti:                {name: "multi", abbrev: "MULT", request: newBody[MultiRequest], response: newBody[MultiResponse], write: true},
+	OpCreate2:              {name: "create2", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[Create2Response], write: true},
+	OpReconfig:             {name: "reconfig", abbrev: "RECO", request: newBody[ReconfigRequest], response: newBody[GetDataResponse], write: true},
+	OpCheckWatches:         {name: "checkWatches", abbrev: "CHKW", request: newBody[CheckWatchesRequest]},
+	OpRemoveWatches:        {name: "removeWatches", abbrev: "REMW", request: newBody[RemoveWatchesRequest]},
+	OpCreateContainer:      {name: "createContainer", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[Create2Response], write: true},
 	OpDeleteContainer:      {name: "deleteContainer"},
-	OpCreateTTL:            {name: "createTTL", request: newBody[CreateTTLRequest], response: newBody[Create2Response], write: true},
-	OpMultiRead:            {name: "multiRead", request: newBody[MultiReadRequest], response: newBody[MultiResponse]},
+	OpCreateTTL:            {name: "createTTL", abbrev: "CREA", request: newBody[CreateTTLRequest], response: newBody[Create2Response], write: true},
+	OpMultiRead:            {name: "multiRead", abbrev: "MLTR", request: newBody[MultiReadRequest], response: newBody[MultiResponse]},
 	OpAuth:                 {name: "auth", request: newBody[AuthPacket]},
-	OpSetWatches:           {name: "setWatches", request: newBody[SetWatches]},
+	OpSetWatches:           {name: "setWatches", abbrev: "SETW", request: newBody[SetWatches]},
 	OpSASL:                 {name: "sasl", request: newBody[GetSASLRequest], response: newBody[SetSASLResponse]},
-	OpGetEphemerals:        {name: "getEphemerals", request: newBody[GetEphemeralsRequest], response: newBody[GetEphemeralsResponse]},
-	OpGetAllChildrenNumber: {name: "getAllChildrenNumber", request: newBody[GetAllChildrenNumberRequest], response: newBody[GetAllChildrenNumberResponse]},
-	OpSetWatches2:          {name: "setWatches2", request: newBody[SetWatches2]},
-	OpAddWatch:             {name: "addWatch", request: newBody[AddWatchRequest], response: newBody[ErrorResponse]},
-	OpWhoAmI:               {name: "whoAmI", request: newBody[WhoAmIRequest], response: newBody[WhoAmIResponse]},
+	OpGetEphemerals:        {name: "getEphemerals", abbrev: "GETE", request: newBody[GetEphemeralsRequest], response: newBody[GetEphemeralsResponse]},
+	OpGetAllChildrenNumber: {name: "getAllChildrenNumber", abbrev: "GETACN", request: newBody[GetAllChildrenNumberRequest], response: newBody[GetAllChildrenNumberResponse]},
+	OpSetWatches2:          {name: "setWatches2", abbrev: "STW2", request: newBody[SetWatches2]},
+	OpAddWatch:             {name: "addWatch", abbrev: "ADDW", request: newBody[AddWatchRequest], response: newBody[ErrorResponse]},
+	OpWhoAmI:               {name: "whoAmI", abbrev: "HOMI", request: newBody[WhoAmIRequest], response: newBody[WhoAmIResponse]},
 	OpCreateSession:        {name: "createSession"},
-	OpCloseSession:         {name: "closeSession", request: newBody[CloseSessionRequest]},
+	OpCloseSession:         {name: "closeSession", abbrev: "CLOS", request: newBody[CloseSessionRequest]},
 	OpError:                {name: "error"},
 }
 
@@ -116,6 +119,15 @@ func (o OpCode) String() string {
 		return info.name
 	}
 	return "unknown(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Abbrev returns the short name ZooKeeper's cons shows for the operation
+// ("CREA", "GETD"), "NA" for one it has none for.
+func (o OpCode) Abbrev() string {
+	if a := ops[o].abbrev; a != "" {
+		return a
+	}
+	return "NA"
 }
 
 // IsWrite reports the requests that change the tree or the ensemble, which
