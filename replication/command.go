@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"reflect"
 
 	"zkfs/tree"
@@ -74,11 +73,11 @@ func EncodeCommand(c Command) ([]byte, error) {
 
 // DecodeCommand decodes what EncodeCommand wrote.
 func DecodeCommand(data []byte) (Command, error) {
-	d := decoder{b: data}
-	t := CommandType(d.byte())
-	ver := d.byte()
-	if d.err != nil {
-		return Command{}, d.err
+	d := tree.NewDecoder(data, ErrBadCommand)
+	t := CommandType(d.Byte())
+	ver := d.Byte()
+	if d.Err() != nil {
+		return Command{}, d.Err()
 	}
 	if _, ok := opCodecs[t]; !ok {
 		return Command{}, fmt.Errorf("%w %d", ErrUnknownCommand, t)
@@ -87,19 +86,19 @@ func DecodeCommand(data []byte) (Command, error) {
 		return Command{}, fmt.Errorf("%w: command %d has payload version %d", ErrUnknownCommand, t, ver)
 	}
 	var c Command
-	c.Time = d.varint()
-	c.Session = d.varint()
-	c.Identity.Super = d.bool()
-	n := d.count(2)
-	for i := 0; i < n && d.err == nil; i++ {
-		c.Identity.IDs = append(c.Identity.IDs, tree.ID{Scheme: d.string(), ID: d.string()})
+	c.Time = d.Varint()
+	c.Session = d.Varint()
+	c.Identity.Super = d.Bool()
+	n := d.Count(2)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		c.Identity.IDs = append(c.Identity.IDs, tree.ID{Scheme: d.Str(), ID: d.Str()})
 	}
 	c.Op = decodeOp(&d, t, 0)
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%w: %d trailing bytes", ErrBadCommand, len(d.b))
+	if d.Err() == nil && len(d.Rest()) != 0 {
+		d.FailWith(fmt.Errorf("%w: %d trailing bytes", ErrBadCommand, len(d.Rest())))
 	}
-	if d.err != nil {
-		return Command{}, d.err
+	if d.Err() != nil {
+		return Command{}, d.Err()
 	}
 	return c, nil
 }
@@ -108,7 +107,7 @@ func DecodeCommand(data []byte) (Command, error) {
 type opCodec struct {
 	op     tree.Op // the operation type the command carries (a zero value)
 	encode func(b []byte, op tree.Op, depth int) ([]byte, error)
-	decode func(d *decoder, depth int) tree.Op
+	decode func(d *tree.Decoder, depth int) tree.Op
 }
 
 // opCodecs is the table of command payloads, one entry per type: adding a
@@ -132,9 +131,9 @@ func init() {
 				b = binary.AppendVarint(b, o.TTL)
 				return append(b, byte(o.Kind)), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.Create{Path: d.string(), Data: d.bytes(), ACL: d.acl(),
-					Mode: tree.Mode(d.int32()), TTL: d.varint(), Kind: tree.Kind(d.byte())}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.Create{Path: d.Str(), Data: d.Nullable(), ACL: decodeACL(d),
+					Mode: tree.Mode(d.Int32()), TTL: d.Varint(), Kind: tree.Kind(d.Byte())}
 			},
 		},
 		CmdDelete: {
@@ -143,8 +142,8 @@ func init() {
 				o := op.(tree.Delete)
 				return binary.AppendVarint(appendString(b, o.Path), int64(o.Version)), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.Delete{Path: d.string(), Version: d.int32()}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.Delete{Path: d.Str(), Version: d.Int32()}
 			},
 		},
 		CmdSetData: {
@@ -154,8 +153,8 @@ func init() {
 				b = appendBytes(appendString(b, o.Path), o.Data)
 				return binary.AppendVarint(b, int64(o.Version)), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.SetData{Path: d.string(), Data: d.bytes(), Version: d.int32()}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.SetData{Path: d.Str(), Data: d.Nullable(), Version: d.Int32()}
 			},
 		},
 		CmdSetACL: {
@@ -165,8 +164,8 @@ func init() {
 				b = appendACL(appendString(b, o.Path), o.ACL)
 				return binary.AppendVarint(b, int64(o.Version)), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.SetACL{Path: d.string(), ACL: d.acl(), Version: d.int32()}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.SetACL{Path: d.Str(), ACL: decodeACL(d), Version: d.Int32()}
 			},
 		},
 		CmdCheck: {
@@ -175,8 +174,8 @@ func init() {
 				o := op.(tree.Check)
 				return binary.AppendVarint(appendString(b, o.Path), int64(o.Version)), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.Check{Path: d.string(), Version: d.int32()}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.Check{Path: d.Str(), Version: d.Int32()}
 			},
 		},
 		CmdMulti: {
@@ -199,19 +198,19 @@ func init() {
 				}
 				return b, nil
 			},
-			decode: func(d *decoder, depth int) tree.Op {
+			decode: func(d *tree.Decoder, depth int) tree.Op {
 				if depth >= maxMultiDepth {
-					d.fail("nested multi")
+					d.Fail("nested multi")
 					return nil
 				}
-				n := d.count(2)
+				n := d.Count(2)
 				m := tree.Multi{Ops: make([]tree.Op, 0, n)}
-				for i := 0; i < n && d.err == nil; i++ {
-					t := CommandType(d.byte())
-					if _, ok := opCodecs[t]; !ok && d.err == nil {
-						d.err = fmt.Errorf("%w %d inside a multi", ErrUnknownCommand, t)
+				for i := 0; i < n && d.Err() == nil; i++ {
+					t := CommandType(d.Byte())
+					if _, ok := opCodecs[t]; !ok && d.Err() == nil {
+						d.FailWith(fmt.Errorf("%w %d inside a multi", ErrUnknownCommand, t))
 					}
-					if d.err != nil {
+					if d.Err() != nil {
 						break
 					}
 					m.Ops = append(m.Ops, decodeOp(d, t, depth+1))
@@ -227,8 +226,8 @@ func init() {
 				b = binary.AppendVarint(b, int64(o.Timeout))
 				return appendBytes(b, o.Password), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.CreateSession{ID: d.varint(), Timeout: d.int32(), Password: d.bytes()}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.CreateSession{ID: d.Varint(), Timeout: d.Int32(), Password: d.Nullable()}
 			},
 		},
 		CmdCloseSession: {
@@ -236,8 +235,8 @@ func init() {
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				return binary.AppendVarint(b, op.(tree.CloseSession).ID), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.CloseSession{ID: d.varint()}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.CloseSession{ID: d.Varint()}
 			},
 		},
 		CmdReap: {
@@ -245,8 +244,8 @@ func init() {
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				return appendString(b, op.(tree.Reap).Path), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.Reap{Path: d.string()}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.Reap{Path: d.Str()}
 			},
 		},
 		CmdSetKind: {
@@ -255,8 +254,8 @@ func init() {
 				o := op.(tree.SetKind)
 				return append(appendString(b, o.Path), byte(o.Kind)), nil
 			},
-			decode: func(d *decoder, _ int) tree.Op {
-				return tree.SetKind{Path: d.string(), Kind: tree.Kind(d.byte())}
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.SetKind{Path: d.Str(), Kind: tree.Kind(d.Byte())}
 			},
 		},
 	}
@@ -280,9 +279,9 @@ func appendOp(b []byte, op tree.Op, depth int) ([]byte, error) {
 	return opCodecs[t].encode(b, op, depth)
 }
 
-func decodeOp(d *decoder, t CommandType, depth int) tree.Op {
+func decodeOp(d *tree.Decoder, t CommandType, depth int) tree.Op {
 	op := opCodecs[t].decode(d, depth)
-	if d.err != nil {
+	if d.Err() != nil {
 		return nil
 	}
 	return op
@@ -317,127 +316,15 @@ func appendACL(b []byte, acl []tree.ACL) []byte {
 	return b
 }
 
-// decoder reads a payload; the first error sticks and later reads return
-// zero values, so decode functions stay linear.
-type decoder struct {
-	b   []byte
-	err error
-	// bad is the sentinel that errors wrap; ErrBadCommand when nil.
-	bad error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		bad := d.bad
-		if bad == nil {
-			bad = ErrBadCommand
-		}
-		d.err = fmt.Errorf("%w: %s", bad, what)
-	}
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) bool() bool {
-	switch d.byte() {
-	case 0:
-		return false
-	case 1:
-		return true
-	}
-	d.fail("bad bool")
-	return false
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) int32() int32 {
-	v := d.varint()
-	if v < math.MinInt32 || v > math.MaxInt32 {
-		d.fail("int32 out of range")
-		return 0
-	}
-	return int32(v)
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads an element count and checks it against the bytes left, each
-// element taking at least minSize bytes, so a lying count cannot make the
-// decoder allocate.
-func (d *decoder) count(minSize int) int {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)/minSize) {
-		d.fail("count exceeds payload")
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) take(n uint64) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("length exceeds payload")
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string { return string(d.take(d.uvarint())) }
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil || n == 0 {
-		return nil
-	}
-	return append([]byte{}, d.take(n-1)...)
-}
-
-func (d *decoder) acl() []tree.ACL {
-	n := d.count(3)
-	if d.err != nil || n == 0 {
+// decodeACL reads what appendACL wrote.
+func decodeACL(d *tree.Decoder) []tree.ACL {
+	n := d.Count(3)
+	if d.Err() != nil || n == 0 {
 		return nil
 	}
 	acl := make([]tree.ACL, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		acl = append(acl, tree.ACL{Perms: d.int32(), ID: tree.ID{Scheme: d.string(), ID: d.string()}})
+	for i := 0; i < n && d.Err() == nil; i++ {
+		acl = append(acl, tree.ACL{Perms: d.Int32(), ID: tree.ID{Scheme: d.Str(), ID: d.Str()}})
 	}
 	return acl
 }

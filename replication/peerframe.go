@@ -295,30 +295,30 @@ func readFrame(br *bufio.Reader, buf []byte) (*peerFrame, []byte, error) {
 // decodeFrame decodes a frame's body (its type byte and payload). The
 // commands of a forward frame alias body.
 func decodeFrame(body []byte) (*peerFrame, error) {
-	d := decoder{b: body, bad: ErrBadFrame}
-	f := &peerFrame{typ: frameType(d.byte())}
+	d := tree.NewDecoder(body, ErrBadFrame)
+	f := &peerFrame{typ: frameType(d.Byte())}
 	switch f.typ {
 	case frameHello:
-		f.version = d.uvarint()
-		f.serverID = d.string()
+		f.version = d.Uvarint()
+		f.serverID = d.Str()
 	case frameForward:
-		f.id = d.uvarint()
-		n := d.count(3)
+		f.id = d.Uvarint()
+		n := d.Count(3)
 		f.commands = make([][]byte, 0, n)
 		f.owners = make([]sessionOwner, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			f.commands = append(f.commands, d.take(d.uvarint()))
-			f.owners = append(f.owners, sessionOwner{session: d.varint(), owner: d.varint()})
+		for i := 0; i < n && d.Err() == nil; i++ {
+			f.commands = append(f.commands, d.Take(d.Uvarint()))
+			f.owners = append(f.owners, sessionOwner{session: d.Varint(), owner: d.Varint()})
 		}
 	case frameForwardReply:
-		f.id = d.uvarint()
-		n := d.count(1)
+		f.id = d.Uvarint()
+		n := d.Count(1)
 		f.outcomes = make([]forwardOutcome, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
+		for i := 0; i < n && d.Err() == nil; i++ {
 			var o forwardOutcome
-			c := d.code()
+			c := readCode(&d)
 			if c == codeOK {
-				o.index = d.uvarint()
+				o.index = d.Uvarint()
 				o.result = decodeResult(&d, 0)
 			} else {
 				o.err = errOf(c)
@@ -326,47 +326,47 @@ func decodeFrame(body []byte) (*peerFrame, error) {
 			f.outcomes = append(f.outcomes, o)
 		}
 	case frameTouch:
-		n := d.count(1)
+		n := d.Count(1)
 		f.sessions = make([]int64, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			f.sessions = append(f.sessions, d.varint())
+		for i := 0; i < n && d.Err() == nil; i++ {
+			f.sessions = append(f.sessions, d.Varint())
 		}
 	case frameReadIndex:
-		f.id = d.uvarint()
+		f.id = d.Uvarint()
 	case frameClaim:
-		f.session, f.owner = d.varint(), d.varint()
+		f.session, f.owner = d.Varint(), d.Varint()
 	case frameReadIndexReply:
-		f.id = d.uvarint()
-		f.code = d.code()
-		f.index = d.uvarint()
+		f.id = d.Uvarint()
+		f.code = readCode(&d)
+		f.index = d.Uvarint()
 	case frameReconfig:
-		f.id = d.uvarint()
-		n := d.count(5)
-		for i := 0; i < n && d.err == nil; i++ {
-			f.add = append(f.add, Peer{ID: d.string(), RaftAddr: d.string(), RPCAddr: d.string(),
-				ClientAddr: d.string(), Observer: d.bool()})
+		f.id = d.Uvarint()
+		n := d.Count(5)
+		for i := 0; i < n && d.Err() == nil; i++ {
+			f.add = append(f.add, Peer{ID: d.Str(), RaftAddr: d.Str(), RPCAddr: d.Str(),
+				ClientAddr: d.Str(), Observer: d.Bool()})
 		}
-		n = d.count(1)
-		for i := 0; i < n && d.err == nil; i++ {
-			f.remove = append(f.remove, d.string())
+		n = d.Count(1)
+		for i := 0; i < n && d.Err() == nil; i++ {
+			f.remove = append(f.remove, d.Str())
 		}
 	case frameReconfigReply:
-		f.id = d.uvarint()
-		f.code = d.code()
-		f.msg = d.string()
+		f.id = d.Uvarint()
+		f.code = readCode(&d)
+		f.msg = d.Str()
 	case frameCommitted:
-		f.index = d.uvarint()
-		f.term = d.uvarint()
+		f.index = d.Uvarint()
+		f.term = d.Uvarint()
 	default:
-		if d.err == nil {
+		if d.Err() == nil {
 			return nil, fmt.Errorf("%w: unknown type %d", ErrBadFrame, f.typ)
 		}
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail(fmt.Sprintf("%d trailing bytes", len(d.b)))
+	if d.Err() == nil && len(d.Rest()) != 0 {
+		d.Fail(fmt.Sprintf("%d trailing bytes", len(d.Rest())))
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	return f, nil
 }
@@ -375,35 +375,35 @@ func decodeFrame(body []byte) (*peerFrame, error) {
 // multi of their own.
 const maxResultDepth = 1
 
-func decodeResult(d *decoder, depth int) tree.Result {
+func decodeResult(d *tree.Decoder, depth int) tree.Result {
 	var r tree.Result
-	c := d.code()
+	c := readCode(d)
 	if c != codeOK {
 		r.Err = errOf(c)
 	}
-	r.Path = d.string()
+	r.Path = d.Str()
 	s := &r.Stat
-	s.Czxid, s.Mzxid, s.Ctime, s.Mtime = d.varint(), d.varint(), d.varint(), d.varint()
-	s.Version, s.Cversion, s.Aversion = d.int32(), d.int32(), d.int32()
-	s.EphemeralOwner = d.varint()
-	s.DataLength, s.NumChildren = d.int32(), d.int32()
-	s.Pzxid = d.varint()
-	n := d.count(14) // the smallest result: code, empty path, 11 stat varints, count
+	s.Czxid, s.Mzxid, s.Ctime, s.Mtime = d.Varint(), d.Varint(), d.Varint(), d.Varint()
+	s.Version, s.Cversion, s.Aversion = d.Int32(), d.Int32(), d.Int32()
+	s.EphemeralOwner = d.Varint()
+	s.DataLength, s.NumChildren = d.Int32(), d.Int32()
+	s.Pzxid = d.Varint()
+	n := d.Count(14) // the smallest result: code, empty path, 11 stat varints, count
 	if n > 0 && depth >= maxResultDepth {
-		d.fail("nested multi result")
+		d.Fail("nested multi result")
 		return r
 	}
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err() == nil; i++ {
 		r.Multi = append(r.Multi, decodeResult(d, depth+1))
 	}
 	return r
 }
 
-// code reads a peer code and rejects one this build does not know.
-func (d *decoder) code() peerCode {
-	c := peerCode(d.byte())
-	if d.err == nil && c >= numPeerCodes {
-		d.fail(fmt.Sprintf("unknown code %d", c))
+// readCode reads a peer code and rejects one this build does not know.
+func readCode(d *tree.Decoder) peerCode {
+	c := peerCode(d.Byte())
+	if d.Err() == nil && c >= numPeerCodes {
+		d.Fail(fmt.Sprintf("unknown code %d", c))
 	}
 	return c
 }

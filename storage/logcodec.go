@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"zkfs/tree"
+
 	"github.com/hashicorp/raft"
 )
 
@@ -70,103 +72,39 @@ func encodedLogSize(l *raft.Log) int {
 // decodeLog decodes b into l. The slices in l are fresh copies: b belongs to
 // Pebble and is reused once its closer is closed.
 func decodeLog(b []byte, l *raft.Log) error {
-	d := decoder{b: b}
-	version := d.byte()
-	if d.err == nil && version != logCodecVersion {
+	d := tree.NewDecoder(b, nil)
+	version := d.Byte()
+	if d.Err() == nil && version != logCodecVersion {
 		return fmt.Errorf("%w: raft log entry of unknown version %d", ErrCorrupt, version)
 	}
-	flags := d.byte()
+	flags := d.Byte()
 	if flags&^(logHasData|logHasExtensions|logHasTime) != 0 {
 		return fmt.Errorf("%w: raft log entry with unknown flags %#x", ErrCorrupt, flags)
 	}
 	var out raft.Log
-	out.Index = d.uvarint()
-	out.Term = d.uvarint()
-	out.Type = raft.LogType(d.byte())
+	out.Index = d.Uvarint()
+	out.Term = d.Uvarint()
+	out.Type = raft.LogType(d.Byte())
 	if flags&logHasData != 0 {
-		out.Data = d.bytesCopy()
+		out.Data = append([]byte{}, d.Take(d.Uvarint())...)
 	}
 	if flags&logHasExtensions != 0 {
-		out.Extensions = d.bytesCopy()
+		out.Extensions = append([]byte{}, d.Take(d.Uvarint())...)
 	}
 	if flags&logHasTime != 0 {
-		sec := d.varint()
-		nsec := d.uvarint()
+		sec := d.Varint()
+		nsec := d.Uvarint()
 		if nsec >= 1e9 {
-			d.fail()
+			d.Fail("nanoseconds out of range")
 		}
 		out.AppendedAt = time.Unix(sec, int64(nsec))
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail()
+	if d.Err() == nil && len(d.Rest()) != 0 {
+		d.Fail("trailing bytes")
 	}
-	if d.err != nil {
-		return fmt.Errorf("%w: raft log entry: %v", ErrCorrupt, d.err)
+	if d.Err() != nil {
+		return fmt.Errorf("%w: raft log entry: %v", ErrCorrupt, d.Err())
 	}
 	*l = out
 	return nil
-}
-
-// decoder reads the varint-based encodings of this package. The first
-// failure sticks, so callers check err once at the end.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-var errShort = fmt.Errorf("truncated or malformed value")
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = errShort
-	}
-	d.b = nil
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil || len(d.b) < 1 {
-		d.fail()
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytesCopy() []byte {
-	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
-		d.fail()
-		return nil
-	}
-	out := make([]byte, n)
-	copy(out, d.b[:n])
-	d.b = d.b[n:]
-	return out
 }

@@ -66,22 +66,22 @@ func DecodeNode(value []byte) (NodeRecord, error) {
 		return NodeRecord{}, fmt.Errorf("%w: node encoding version %d", ErrCorruptRecord, value[0])
 	}
 	var r NodeRecord
-	d := decoder{b: value}
+	d := NewDecoder(value, nil)
 	decodeNodeFields(&d, &r)
-	n := d.uvarint()
+	n := d.Uvarint()
 	if n > uint64(len(value)) {
-		d.err = true
+		d.Fail("ACL count exceeds the value")
 	}
-	if !d.err && n > 0 {
+	if d.Err() == nil && n > 0 {
 		r.ACL = make([]ACL, 0, n)
-		for i := uint64(0); i < n && !d.err; i++ {
-			perms := d.int32()
-			scheme := string(d.bytes())
-			id := string(d.bytes())
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
+			perms := d.Int32()
+			scheme := string(d.Bytes())
+			id := string(d.Bytes())
 			r.ACL = append(r.ACL, ACL{Perms: perms, ID: ID{Scheme: scheme, ID: id}})
 		}
 	}
-	if d.err || len(d.b) != 0 || r.Kind > KindDir || r.NumChildren < 0 {
+	if d.Err() != nil || len(d.Rest()) != 0 || r.Kind > KindDir || r.NumChildren < 0 {
 		return NodeRecord{}, fmt.Errorf("%w: bad node value", ErrCorruptRecord)
 	}
 	return r, nil
@@ -90,27 +90,27 @@ func DecodeNode(value []byte) (NodeRecord, error) {
 // decodeNodeFields decodes everything of a node value up to its ACL, which
 // is left in d: the loader looks the ACL's bytes up in the tree's ACL cache
 // before decoding them, since nearly every node shares one of a few lists.
-func decodeNodeFields(d *decoder, r *NodeRecord) {
-	v := d.byte()
+func decodeNodeFields(d *Decoder, r *NodeRecord) {
+	v := d.Byte()
 	if v != nodeEncodingV1 && v != nodeEncodingV2 {
-		d.err = true
+		d.Fail("unknown node encoding")
 		return
 	}
-	r.Czxid = d.varint()
-	r.Mzxid = r.Czxid + d.varint()
-	r.Pzxid = r.Czxid + d.varint()
-	r.Ctime = d.varint()
-	r.Mtime = r.Ctime + d.varint()
-	r.Version = d.int32()
-	r.Cversion = d.int32()
-	r.Aversion = d.int32()
-	r.NumChildren = d.int32()
-	r.EphemeralOwner = d.varint()
-	r.Kind = Kind(d.byte())
+	r.Czxid = d.Varint()
+	r.Mzxid = r.Czxid + d.Varint()
+	r.Pzxid = r.Czxid + d.Varint()
+	r.Ctime = d.Varint()
+	r.Mtime = r.Ctime + d.Varint()
+	r.Version = d.Int32()
+	r.Cversion = d.Int32()
+	r.Aversion = d.Int32()
+	r.NumChildren = d.Int32()
+	r.EphemeralOwner = d.Varint()
+	r.Kind = Kind(d.Byte())
 	if v == nodeEncodingV1 {
-		r.Data = d.bytes() // version 1 did not keep empty data apart from none
+		r.Data = d.Bytes() // version 1 did not keep empty data apart from none
 	} else {
-		r.Data = d.nullable()
+		r.Data = d.Nullable()
 	}
 }
 
@@ -124,14 +124,14 @@ func EncodeSession(s Session) []byte {
 
 // DecodeSession decodes a value written by EncodeSession for session id.
 func DecodeSession(id int64, value []byte) (Session, error) {
-	d := decoder{b: value}
-	if v := d.byte(); v != sessionEncodingV1 {
+	d := NewDecoder(value, nil)
+	if v := d.Byte(); v != sessionEncodingV1 {
 		return Session{}, fmt.Errorf("%w: session encoding version %d", ErrCorruptRecord, v)
 	}
 	s := Session{ID: id}
-	s.Timeout = d.int32()
-	s.Password = d.bytes()
-	if d.err || len(d.b) != 0 {
+	s.Timeout = d.Int32()
+	s.Password = d.Bytes()
+	if d.Err() != nil || len(d.Rest()) != 0 {
 		return Session{}, fmt.Errorf("%w: bad session value", ErrCorruptRecord)
 	}
 	return s, nil
@@ -145,22 +145,6 @@ func appendNullable(b, v []byte) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(v))+1)
 	return append(b, v...)
-}
-
-func (d *decoder) nullable() []byte {
-	n := d.uvarint()
-	if d.err || n == 0 {
-		return nil
-	}
-	n--
-	if n > uint64(len(d.b)) {
-		d.err = true
-		return nil
-	}
-	v := make([]byte, n)
-	copy(v, d.b)
-	d.b = d.b[n:]
-	return v
 }
 
 func appendBytes(b, v []byte) []byte {
@@ -177,70 +161,4 @@ func appendACL(b []byte, acl []ACL) []byte {
 		b = appendBytes(b, []byte(a.ID.ID))
 	}
 	return b
-}
-
-// decoder reads a value and remembers the first error, so that the
-// decoding code reads as a straight list of fields.
-type decoder struct {
-	b   []byte
-	err bool
-}
-
-func (d *decoder) byte() byte {
-	if d.err || len(d.b) == 0 {
-		d.err = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) varint() int64 {
-	if d.err {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) int32() int32 {
-	v := d.varint()
-	if int64(int32(v)) != v {
-		d.err = true
-	}
-	return int32(v)
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err || n > uint64(len(d.b)) {
-		d.err = true
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	v := make([]byte, n)
-	copy(v, d.b)
-	d.b = d.b[n:]
-	return v
 }

@@ -204,12 +204,12 @@ func (l *Loader) Add(r Record) error {
 // the tree's cache by its encoding.
 func (l *Loader) decodeNode(n *node, value []byte) (int32, error) {
 	var r NodeRecord
-	d := decoder{b: value}
+	d := NewDecoder(value, nil)
 	decodeNodeFields(&d, &r)
-	if d.err || r.Kind > KindDir || r.NumChildren < 0 {
+	if d.Err() != nil || r.Kind > KindDir || r.NumChildren < 0 {
 		return 0, fmt.Errorf("%w: bad node value", ErrCorruptRecord)
 	}
-	if n.acl = l.t.acls.acquireEncoded(d.b); n.acl == nil {
+	if n.acl = l.t.acls.acquireEncoded(d.Rest()); n.acl == nil {
 		// A list not met yet: decode it in full, which validates it.
 		full, err := DecodeNode(value)
 		if err != nil {

@@ -1,0 +1,166 @@
+package tree
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Decoder reads the varint-based encodings that zkfs writes itself: tree
+// records, Raft commands, peer frames and Raft log entries. The first
+// failure sticks and later reads return zero values, so that a decoding
+// function reads as a straight list of fields and checks Err once. Each
+// format keeps its own layout and version; only the reading is shared.
+type Decoder struct {
+	b   []byte
+	err error
+	bad error // what Fail's errors wrap; nil for none
+}
+
+// NewDecoder returns a decoder of b whose failures wrap bad (nil: they wrap
+// nothing).
+func NewDecoder(b []byte, bad error) Decoder {
+	return Decoder{b: b, bad: bad}
+}
+
+// Err returns the first failure, nil if there was none.
+func (d *Decoder) Err() error { return d.err }
+
+// Fail records a failure described by what, unless one is recorded already.
+func (d *Decoder) Fail(what string) {
+	if d.err != nil {
+		return
+	}
+	if d.bad != nil {
+		d.err = fmt.Errorf("%w: %s", d.bad, what)
+	} else {
+		d.err = errors.New(what)
+	}
+}
+
+// FailWith records err as the failure, unless one is recorded already.
+func (d *Decoder) FailWith(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+// Rest returns the bytes not read yet, without consuming them.
+func (d *Decoder) Rest() []byte { return d.b }
+
+// Byte reads one byte.
+func (d *Decoder) Byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.Fail("truncated")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+// Bool reads a byte that must be 0 or 1.
+func (d *Decoder) Bool() bool {
+	switch d.Byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.Fail("bad bool")
+	return false
+}
+
+// Varint reads a zigzag varint (encoding/binary's AppendVarint).
+func (d *Decoder) Varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.Fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// Uvarint reads an unsigned varint (encoding/binary's AppendUvarint).
+func (d *Decoder) Uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.Fail("bad uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// Int32 reads a Varint that must fit in an int32.
+func (d *Decoder) Int32() int32 {
+	v := d.Varint()
+	if int64(int32(v)) != v {
+		d.Fail("int32 out of range")
+		return 0
+	}
+	return int32(v)
+}
+
+// Count reads an element count and checks it against the bytes left, each
+// element taking at least minSize bytes, so that a lying count cannot make
+// the caller allocate.
+func (d *Decoder) Count(minSize int) int {
+	n := d.Uvarint()
+	if d.err == nil && n > uint64(len(d.b)/minSize) {
+		d.Fail("count exceeds payload")
+		return 0
+	}
+	return int(n)
+}
+
+// Take reads n bytes. The result aliases the decoder's input, with its
+// capacity cut to n.
+func (d *Decoder) Take(n uint64) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.Fail("length exceeds payload")
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+// Str reads a Uvarint length and that many bytes as a string.
+func (d *Decoder) Str() string { return string(d.Take(d.Uvarint())) }
+
+// Bytes reads a Uvarint length and a copy of that many bytes; nil for none.
+func (d *Decoder) Bytes() []byte {
+	v := d.Take(d.Uvarint())
+	if len(v) == 0 {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
+
+// Nullable reads bytes written as length+1, with 0 for nil, so that empty
+// and absent stay apart; the result is a copy.
+func (d *Decoder) Nullable() []byte {
+	n := d.Uvarint()
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	v := d.Take(n - 1)
+	if d.err != nil {
+		return nil
+	}
+	return append([]byte{}, v...)
+}
