@@ -177,6 +177,14 @@ func (d *Dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 			errno = toErrno(err)
 			return
 		}
+		// . and .., which ls -a lists and some tools expect first.
+		parentIno := d.StableAttr().Ino
+		if _, parent := d.Parent(); parent != nil {
+			parentIno = parent.StableAttr().Ino
+		}
+		entries = append(entries,
+			fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: d.StableAttr().Ino},
+			fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parentIno})
 		if !d.dataHidden(p, self) {
 			entries = append(entries, fuse.DirEntry{Name: dataName, Mode: syscall.S_IFREG, Ino: inoOf(self.stat.Czxid, p, roleData)})
 		}

@@ -52,6 +52,9 @@ type Options struct {
 	// MaxDataSize is the tree's size limit, for EFBIG at write time; 0
 	// means tree.DefaultMaxDataSize.
 	MaxDataSize int
+	// DataDir is the replica's data directory, whose file system statfs
+	// describes; empty means sizes of zero.
+	DataDir string
 	// Logger receives the mount's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Debug logs every FUSE request.
@@ -71,6 +74,7 @@ type Mount struct {
 	allowOther bool
 	maxData    int
 	timeout    time.Duration
+	dataDir    string
 
 	server *fuse.Server
 	dev    uint64 // the mount's device number, which names its connection
@@ -135,6 +139,7 @@ func New(o Options) (*Mount, error) {
 		stranger:   strangerIdentity(),
 		allowOther: o.AllowOther,
 		maxData:    o.MaxDataSize,
+		dataDir:    o.DataDir,
 		timeout:    o.WriteTimeout,
 		pending:    map[string]*File{},
 		missing:    map[string]struct{}{},

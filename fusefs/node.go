@@ -159,9 +159,11 @@ func (m *Mount) fillAttr(out *fuse.Attr, in info, asDir bool, size uint64) {
 	out.Blocks = (size + 511) / 512
 	out.Blksize = 4096
 	out.Uid, out.Gid = m.uid, m.gid
+	// ctime is the time of the last change, which for a znode is its
+	// last data change (ZooKeeper keeps no time for an ACL change); the
+	// stat's ctime is the creation time, in user.zk.ctime.
 	mt := time.UnixMilli(st.Mtime)
-	ct := time.UnixMilli(st.Ctime)
-	out.SetTimes(&mt, &mt, &ct)
+	out.SetTimes(&mt, &mt, &mt)
 }
 
 // entryOut fills a lookup reply for a znode whose info was read.

@@ -144,3 +144,37 @@ os.setxattr("empty", "user.zk.acl", b"world:anyone:r")
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestMountStatfsCtimeDots checks what df, getconf, stat and ls -a show:
+// statfs has the name limit and the data directory's sizes, ctime moves
+// with the content, and listings have . and ..
+func TestMountStatfsCtimeDots(t *testing.T) {
+	m := startMounted(t)
+	if got := m.ok(t, "getconf NAME_MAX ."); got != "1024\n" {
+		t.Errorf("getconf NAME_MAX: %q", got)
+	}
+	var size, avail int64
+	if _, err := fmt.Sscan(m.ok(t, "df -k --output=size,avail . | tail -1"), &size, &avail); err != nil || size == 0 || avail == 0 || avail > size {
+		t.Errorf("df: size %d KiB, available %d KiB (%v)", size, avail, err)
+	}
+	m.ok(t, "mkdir d && echo one > d/f")
+	created := m.ok(t, "stat -c %Z d/f")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		m.ok(t, "echo two > d/f")
+		if m.ok(t, "stat -c %Y d/f") != created {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("mtime never moved")
+		}
+	}
+	if y, z := m.ok(t, "stat -c %y d/f"), m.ok(t, "stat -c %z d/f"); y != z {
+		t.Errorf("after an edit, mtime %q and ctime %q differ", y, z)
+	}
+	if got := m.ok(t, "ls -a d"); got != ".\n..\nf\n" {
+		t.Errorf("ls -a: %q", got)
+	}
+	if got := m.ok(t, "ls -a ."); !strings.HasPrefix(got, ".\n..\n") {
+		t.Errorf("ls -a of the root: %q", got)
+	}
+}

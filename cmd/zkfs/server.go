@@ -311,6 +311,7 @@ func startMount(log *slog.Logger, rep *replication.Replica, o serverOptions) (*f
 		WriteTimeout: o.mount.writeTimeout,
 		Identity:     id,
 		MaxDataSize:  o.maxDataSize,
+		DataDir:      o.dataDir,
 		Logger:       log,
 	})
 }
