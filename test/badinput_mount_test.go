@@ -175,7 +175,13 @@ func TestMountWhoseReplicaDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer shell.Process.Kill()
-	time.Sleep(300 * time.Millisecond)
+	// Both are inside the mount before the server dies: the shell works in
+	// it, cat has @watch open.
+	for deadline := time.Now().Add(20 * time.Second); !inMount(shell.Process.Pid, "cwd", m.Mnt) || !inMount(watch.Process.Pid, "fd", m.Mnt); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the shell and cat did not enter the mount")
+		}
+	}
 
 	if err := m.Kill(); err != nil {
 		t.Fatal(err)
