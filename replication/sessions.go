@@ -126,6 +126,19 @@ func (r *Replica) CreateSession(ctx context.Context, timeout time.Duration) (int
 	}
 }
 
+// LocalSession returns the id and password of a session that a replica in
+// read-only mode hands out without the log, as ZooKeeper's read-only server
+// does: it lives only on this replica and only while the client stays
+// connected. Its id comes from the same sequence as logged sessions, so it
+// never names one.
+func (r *Replica) LocalSession() (int64, []byte, error) {
+	pw := make([]byte, sessionPasswordLen)
+	if _, err := rand.Read(pw); err != nil {
+		return 0, nil, err
+	}
+	return r.newSessionID(), pw, nil
+}
+
 // newSessionID builds ids as ZooKeeper does: the server id in the top byte
 // and the clock in the middle, so that ids stay unique across restarts.
 func (r *Replica) newSessionID() int64 {

@@ -61,7 +61,8 @@ print("OK", flush=True)
 // stopping the two others: once it is read-only (srvr says so), a kazoo
 // client that accepts read-only mode keeps reading and gets NotReadOnly
 // for a write, the replica's mount reads and fails writes at once with
-// EROFS; when the two come back, the replica leaves read-only mode, the
+// EROFS, and a new read-only client gets a session of the replica's own;
+// when the two come back, the replica leaves read-only mode, the
 // client writes again and so does the mount.
 func TestEnsembleReadOnlyMode(t *testing.T) {
 	requireKazoo(t)
@@ -163,6 +164,30 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 		t.Logf("mount %s in read-only mode failed after %v", what, time.Since(start).Round(time.Millisecond))
 	}
 	expect("read-only:")
+
+	// A new client that accepts read-only mode gets a session of the
+	// replica's own (ZooKeeper's local session) and reads.
+	fresh := `
+import sys
+from kazoo.client import KazooClient
+from kazoo.protocol.states import KeeperState
+from kazoo.exceptions import NotReadOnlyCallError
+zk = KazooClient(hosts=sys.argv[1], read_only=True)
+zk.start(timeout=15)
+assert zk.client_state == KeeperState.CONNECTED_RO, zk.client_state
+data, _ = zk.get("/ro-data")
+assert data == b"kept", data
+try:
+    zk.create("/ro-fresh")
+    raise SystemExit("a write was accepted")
+except NotReadOnlyCallError:
+    pass
+zk.stop()
+print("OK")
+`
+	if out, err := exec.Command(kazooPython, "-c", fresh, survivor.Addr()).CombinedOutput(); err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "OK") {
+		t.Errorf("a new read-only client: %v\n%s", err, out)
+	}
 
 	e.startAll(others...)
 	io.WriteString(stdin, "healed\n")

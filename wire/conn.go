@@ -36,6 +36,9 @@ type conn struct {
 	// owner is this connection's token as its session's owner: the leader
 	// refuses its writes once another connection claims the session.
 	owner int64
+	// local marks a session that a read-only replica handed out without
+	// the log: it is in no tree, and ends with the connection.
+	local bool
 	ready atomic.Bool
 
 	// identity is replaced as a whole by auth, so the listener can read it
@@ -172,7 +175,15 @@ func (c *conn) handshake(pkt []byte) readState {
 	}
 	timeout := c.srv.negotiateTimeout(req.TimeOut)
 	id, pw := req.SessionID, req.Passwd
-	if id == 0 {
+	if id == 0 && c.srv.readOnly() {
+		var err error
+		if id, pw, err = c.srv.rep.LocalSession(); err != nil {
+			c.log.Warn("closing the connection: cannot make a local session", "err", err)
+			return readStop
+		}
+		c.local = true
+		c.log.Info("read-only local session established", "session", sessionHex(id), "timeout", timeout)
+	} else if id == 0 {
 		ctx, cancel := context.WithTimeout(c.ctx, max(timeout, 10*time.Second))
 		var err error
 		id, pw, err = c.srv.rep.CreateSession(ctx, timeout)
@@ -243,7 +254,9 @@ func (c *conn) readLoop() readState {
 		}
 		c.stats.received.Add(1)
 		c.srv.stats.received.Add(1)
-		c.srv.rep.TouchSession(c.session)
+		if !c.local {
+			c.srv.rep.TouchSession(c.session)
+		}
 		if len(pkt) < 8 {
 			c.log.Warn("closing the connection: packet too short for a request header", "len", len(pkt))
 			return readStop

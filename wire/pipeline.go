@@ -106,7 +106,7 @@ func (c *conn) answerOrdered(s *slot) bool {
 		// applies that: its ephemeral nodes are gone, so no reply may
 		// tell the client the session still lives (sweepSessions closes
 		// the connection, but only on its next tick).
-		if c.session != 0 && !c.endingSession.Load() {
+		if c.session != 0 && !c.endingSession.Load() && !c.local {
 			if _, ok := t.Session(c.session); !ok {
 				expired = true
 				return
@@ -182,6 +182,9 @@ func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 	case *CloseSessionRequest:
 		c.endingSession.Store(true)
 		s.block = func() error {
+			if c.local {
+				return nil // in no log: it ends with the connection
+			}
 			ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 			defer cancel()
 			err := c.srv.rep.CloseSession(ctx, c.session)

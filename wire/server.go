@@ -341,6 +341,8 @@ func (s *Server) sweepSessions() {
 				c.log.Info("read-only mode changed; closing the connection", "read-only", ro)
 				c.close()
 				delete(attached, c.session)
+			} else if c.local {
+				delete(attached, c.session) // in no tree
 			}
 		}
 		s.rep.Read(func(t *tree.Tree) {
