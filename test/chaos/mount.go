@@ -165,8 +165,9 @@ type counterState struct {
 // share a lock file, so what this checks is the lock's exclusion and the
 // mount's read-your-writes: under the lock, the counter reads exactly as
 // the last acknowledged write left it. Taking the lock is a write: under a
-// fault it fails as writes do (EIO without a quorum, ENOTCONN or
-// ECONNABORTED from a dead mount, EINTR), which is not an anomaly.
+// fault it fails as writes do (EIO without a quorum, EROFS once the replica
+// is in read-only mode, ENOTCONN or ECONNABORTED from a dead mount, EINTR),
+// which is not an anomaly.
 func (rn *run) flockCounter(r *replica, st *counterState, worker int, stop <-chan struct{}) {
 	dir := filepath.Join(r.mnt, mountDir)
 	lockPath := filepath.Join(dir, fmt.Sprintf("lk%d", r.id))
@@ -179,7 +180,8 @@ func (rn *run) flockCounter(r *replica, st *counterState, worker int, stop <-cha
 		}
 		if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
 			lf.Close()
-			if !errors.Is(err, syscall.EIO) && !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) && !errors.Is(err, syscall.EINTR) {
+			if !errors.Is(err, syscall.EIO) && !errors.Is(err, syscall.EROFS) && !errors.Is(err, syscall.ENOTCONN) &&
+				!errors.Is(err, syscall.ECONNABORTED) && !errors.Is(err, syscall.EINTR) {
 				rn.rec.anomaly("flock", "flock on mount %d: %v", r.id, err)
 			}
 			rn.rec.count("mount-flock", Fail)
