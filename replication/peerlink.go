@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -34,6 +35,8 @@ type leaderLink struct {
 
 	mu  sync.Mutex
 	cur *outStream
+	// live mirrors cur for readers that must not wait behind a dial.
+	live atomic.Pointer[outStream]
 	// changed is closed, and replaced, whenever cur is replaced, so that
 	// a forwarder waiting for a leader wakes up.
 	changed chan struct{}
@@ -122,9 +125,7 @@ func (l *leaderLink) stream() (*outStream, error) {
 // it never dials.
 func (l *leaderLink) current() *outStream {
 	_, id := l.r.raft.LeaderWithID()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s := l.cur; s != nil && s.leader == string(id) && s.alive() {
+	if s := l.live.Load(); s != nil && s.leader == string(id) && s.alive() {
 		return s
 	}
 	return nil
@@ -137,6 +138,7 @@ func (l *leaderLink) replace(s *outStream, err error) {
 		l.cur.fail(err)
 	}
 	l.cur = s
+	l.live.Store(s)
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
