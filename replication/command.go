@@ -65,8 +65,8 @@ func EncodeCommand(c Command) ([]byte, error) {
 	b = appendBool(b, c.Identity.Super)
 	b = binary.AppendUvarint(b, uint64(len(c.Identity.IDs)))
 	for _, id := range c.Identity.IDs {
-		b = appendString(b, id.Scheme)
-		b = appendString(b, id.ID)
+		b = tree.AppendString(b, id.Scheme)
+		b = tree.AppendString(b, id.ID)
 	}
 	return appendOp(b, c.Op, 0)
 }
@@ -124,15 +124,15 @@ func init() {
 			op: tree.Create{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.Create)
-				b = appendString(b, o.Path)
-				b = appendBytes(b, o.Data)
-				b = appendACL(b, o.ACL)
+				b = tree.AppendString(b, o.Path)
+				b = tree.AppendNullable(b, o.Data)
+				b = tree.AppendACL(b, o.ACL)
 				b = binary.AppendVarint(b, int64(o.Mode))
 				b = binary.AppendVarint(b, o.TTL)
 				return append(b, byte(o.Kind)), nil
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
-				return tree.Create{Path: d.Str(), Data: d.Nullable(), ACL: decodeACL(d),
+				return tree.Create{Path: d.Str(), Data: d.Nullable(), ACL: d.ACL(),
 					Mode: tree.Mode(d.Int32()), TTL: d.Varint(), Kind: tree.Kind(d.Byte())}
 			},
 		},
@@ -140,7 +140,7 @@ func init() {
 			op: tree.Delete{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.Delete)
-				return binary.AppendVarint(appendString(b, o.Path), int64(o.Version)), nil
+				return binary.AppendVarint(tree.AppendString(b, o.Path), int64(o.Version)), nil
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
 				return tree.Delete{Path: d.Str(), Version: d.Int32()}
@@ -150,7 +150,7 @@ func init() {
 			op: tree.SetData{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.SetData)
-				b = appendBytes(appendString(b, o.Path), o.Data)
+				b = tree.AppendNullable(tree.AppendString(b, o.Path), o.Data)
 				return binary.AppendVarint(b, int64(o.Version)), nil
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
@@ -161,18 +161,18 @@ func init() {
 			op: tree.SetACL{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.SetACL)
-				b = appendACL(appendString(b, o.Path), o.ACL)
+				b = tree.AppendACL(tree.AppendString(b, o.Path), o.ACL)
 				return binary.AppendVarint(b, int64(o.Version)), nil
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
-				return tree.SetACL{Path: d.Str(), ACL: decodeACL(d), Version: d.Int32()}
+				return tree.SetACL{Path: d.Str(), ACL: d.ACL(), Version: d.Int32()}
 			},
 		},
 		CmdCheck: {
 			op: tree.Check{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.Check)
-				return binary.AppendVarint(appendString(b, o.Path), int64(o.Version)), nil
+				return binary.AppendVarint(tree.AppendString(b, o.Path), int64(o.Version)), nil
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
 				return tree.Check{Path: d.Str(), Version: d.Int32()}
@@ -224,7 +224,7 @@ func init() {
 				o := op.(tree.CreateSession)
 				b = binary.AppendVarint(b, o.ID)
 				b = binary.AppendVarint(b, int64(o.Timeout))
-				return appendBytes(b, o.Password), nil
+				return tree.AppendNullable(b, o.Password), nil
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
 				return tree.CreateSession{ID: d.Varint(), Timeout: d.Int32(), Password: d.Nullable()}
@@ -242,7 +242,7 @@ func init() {
 		CmdReap: {
 			op: tree.Reap{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
-				return appendString(b, op.(tree.Reap).Path), nil
+				return tree.AppendString(b, op.(tree.Reap).Path), nil
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
 				return tree.Reap{Path: d.Str()}
@@ -252,7 +252,7 @@ func init() {
 			op: tree.SetKind{},
 			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
 				o := op.(tree.SetKind)
-				return append(appendString(b, o.Path), byte(o.Kind)), nil
+				return append(tree.AppendString(b, o.Path), byte(o.Kind)), nil
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
 				return tree.SetKind{Path: d.Str(), Kind: tree.Kind(d.Byte())}
@@ -292,39 +292,4 @@ func appendBool(b []byte, v bool) []byte {
 		return append(b, 1)
 	}
 	return append(b, 0)
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-// appendBytes keeps nil and empty apart, as ZooKeeper's data does.
-func appendBytes(b []byte, v []byte) []byte {
-	if v == nil {
-		return append(b, 0)
-	}
-	return append(binary.AppendUvarint(b, uint64(len(v))+1), v...)
-}
-
-func appendACL(b []byte, acl []tree.ACL) []byte {
-	b = binary.AppendUvarint(b, uint64(len(acl)))
-	for _, a := range acl {
-		b = binary.AppendVarint(b, int64(a.Perms))
-		b = appendString(b, a.ID.Scheme)
-		b = appendString(b, a.ID.ID)
-	}
-	return b
-}
-
-// decodeACL reads what appendACL wrote.
-func decodeACL(d *tree.Decoder) []tree.ACL {
-	n := d.Count(3)
-	if d.Err() != nil || n == 0 {
-		return nil
-	}
-	acl := make([]tree.ACL, 0, n)
-	for i := 0; i < n && d.Err() == nil; i++ {
-		acl = append(acl, tree.ACL{Perms: d.Int32(), ID: tree.ID{Scheme: d.Str(), ID: d.Str()}})
-	}
-	return acl
 }

@@ -188,7 +188,7 @@ func appendFrame(b []byte, f *peerFrame) []byte {
 	switch f.typ {
 	case frameHello:
 		b = binary.AppendUvarint(b, f.version)
-		b = appendString(b, f.serverID)
+		b = tree.AppendString(b, f.serverID)
 	case frameForward:
 		b = binary.AppendUvarint(b, f.id)
 		b = binary.AppendUvarint(b, uint64(len(f.commands)))
@@ -228,20 +228,20 @@ func appendFrame(b []byte, f *peerFrame) []byte {
 		b = binary.AppendUvarint(b, f.id)
 		b = binary.AppendUvarint(b, uint64(len(f.add)))
 		for _, p := range f.add {
-			b = appendString(b, p.ID)
-			b = appendString(b, p.RaftAddr)
-			b = appendString(b, p.RPCAddr)
-			b = appendString(b, p.ClientAddr)
+			b = tree.AppendString(b, p.ID)
+			b = tree.AppendString(b, p.RaftAddr)
+			b = tree.AppendString(b, p.RPCAddr)
+			b = tree.AppendString(b, p.ClientAddr)
 			b = appendBool(b, p.Observer)
 		}
 		b = binary.AppendUvarint(b, uint64(len(f.remove)))
 		for _, id := range f.remove {
-			b = appendString(b, id)
+			b = tree.AppendString(b, id)
 		}
 	case frameReconfigReply:
 		b = binary.AppendUvarint(b, f.id)
 		b = append(b, byte(f.code))
-		b = appendString(b, f.msg)
+		b = tree.AppendString(b, f.msg)
 	case frameCommitted:
 		b = binary.AppendUvarint(b, f.index)
 		b = binary.AppendUvarint(b, f.term)
@@ -254,7 +254,7 @@ func appendFrame(b []byte, f *peerFrame) []byte {
 // parent's.
 func appendResult(b []byte, r tree.Result) []byte {
 	b = append(b, byte(codeOf(r.Err)))
-	b = appendString(b, r.Path)
+	b = tree.AppendString(b, r.Path)
 	s := r.Stat
 	for _, v := range []int64{s.Czxid, s.Mzxid, s.Ctime, s.Mtime, int64(s.Version), int64(s.Cversion),
 		int64(s.Aversion), s.EphemeralOwner, int64(s.DataLength), int64(s.NumChildren), s.Pzxid} {

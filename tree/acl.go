@@ -262,7 +262,7 @@ type aclCache map[string]*aclEntry
 // acquire returns the shared entry for list and takes a reference.
 func (c aclCache) acquire(list []ACL) *aclEntry {
 	var buf [64]byte
-	key := appendACL(buf[:0], list)
+	key := AppendACL(buf[:0], list)
 	e := c[string(key)] // no allocation: the compiler borrows key's bytes
 	if e == nil {
 		cp := make([]ACL, len(list))

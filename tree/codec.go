@@ -54,8 +54,8 @@ func EncodeNode(r NodeRecord) []byte {
 	b = binary.AppendVarint(b, int64(r.NumChildren))
 	b = binary.AppendVarint(b, r.EphemeralOwner)
 	b = append(b, byte(r.Kind))
-	b = appendNullable(b, r.Data)
-	b = appendACL(b, r.ACL)
+	b = AppendNullable(b, r.Data)
+	b = AppendACL(b, r.ACL)
 	return b
 }
 
@@ -68,19 +68,7 @@ func DecodeNode(value []byte) (NodeRecord, error) {
 	var r NodeRecord
 	d := NewDecoder(value, nil)
 	decodeNodeFields(&d, &r)
-	n := d.Uvarint()
-	if n > uint64(len(value)) {
-		d.Fail("ACL count exceeds the value")
-	}
-	if d.Err() == nil && n > 0 {
-		r.ACL = make([]ACL, 0, n)
-		for i := uint64(0); i < n && d.Err() == nil; i++ {
-			perms := d.Int32()
-			scheme := string(d.Bytes())
-			id := string(d.Bytes())
-			r.ACL = append(r.ACL, ACL{Perms: perms, ID: ID{Scheme: scheme, ID: id}})
-		}
-	}
+	r.ACL = d.ACL()
 	if d.Err() != nil || len(d.Rest()) != 0 || r.Kind > KindDir || r.NumChildren < 0 {
 		return NodeRecord{}, fmt.Errorf("%w: bad node value", ErrCorruptRecord)
 	}
@@ -119,7 +107,7 @@ func EncodeSession(s Session) []byte {
 	b := make([]byte, 0, 8+len(s.Password))
 	b = append(b, sessionEncodingV1)
 	b = binary.AppendVarint(b, int64(s.Timeout))
-	return appendBytes(b, s.Password)
+	return AppendBytes(b, s.Password)
 }
 
 // DecodeSession decodes a value written by EncodeSession for session id.
@@ -135,30 +123,4 @@ func DecodeSession(id int64, value []byte) (Session, error) {
 		return Session{}, fmt.Errorf("%w: bad session value", ErrCorruptRecord)
 	}
 	return s, nil
-}
-
-// appendNullable writes len+1, with 0 for nil, so that empty data and no
-// data stay apart.
-func appendNullable(b, v []byte) []byte {
-	if v == nil {
-		return append(b, 0)
-	}
-	b = binary.AppendUvarint(b, uint64(len(v))+1)
-	return append(b, v...)
-}
-
-func appendBytes(b, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}
-
-// appendACL is also the key of the ACL cache, so equal lists encode equally.
-func appendACL(b []byte, acl []ACL) []byte {
-	b = binary.AppendUvarint(b, uint64(len(acl)))
-	for _, a := range acl {
-		b = binary.AppendVarint(b, int64(a.Perms))
-		b = appendBytes(b, []byte(a.ID.Scheme))
-		b = appendBytes(b, []byte(a.ID.ID))
-	}
-	return b
 }

@@ -164,3 +164,49 @@ func (d *Decoder) Nullable() []byte {
 	}
 	return append([]byte{}, v...)
 }
+
+// AppendString appends s after its Uvarint length; Decoder.Str reads it.
+func AppendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// AppendBytes appends v after its Uvarint length; Decoder.Bytes reads it.
+func AppendBytes(b, v []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
+}
+
+// AppendNullable appends v as its length+1 and its bytes, with 0 for nil,
+// so that empty and absent data stay apart; Decoder.Nullable reads it.
+func AppendNullable(b, v []byte) []byte {
+	if v == nil {
+		return append(b, 0)
+	}
+	return append(binary.AppendUvarint(b, uint64(len(v))+1), v...)
+}
+
+// AppendACL appends an ACL list: a Uvarint count, then for each entry its
+// permissions as a Varint and its scheme and id as strings. Tree records and
+// Raft commands hold ACLs this way; Decoder.ACL reads it. Equal lists encode
+// equally, so the encoding is also the key of the tree's ACL cache.
+func AppendACL(b []byte, acl []ACL) []byte {
+	b = binary.AppendUvarint(b, uint64(len(acl)))
+	for _, a := range acl {
+		b = binary.AppendVarint(b, int64(a.Perms))
+		b = AppendString(b, a.ID.Scheme)
+		b = AppendString(b, a.ID.ID)
+	}
+	return b
+}
+
+// ACL reads what AppendACL wrote; nil for an empty list.
+func (d *Decoder) ACL() []ACL {
+	n := d.Count(3) // an entry takes at least 3 bytes
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	acl := make([]ACL, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		acl = append(acl, ACL{Perms: d.Int32(), ID: ID{Scheme: d.Str(), ID: d.Str()}})
+	}
+	return acl
+}
