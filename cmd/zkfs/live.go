@@ -79,7 +79,7 @@ func runLive(name string, o liveOptions, export bool) int {
 			return fail(err)
 		}
 		fmt.Printf("copied %d znodes under %s (%d created, %d updated, %d deleted); ephemeral nodes are not copied\n",
-			m.stats.nodes, o.root, m.stats.created, m.stats.updated, m.stats.deleted)
+			m.stats.nodes.Load(), o.root, m.stats.created.Load(), m.stats.updated.Load(), m.stats.deleted.Load())
 		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -105,7 +105,7 @@ func runLive(name string, o liveOptions, export bool) int {
 		return fail(err)
 	}
 	fmt.Printf("stopped: %d znodes under %s in step (%d created, %d updated, %d deleted)\n",
-		m.stats.nodes, o.root, m.stats.created, m.stats.updated, m.stats.deleted)
+		m.stats.nodes.Load(), o.root, m.stats.created.Load(), m.stats.updated.Load(), m.stats.deleted.Load())
 	return 0
 }
 

@@ -7,6 +7,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -36,8 +38,41 @@ type mirror struct {
 	stats mirrorStats
 }
 
+// mirrorStats counts what the passes did; the workers of a pass update it
+// at once.
 type mirrorStats struct {
-	nodes, created, updated, deleted, ephemerals int
+	nodes, created, updated, deleted, ephemerals atomic.Int64
+}
+
+// mirrorWorkers is how many requests a full pass keeps in flight on each
+// side: one at a time, each node costs several round trips and, on the
+// writing side, a commit.
+const mirrorWorkers = 32
+
+// parallel runs fn on every path with up to mirrorWorkers at once and
+// returns the first error.
+func parallel(paths []string, fn func(p string) error) error {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	next := make(chan string)
+	for range min(mirrorWorkers, len(paths)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range next {
+				if err := fn(p); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	for _, p := range paths {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	return first
 }
 
 // bumpNode is the child a counter bump creates and deletes at once.
@@ -56,64 +91,77 @@ func skipped(p string) bool {
 // persistent node created or updated, parents first, then counters, then
 // what the source no longer has deleted, children first.
 func (m *mirror) sync() error {
+	var mu sync.Mutex
 	var order []string
 	have := map[string]bool{}
-	queue := []string{m.root}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		if skipped(p) || path.Base(p) == bumpNode {
-			continue
-		}
-		kids, ok, err := m.syncNode(p)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		have[p] = true
-		order = append(order, p)
-		slices.Sort(kids)
-		for _, k := range kids {
-			queue = append(queue, path.Join(p, k))
-		}
-	}
-	for _, p := range order {
-		if err := m.syncCounter(p); err != nil {
-			return err
-		}
-	}
-	// Extra nodes in the destination, deepest first.
-	var extra []string
-	queue = []string{m.root}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		if skipped(p) {
-			continue
-		}
-		kids, _, err := m.dst.Children(p)
-		if errors.Is(err, zk.ErrNoNode) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("destination %s: %w", p, err)
-		}
-		for _, k := range kids {
-			c := path.Join(p, k)
-			if !have[c] && !skipped(c) {
-				extra = append(extra, c)
+	// Level by level, so that parents exist before their children are
+	// created; the nodes of one level go in parallel.
+	for level := []string{m.root}; len(level) > 0; {
+		var next []string
+		err := parallel(level, func(p string) error {
+			if skipped(p) || path.Base(p) == bumpNode {
+				return nil
 			}
-			queue = append(queue, c)
+			kids, ok, err := m.syncNode(p)
+			if err != nil || !ok {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			have[p] = true
+			order = append(order, p)
+			for _, k := range kids {
+				next = append(next, path.Join(p, k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
+		level = next
+	}
+	if err := parallel(order, m.syncCounter); err != nil {
+		return err
+	}
+	// Extra nodes in the destination, found level by level and deleted
+	// deepest level first.
+	var extra [][]string
+	for level := []string{m.root}; len(level) > 0; {
+		var next, gone []string
+		err := parallel(level, func(p string) error {
+			if skipped(p) {
+				return nil
+			}
+			kids, _, err := m.dst.Children(p)
+			if errors.Is(err, zk.ErrNoNode) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("destination %s: %w", p, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, k := range kids {
+				c := path.Join(p, k)
+				if !have[c] && !skipped(c) {
+					gone = append(gone, c)
+				}
+				next = append(next, c)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		extra = append(extra, gone)
+		level = next
 	}
 	for i := len(extra) - 1; i >= 0; i-- {
-		if err := m.remove(extra[i]); err != nil {
+		if err := parallel(extra[i], m.remove); err != nil {
 			return err
 		}
 	}
-	m.stats.nodes = len(order)
+	m.stats.nodes.Store(int64(len(order)))
 	return nil
 }
 
@@ -124,7 +172,7 @@ func (m *mirror) syncNode(p string) (kids []string, ok bool, err error) {
 	data, st, err := m.src.Get(p)
 	if errors.Is(err, zk.ErrNoNode) || (err == nil && st.EphemeralOwner != 0) {
 		if err == nil {
-			m.stats.ephemerals++
+			m.stats.ephemerals.Add(1)
 		}
 		return nil, false, m.remove(p)
 	}
@@ -156,8 +204,11 @@ func (m *mirror) put(p string, data []byte, acl []zk.ACL) error {
 				_, err = m.dst.Create(p, data, 0, acl)
 			}
 		}
+		if errors.Is(err, zk.ErrNodeExists) {
+			return m.put(p, data, acl) // a sibling's worker made it a parent
+		}
 		if err == nil {
-			m.stats.created++
+			m.stats.created.Add(1)
 		}
 		return m.dstErr(p, err)
 	case err != nil:
@@ -181,7 +232,7 @@ func (m *mirror) put(p string, data []byte, acl []zk.ACL) error {
 		changed = true
 	}
 	if changed {
-		m.stats.updated++
+		m.stats.updated.Add(1)
 	}
 	return nil
 }
@@ -214,7 +265,7 @@ func (m *mirror) remove(p string) error {
 		return nil
 	}
 	if err == nil {
-		m.stats.deleted++
+		m.stats.deleted.Add(1)
 	}
 	return m.dstErr(p, err)
 }
@@ -326,7 +377,7 @@ func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
 		}
 		if m.progress != nil {
 			m.progress(fmt.Sprintf("in step: %d znodes (%d created, %d updated, %d deleted so far) in %s",
-				m.stats.nodes, m.stats.created, m.stats.updated, m.stats.deleted, time.Since(start).Round(time.Millisecond)))
+				m.stats.nodes.Load(), m.stats.created.Load(), m.stats.updated.Load(), m.stats.deleted.Load(), time.Since(start).Round(time.Millisecond)))
 		}
 		return nil
 	}
