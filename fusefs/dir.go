@@ -106,7 +106,7 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 		if errno != 0 || reserved(name) {
 			return
 		}
-		cp := tree.Join(p, name)
+		cp := childPath(p, name)
 		if tree.ValidatePath(cp) != nil {
 			childErr = tree.ErrNoNode
 			return
@@ -133,7 +133,7 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 		w.czxid.Store(self.stat.Czxid)
 		return d.NewInode(ctx, w, fs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(self.stat.Czxid, p, roleWatch)}), 0
 	}
-	cp := tree.Join(p, name)
+	cp := childPath(p, name)
 	if childErr != nil {
 		if errors.Is(childErr, tree.ErrNoNode) {
 			if f := m.pendingFile(cp); f != nil {
@@ -191,7 +191,8 @@ func (d *Dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		kids, _, _ := t.Children(p)
 		for _, k := range kids {
 			cp := tree.Join(p, k)
-			if reserved(k) || len(k) > fuseNameMax {
+			name := escapeName(k)
+			if len(name) > fuseNameMax {
 				hiddenKids = append(hiddenKids, cp)
 				continue
 			}
@@ -200,7 +201,7 @@ func (d *Dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 				continue
 			}
 			kind, _ := t.Kind(cp)
-			e := fuse.DirEntry{Name: k, Mode: syscall.S_IFREG, Ino: inoOf(st.Czxid, cp, roleFile)}
+			e := fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: inoOf(st.Czxid, cp, roleFile)}
 			if kind == tree.KindDir {
 				e.Mode = syscall.S_IFDIR
 				e.Ino = inoOf(st.Czxid, cp, roleDir)
@@ -232,7 +233,7 @@ func childName(dir, name string) (string, syscall.Errno) {
 	if len(name) > fuseNameMax {
 		return "", syscall.ENAMETOOLONG // it could not be listed
 	}
-	p := tree.Join(dir, name)
+	p := childPath(dir, name)
 	if err := tree.ValidatePath(p); err != nil {
 		return "", syscall.EINVAL
 	}
@@ -282,7 +283,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 		}
 		mayCreate = t.CheckPerm(p, tree.PermCreate, m.identity) == nil
 		if !reserved(name) {
-			existing, exErr = m.readInfo(t, tree.Join(p, name), false)
+			existing, exErr = m.readInfo(t, childPath(p, name), false)
 		}
 	})
 	if errno != 0 {
@@ -372,7 +373,7 @@ func (d *Dir) Unlink(ctx context.Context, name string) syscall.Errno {
 		d.setHideData(p, true)
 		return 0
 	}
-	cp := tree.Join(p, name)
+	cp := childPath(p, name)
 	if m.cancelPending(cp) {
 		return 0
 	}
@@ -398,7 +399,7 @@ func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if reserved(name) {
 		return syscall.ENOTDIR
 	}
-	cp := tree.Join(d.zpath(), name)
+	cp := childPath(d.zpath(), name)
 	var kind tree.Kind
 	var err error
 	m.rep.Read(func(t *tree.Tree) { kind, err = t.Kind(cp) })

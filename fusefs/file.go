@@ -51,11 +51,23 @@ func newFile(m *Mount, czxid int64) *File {
 // onto @data or @data onto a file name.
 func (f *File) targetPath() (string, tree.Kind) {
 	p := f.zpath()
-	dir, name := tree.Split(p)
-	if name == dataName {
+	if f.onDataName(p) {
+		dir, _ := tree.Split(p)
 		return dir, tree.KindDir
 	}
 	return p, tree.KindFile
+}
+
+// onDataName reports whether the inode's name is @data, the directory's
+// own data, rather than a real child shown under an escaped name (@@data
+// stands for the child @data, whose path p also ends in /@data). It goes
+// by the name in the kernel's tree; a detached inode, by its path.
+func (f *File) onDataName(p string) bool {
+	if name, parent := f.Parent(); parent != nil {
+		return name == dataName
+	}
+	_, name := tree.Split(p)
+	return name == dataName
 }
 
 // target reads the znode the inode shows and checks it is still the same.
@@ -494,9 +506,9 @@ func (f *File) removePending(h *handle) {
 // znode, the one every lookup of the name gives.
 func (f *File) stableIno() bool {
 	p := f.zpath()
-	dir, name := tree.Split(p)
+	dir, _ := tree.Split(p)
 	want := inoOf(f.czxid.Load(), p, roleFile)
-	if name == dataName {
+	if f.onDataName(p) {
 		want = inoOf(f.czxid.Load(), dir, roleData)
 	}
 	return f.StableAttr().Ino == want

@@ -330,15 +330,15 @@ func (m *Mount) keepSession() {
 	}
 }
 
-// logHidden says once per path that a real child is hidden by a reserved
-// name.
+// logHidden says once per path that a real child is hidden by a name too
+// long to list.
 func (m *Mount) logHidden(path string) {
 	m.hiddenMu.Lock()
 	seen := m.hidden[path]
 	m.hidden[path] = true
 	m.hiddenMu.Unlock()
 	if !seen {
-		m.log.Warn("znode hidden from the mount by a reserved name or a name over 1024 bytes; use the client port or the command line", "path", path)
+		m.log.Warn("znode hidden from the mount: its name is over 1024 bytes; use the client port or the command line", "path", path)
 	}
 }
 

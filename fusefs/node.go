@@ -17,13 +17,49 @@ import (
 )
 
 // The reserved names. Every directory has them; a real child with one of
-// these names is hidden from the mount.
+// these names shows under an escaped name (see escapeName).
 const (
 	dataName  = "@data"
 	watchName = "@watch"
 )
 
 func reserved(name string) bool { return name == dataName || name == watchName }
+
+// escapeName gives the name under which the mount shows a child znode. A
+// child whose name is a reserved name with one or more extra @ in front
+// ("@data", "@@watch", ...) shows with one more @ ("@@data", "@@@watch"):
+// the real child @data is reachable as @@data, and every other name shows
+// as it is. unescapeName is the inverse, for names the kernel sends; it
+// leaves the reserved names themselves alone.
+func escapeName(child string) string {
+	if atReserved(child) >= 1 {
+		return "@" + child
+	}
+	return child
+}
+
+func unescapeName(name string) string {
+	if atReserved(name) >= 2 {
+		return name[1:]
+	}
+	return name
+}
+
+// atReserved returns k if name is k @ followed by "data" or "watch", 0
+// otherwise.
+func atReserved(name string) int {
+	k := 0
+	for k < len(name) && name[k] == '@' {
+		k++
+	}
+	if k == 0 || (name[k:] != "data" && name[k:] != "watch") {
+		return 0
+	}
+	return k
+}
+
+// childPath is the znode path of the child the kernel calls name.
+func childPath(dir, name string) string { return tree.Join(dir, unescapeName(name)) }
 
 // Roles mixed into inode numbers, so that a node's directory, its @data and
 // its @watch, and the node before and after a kind change, never share one:
@@ -92,7 +128,7 @@ func (n *node) zpath() string {
 			// Deleted: go-fuse's placeholder path finds nothing.
 			return "/" + n.Path(root)
 		}
-		segs = append(segs, name)
+		segs = append(segs, unescapeName(name))
 		cur = parent
 	}
 	slices.Reverse(segs)
@@ -128,7 +164,7 @@ func (m *Mount) readInfo(t *tree.Tree, path string, countSubdirs bool) (info, er
 	if countSubdirs && st.NumChildren > 0 {
 		kids, _, _ := t.Children(path)
 		for _, c := range kids {
-			if ck, err := t.Kind(tree.Join(path, c)); err == nil && ck == tree.KindDir && !reserved(c) {
+			if ck, err := t.Kind(tree.Join(path, c)); err == nil && ck == tree.KindDir {
 				in.subdirs++
 			}
 		}

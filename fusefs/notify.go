@@ -153,7 +153,7 @@ func (m *Mount) inodeAt(path string) *fs.Inode {
 		return in
 	}
 	for _, seg := range strings.Split(path[1:], "/") {
-		in = in.GetChild(seg)
+		in = in.GetChild(escapeName(seg))
 		if in == nil {
 			return nil
 		}
@@ -164,9 +164,7 @@ func (m *Mount) inodeAt(path string) *fs.Inode {
 // invalidate tells the kernel what one event made stale.
 func (m *Mount) invalidate(ev tree.Event) {
 	dir, name := tree.Split(ev.Path)
-	if ev.Path != "/" && reserved(name) {
-		return // hidden from the mount
-	}
+	name = escapeName(name) // the name the kernel knows
 	parent := m.inodeAt(dir)
 	var self *fs.Inode
 	if ev.Path == "/" {
@@ -220,6 +218,7 @@ func (m *Mount) invalidate(ev tree.Event) {
 // lookup builds a fresh inode.
 func (m *Mount) invalidateEntry(path string) {
 	dir, name := tree.Split(path)
+	name = escapeName(name)
 	if parent := m.inodeAt(dir); parent != nil {
 		parent.NotifyEntry(name)
 	}

@@ -34,7 +34,7 @@ type contentRef struct {
 }
 
 func readRef(t *tree.Tree, dir, name string) contentRef {
-	r := contentRef{path: tree.Join(dir, name)}
+	r := contentRef{path: childPath(dir, name)}
 	if name == dataName {
 		r.path, r.isData = dir, true
 	}
@@ -105,7 +105,7 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 			return errno
 		}
 	}
-	if f := m.pendingFile(tree.Join(srcDir, name)); f != nil {
+	if f := m.pendingFile(childPath(srcDir, name)); f != nil {
 		if h := f.pendingHandle(); h != nil {
 			if errno := h.flush(false, true); errno != 0 {
 				return errno
@@ -193,7 +193,7 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 		srcIn := d.GetChild(name)
 		if old := nd.GetChild(newName); old != nil && old != srcIn && flags&renameExchange == 0 {
 			if f, ok := old.Operations().(interface{ base() *node }); ok {
-				p := tree.Join(dstDir, newName)
+				p := childPath(dstDir, newName)
 				f.base().replaced.Store(&p)
 			}
 			// Descriptors open on the replaced file keep its content, as

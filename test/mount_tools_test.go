@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // toolsTree builds the source tree the tool suite copies: three levels
@@ -176,5 +178,42 @@ func TestMountStatfsCtimeDots(t *testing.T) {
 	}
 	if got := m.ok(t, "ls -a ."); !strings.HasPrefix(got, ".\n..\n") {
 		t.Errorf("ls -a of the root: %q", got)
+	}
+}
+
+// TestMountReservedNamesEscaped makes children named @data, @watch and
+// @@data through the client port: the mount shows them with one more @,
+// reads and writes them there, creates real children through the escaped
+// names, and rm -rf removes them all.
+func TestMountReservedNamesEscaped(t *testing.T) {
+	m := startMounted(t)
+	zc := connect(t, m.Addr(), 10*time.Second)
+	for _, pv := range [][2]string{{"/r", "own"}, {"/r/@data", "child data"}, {"/r/@watch", "child watch"}, {"/r/@@data", "two"}, {"/r/@x", "plain"}} {
+		if _, err := zc.Create(pv[0], []byte(pv[1]), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := m.ok(t, "ls -a r"); got != ".\n..\n@@@data\n@@data\n@@watch\n@data\n@x\n" {
+		t.Errorf("ls -a r: %q", got)
+	}
+	if got := m.ok(t, "cat r/@data; echo; cat r/@@data; echo; cat r/@@watch; echo; cat r/@@@data; echo; cat r/@x"); got != "own\nchild data\nchild watch\ntwo\nplain" {
+		t.Errorf("reads: %q", got)
+	}
+	m.ok(t, "echo new > r/@@watch && mkdir r2 && echo made > r2/@@data && mkdir r2/@@watch")
+	if data, _, _ := zc.Get("/r/@watch"); string(data) != "new\n" {
+		t.Errorf("/r/@watch after a write to r/@@watch: %q", data)
+	}
+	if data, _, err := zc.Get("/r2/@data"); err != nil || string(data) != "made\n" {
+		t.Errorf("/r2/@data made through r2/@@data: %q, %v", data, err)
+	}
+	if ok, _, _ := zc.Exists("/r2/@watch"); !ok {
+		t.Errorf("mkdir r2/@@watch made no /r2/@watch")
+	}
+	m.fails(t, "mkdir r2/@watch", "File exists")
+	m.ok(t, "rm -rf r r2")
+	for _, p := range []string{"/r", "/r2"} {
+		if ok, _, _ := zc.Exists(p); ok {
+			t.Errorf("%s survived rm -rf", p)
+		}
 	}
 }
