@@ -7,7 +7,8 @@
 // no acknowledged write lost across a restart of every replica, unique and
 // increasing sequential names, ephemeral nodes that live exactly as long
 // as their sessions, one-shot watches that fire once and before the data
-// they announce, and mounts whose reads never go back in time.
+// they announce, and mounts whose reads never go back in time, through
+// fresh opens, held descriptors and mmaps alike, never torn or padded.
 //
 // Replicas reach each other only through per-link TCP proxies that the
 // nemesis controls (see cluster), and each client reaches its replica
