@@ -20,7 +20,7 @@ import (
 	"zkfs/fusefs"
 	"zkfs/replication"
 	"zkfs/tree"
-	"zkfs/wire"
+	"zkfs/zkserver"
 )
 
 // Response headers of GET /snapshot. `zkfs snapshot save` reads Fresh and
@@ -50,7 +50,7 @@ func adminFlags(fs *pflag.FlagSet, o *adminOptions) {
 type admin struct {
 	log    *slog.Logger
 	rep    *replication.Replica
-	srv    *wire.Server
+	srv    *zkserver.Server
 	mount  *fusefs.Mount // nil without --mount
 	maxLag uint64
 	// maxContact is how long a follower may go without hearing from its
@@ -130,7 +130,7 @@ func (a *admin) ready(w http.ResponseWriter, r *http.Request) {
 // commandList lists the commands, as ZooKeeper's /commands does.
 func (a *admin) commandList(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html")
-	for _, n := range wire.AdminCommandNames() {
+	for _, n := range zkserver.AdminCommandNames() {
 		fmt.Fprintf(w, "<a href=\"/commands/%s\">%s</a>\n<br/>\n", n, n)
 	}
 }
@@ -140,7 +140,7 @@ func (a *admin) command(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	out, err := a.srv.AdminCommand(name)
 	switch {
-	case errors.Is(err, wire.ErrUnknownCommand):
+	case errors.Is(err, zkserver.ErrUnknownCommand):
 		writeJSON(w, http.StatusNotFound, map[string]any{"command": name, "error": "Command not found"})
 	case err != nil:
 		writeJSON(w, http.StatusForbidden, map[string]any{"command": name, "error": err.Error()})

@@ -21,6 +21,7 @@ import (
 	"zkfs/storage"
 	"zkfs/tree"
 	"zkfs/wire"
+	"zkfs/zkserver"
 )
 
 // serverOptions are the flags of `zkfs server`.
@@ -75,7 +76,7 @@ func serverFlags(o *serverOptions) *pflag.FlagSet {
 	fs.IntVar(&o.minSessionTimeout, "min-session-timeout", 0, "shortest session timeout granted, in milliseconds; 0 means 2 ticks (minSessionTimeout)")
 	fs.IntVar(&o.maxSessionTimeout, "max-session-timeout", 0, "longest session timeout granted, in milliseconds; 0 means 20 ticks (maxSessionTimeout)")
 	fs.IntVar(&o.maxPacket, "max-packet", wire.DefaultMaxPacket, "largest request accepted, in bytes (jute.maxbuffer)")
-	fs.IntVar(&o.maxClientCnxns, "max-client-cnxns", wire.DefaultMaxClientCnxns, "connections allowed from one IP address; 0 means no limit (maxClientCnxns)")
+	fs.IntVar(&o.maxClientCnxns, "max-client-cnxns", zkserver.DefaultMaxClientCnxns, "connections allowed from one IP address; 0 means no limit (maxClientCnxns)")
 	fs.StringSliceVar(&o.fourLetterWords, "4lw-whitelist", []string{"srvr"}, "four-letter words answered on the client port, comma-separated; * for all (4lw.commands.whitelist)")
 	fs.StringVar(&o.superDigest, "super-digest", "", "user:base64(sha1(user:password)) of a user who bypasses every ACL (zookeeper.DigestAuthenticationProvider.superDigest)")
 	fs.StringVar(&o.mount.dir, "mount", "", "directory to mount the namespace on; empty means no mount")
@@ -204,7 +205,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, err := wire.NewServer(wire.ServerConfig{
+	srv, err := zkserver.NewServer(zkserver.ServerConfig{
 		Replica:           rep,
 		TickTime:          time.Duration(o.tickTime) * time.Millisecond,
 		MinSessionTimeout: time.Duration(o.minSessionTimeout) * time.Millisecond,

@@ -1,16 +1,17 @@
-package wire
+package zkserver
 
 import (
 	"strings"
 
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // auth handles an auth packet at once, in the reader, so that the requests
 // after it run with the new identity (writes take theirs when proposed).
 // Its reply still waits its turn. An unknown scheme fails: ZooKeeper then
 // answers AuthFailed and closes the connection.
-func (c *conn) auth(s *slot, p *AuthPacket) readState {
+func (c *conn) auth(s *slot, p *wire.AuthPacket) readState {
 	s.fixedZxid = true
 	old := c.ident()
 	next := tree.Identity{Super: old.Super, IDs: append([]tree.ID(nil), old.IDs...)}
@@ -29,7 +30,7 @@ func (c *conn) auth(s *slot, p *AuthPacket) readState {
 		next.IDs = addID(next.IDs, tree.ID{Scheme: "ip", ID: c.ip})
 	default:
 		c.log.Warn("authentication failed: no provider for this scheme; closing the connection", "scheme", p.Scheme)
-		s.err = ErrAuthFailed
+		s.err = wire.ErrAuthFailed
 		s.then = c.out.closeWhenDrained
 		return c.ordered(s, readDrain)
 	}
@@ -57,8 +58,8 @@ func validDigestCredential(s string) bool {
 // clientInfos answers whoAmI as ZooKeeper does: each identity's scheme and
 // the user name its provider derives (a digest's user part, an address as
 // is, nothing for super).
-func clientInfos(id tree.Identity) []ClientInfo {
-	out := make([]ClientInfo, 0, len(id.IDs))
+func clientInfos(id tree.Identity) []wire.ClientInfo {
+	out := make([]wire.ClientInfo, 0, len(id.IDs))
 	for _, x := range id.IDs {
 		user := x.ID
 		switch x.Scheme {
@@ -67,7 +68,7 @@ func clientInfos(id tree.Identity) []ClientInfo {
 		case "super":
 			user = ""
 		}
-		out = append(out, ClientInfo{AuthScheme: x.Scheme, User: user})
+		out = append(out, wire.ClientInfo{AuthScheme: x.Scheme, User: user})
 	}
 	return out
 }

@@ -1,10 +1,11 @@
-package wire
+package zkserver
 
 import (
 	"strconv"
 	"time"
 
 	"zkfs/tree"
+	"zkfs/wire"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -32,7 +33,7 @@ func newServerMetrics() *serverMetrics {
 	}
 }
 
-func (m *serverMetrics) record(op OpCode, code int32, d time.Duration) {
+func (m *serverMetrics) record(op wire.OpCode, code int32, d time.Duration) {
 	name := op.String()
 	m.latency.WithLabelValues(name).Observe(d.Seconds())
 	m.zk.observe(op, d)

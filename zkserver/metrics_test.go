@@ -1,10 +1,11 @@
-package wire
+package zkserver
 
 import (
 	"strings"
 	"testing"
 
 	"zkfs/tree"
+	"zkfs/wire"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -12,9 +13,9 @@ import (
 
 func TestCollectorCountsRequestsByOperation(t *testing.T) {
 	s := &Server{metrics: newServerMetrics(), watches: newWatchRegistry(), conns: map[*conn]struct{}{}}
-	s.metrics.record(OpGetData, tree.CodeOK, 0)
-	s.metrics.record(OpGetData, tree.CodeNoNode, 0)
-	s.metrics.record(OpCreate, tree.CodeOK, 0)
+	s.metrics.record(wire.OpGetData, tree.CodeOK, 0)
+	s.metrics.record(wire.OpGetData, tree.CodeNoNode, 0)
+	s.metrics.record(wire.OpCreate, tree.CodeOK, 0)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(s.Collector())
 	want := `

@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"context"
@@ -8,19 +8,20 @@ import (
 	"time"
 
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // readOp fills in how a non-write request runs. Reads check ACLs here, as
 // ZooKeeper's FinalRequestProcessor does; writes are checked by the tree.
 // Watches are set under the same read lock as the read, so that no change
 // can fall between what the client read and what its watch reports.
-func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
+func (c *conn) readOp(s *slot, req wire.Request, id tree.Identity) {
 	w := c.srv.watches
 	switch r := req.(type) {
-	case *PingRequest:
+	case *wire.PingRequest:
 		// The reply is the header alone, with the last zxid.
-	case *ExistsRequest:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.ExistsRequest:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			// ZooKeeper sets the watch whether or not the node exists (it
 			// then fires on creation); since 3.8.4 an existing node needs
 			// READ, and a denied exists sets no watch.
@@ -31,10 +32,10 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 			if err != nil {
 				return nil, err
 			}
-			return &ExistsResponse{Stat: st}, nil
+			return &wire.ExistsResponse{Stat: st}, nil
 		}
-	case *GetDataRequest:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.GetDataRequest:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			if err := t.CheckPerm(r.Path, tree.PermRead, id); err != nil {
 				return nil, err
 			}
@@ -45,34 +46,34 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 			if r.Watch {
 				w.add(c, r.Path, watchData, modeStandard)
 			}
-			return &GetDataResponse{Data: data, Stat: st}, nil
+			return &wire.GetDataResponse{Data: data, Stat: st}, nil
 		}
-	case *GetChildrenRequest:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.GetChildrenRequest:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			kids, _, err := c.children(t, r.Path, r.Watch, id)
 			if err != nil {
 				return nil, err
 			}
-			return &GetChildrenResponse{Children: kids}, nil
+			return &wire.GetChildrenResponse{Children: kids}, nil
 		}
-	case *GetChildren2Request:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.GetChildren2Request:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			kids, st, err := c.children(t, r.Path, r.Watch, id)
 			if err != nil {
 				return nil, err
 			}
-			return &GetChildren2Response{Children: kids, Stat: st}, nil
+			return &wire.GetChildren2Response{Children: kids, Stat: st}, nil
 		}
-	case *GetACLRequest:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.GetACLRequest:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			acl, st, err := t.GetACLAs(r.Path, id)
 			if err != nil {
 				return nil, err
 			}
-			return &GetACLResponse{ACL: acl, Stat: st}, nil
+			return &wire.GetACLResponse{ACL: acl, Stat: st}, nil
 		}
-	case *GetAllChildrenNumberRequest:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.GetAllChildrenNumberRequest:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			if err := t.CheckPerm(r.Path, tree.PermRead, id); err != nil {
 				return nil, err
 			}
@@ -80,10 +81,10 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 			if err != nil {
 				return nil, err
 			}
-			return &GetAllChildrenNumberResponse{TotalNumber: int32(n)}, nil
+			return &wire.GetAllChildrenNumberResponse{TotalNumber: int32(n)}, nil
 		}
-	case *GetEphemeralsRequest:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.GetEphemeralsRequest:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			// No ACL check: a session only sees its own nodes.
 			all := t.Ephemerals(c.session)
 			prefix := r.PrefixPath
@@ -96,73 +97,73 @@ func (c *conn) readOp(s *slot, req Request, id tree.Identity) {
 					out = append(out, p)
 				}
 			}
-			return &GetEphemeralsResponse{Ephemerals: out}, nil
+			return &wire.GetEphemeralsResponse{Ephemerals: out}, nil
 		}
-	case *MultiReadRequest:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.MultiReadRequest:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			return c.multiRead(t, r, id), nil
 		}
-	case *WhoAmIRequest:
-		s.run = func(*tree.Tree) (Record, error) {
-			return &WhoAmIResponse{ClientInfo: clientInfos(id)}, nil
+	case *wire.WhoAmIRequest:
+		s.run = func(*tree.Tree) (wire.Record, error) {
+			return &wire.WhoAmIResponse{ClientInfo: clientInfos(id)}, nil
 		}
-	case *SyncRequest:
+	case *wire.SyncRequest:
 		s.block = func() error {
 			ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 			defer cancel()
 			return c.srv.rep.Sync(ctx)
 		}
-		s.run = func(*tree.Tree) (Record, error) {
-			return &SyncResponse{Path: r.Path}, nil
+		s.run = func(*tree.Tree) (wire.Record, error) {
+			return &wire.SyncResponse{Path: r.Path}, nil
 		}
-	case *SetWatches:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.SetWatches:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			w.setWatches(c, t, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches, nil, nil)
 			return nil, nil
 		}
-	case *SetWatches2:
-		s.run = func(t *tree.Tree) (Record, error) {
+	case *wire.SetWatches2:
+		s.run = func(t *tree.Tree) (wire.Record, error) {
 			w.setWatches(c, t, r.RelativeZxid, r.DataWatches, r.ExistWatches, r.ChildWatches,
 				r.PersistentWatches, r.PersistentRecursiveWatches)
 			return nil, nil
 		}
-	case *AddWatchRequest:
-		s.run = func(*tree.Tree) (Record, error) {
+	case *wire.AddWatchRequest:
+		s.run = func(*tree.Tree) (wire.Record, error) {
 			mode := modePersistent
 			switch r.Mode {
-			case AddWatchPersistent:
-			case AddWatchPersistentRecursive:
+			case wire.AddWatchPersistent:
+			case wire.AddWatchPersistentRecursive:
 				mode = modeRecursive
 			default:
 				// ZooKeeper fails to decode the mode: MarshallingError.
-				return nil, fmt.Errorf("%w: addWatch mode %d", ErrMalformed, r.Mode)
+				return nil, fmt.Errorf("%w: addWatch mode %d", wire.ErrMalformed, r.Mode)
 			}
 			w.add(c, r.Path, watchData, mode)
 			w.add(c, r.Path, watchChild, mode)
-			return &ErrorResponse{Err: tree.CodeOK}, nil
+			return &wire.ErrorResponse{Err: tree.CodeOK}, nil
 		}
-	case *CheckWatchesRequest:
-		s.run = func(*tree.Tree) (Record, error) {
+	case *wire.CheckWatchesRequest:
+		s.run = func(*tree.Tree) (wire.Record, error) {
 			if !validWatcherType(r.Type) {
-				return nil, fmt.Errorf("%w: watcher type %d", ErrMalformed, r.Type)
+				return nil, fmt.Errorf("%w: watcher type %d", wire.ErrMalformed, r.Type)
 			}
 			if !w.contains(c, r.Path, r.Type) {
-				return nil, ErrNoWatcher
+				return nil, wire.ErrNoWatcher
 			}
 			return nil, nil
 		}
-	case *RemoveWatchesRequest:
-		s.run = func(*tree.Tree) (Record, error) {
+	case *wire.RemoveWatchesRequest:
+		s.run = func(*tree.Tree) (wire.Record, error) {
 			if !validWatcherType(r.Type) {
-				return nil, fmt.Errorf("%w: watcher type %d", ErrMalformed, r.Type)
+				return nil, fmt.Errorf("%w: watcher type %d", wire.ErrMalformed, r.Type)
 			}
 			if !w.remove(c, r.Path, r.Type) {
-				return nil, ErrNoWatcher
+				return nil, wire.ErrNoWatcher
 			}
 			return nil, nil
 		}
 	default:
-		s.err = ErrUnknownOpcode
+		s.err = wire.ErrUnknownOpcode
 	}
 }
 
@@ -184,11 +185,11 @@ func (c *conn) children(t *tree.Tree, path string, watch bool, id tree.Identity)
 
 // multiRead answers each read on its own; a failed one is an error result
 // and the others still run.
-func (c *conn) multiRead(t *tree.Tree, r *MultiReadRequest, id tree.Identity) *MultiResponse {
-	out := make([]MultiResult, len(r.Ops))
+func (c *conn) multiRead(t *tree.Tree, r *wire.MultiReadRequest, id tree.Identity) *wire.MultiResponse {
+	out := make([]wire.MultiResult, len(r.Ops))
 	for i, m := range r.Ops {
 		switch q := m.Req.(type) {
-		case *GetDataRequest:
+		case *wire.GetDataRequest:
 			err := t.CheckPerm(q.Path, tree.PermRead, id)
 			var data []byte
 			var st tree.Stat
@@ -196,24 +197,24 @@ func (c *conn) multiRead(t *tree.Tree, r *MultiReadRequest, id tree.Identity) *M
 				data, st, err = t.Get(q.Path)
 			}
 			if err != nil {
-				out[i] = MultiResult{Op: OpError, Err: codeOf(err)}
+				out[i] = wire.MultiResult{Op: wire.OpError, Err: codeOf(err)}
 				continue
 			}
-			out[i] = MultiResult{Op: OpGetData, Data: data, Stat: st}
-		case *GetChildrenRequest:
+			out[i] = wire.MultiResult{Op: wire.OpGetData, Data: data, Stat: st}
+		case *wire.GetChildrenRequest:
 			kids, _, err := c.children(t, q.Path, false, id)
 			if err != nil {
-				out[i] = MultiResult{Op: OpError, Err: codeOf(err)}
+				out[i] = wire.MultiResult{Op: wire.OpError, Err: codeOf(err)}
 				continue
 			}
-			out[i] = MultiResult{Op: OpGetChildren, Children: kids}
+			out[i] = wire.MultiResult{Op: wire.OpGetChildren, Children: kids}
 		default:
-			out[i] = MultiResult{Op: OpError, Err: codeOf(ErrUnknownOpcode)}
+			out[i] = wire.MultiResult{Op: wire.OpError, Err: codeOf(wire.ErrUnknownOpcode)}
 		}
 	}
-	return &MultiResponse{Results: out}
+	return &wire.MultiResponse{Results: out}
 }
 
-func validWatcherType(t WatcherType) bool {
-	return t == WatcherChildren || t == WatcherData || t == WatcherAny
+func validWatcherType(t wire.WatcherType) bool {
+	return t == wire.WatcherChildren || t == wire.WatcherData || t == wire.WatcherAny
 }

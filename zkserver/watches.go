@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // watchKind names ZooKeeper's two watch tables. The server does not tell
@@ -102,16 +103,16 @@ func (t *watchTable) removeConn(c *conn) {
 // consumes their one-shot watches, following ZooKeeper's WatchManager: every
 // watch on the path itself fires, except that a recursive watch never sees
 // NodeChildrenChanged; on ancestors only recursive watches fire.
-func (t *watchTable) collect(path string, typ EventType, into map[*conn]struct{}) {
+func (t *watchTable) collect(path string, typ wire.EventType, into map[*conn]struct{}) {
 	for c, m := range t.byPath[path] {
-		if m&(modeStandard|modePersistent) != 0 || typ != EventNodeChildrenChanged {
+		if m&(modeStandard|modePersistent) != 0 || typ != wire.EventNodeChildrenChanged {
 			into[c] = struct{}{}
 		}
 		if m&modeStandard != 0 {
 			t.set(c, path, m&^modeStandard)
 		}
 	}
-	if t.recursive == 0 || typ == EventNodeChildrenChanged {
+	if t.recursive == 0 || typ == wire.EventNodeChildrenChanged {
 		return
 	}
 	for p := path; p != "/"; {
@@ -162,32 +163,32 @@ func (r *watchRegistry) removeConn(c *conn) {
 }
 
 // contains answers checkWatches.
-func (r *watchRegistry) contains(c *conn, path string, typ WatcherType) bool {
+func (r *watchRegistry) contains(c *conn, path string, typ wire.WatcherType) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch typ {
-	case WatcherChildren:
+	case wire.WatcherChildren:
 		return r.child.has(c, path)
-	case WatcherData:
+	case wire.WatcherData:
 		return r.data.has(c, path)
-	case WatcherAny:
+	case wire.WatcherAny:
 		return r.child.has(c, path) || r.data.has(c, path)
 	}
 	return false
 }
 
 // remove answers removeWatches: every mode of the selected watches goes.
-func (r *watchRegistry) remove(c *conn, path string, typ WatcherType) bool {
+func (r *watchRegistry) remove(c *conn, path string, typ wire.WatcherType) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	removed := false
-	if typ == WatcherChildren || typ == WatcherAny {
+	if typ == wire.WatcherChildren || typ == wire.WatcherAny {
 		if r.child.has(c, path) {
 			r.child.set(c, path, 0)
 			removed = true
 		}
 	}
-	if typ == WatcherData || typ == WatcherAny {
+	if typ == wire.WatcherData || typ == wire.WatcherAny {
 		if r.data.has(c, path) {
 			r.data.set(c, path, 0)
 			removed = true
@@ -201,7 +202,7 @@ func (r *watchRegistry) remove(c *conn, path string, typ WatcherType) bool {
 // the data table, child changes to the child table, and a deletion to both,
 // each connection being told once.
 func (r *watchRegistry) trigger(ev tree.Event) {
-	typ := EventType(ev.Type)
+	typ := wire.EventType(ev.Type)
 	r.mu.Lock()
 	if len(r.data.byPath) == 0 && len(r.child.byPath) == 0 {
 		r.mu.Unlock()
@@ -274,16 +275,16 @@ func (r *watchRegistry) setWatches(c *conn, t *tree.Tree, relativeZxid int64, da
 		st, err := t.Stat(p)
 		switch {
 		case err != nil:
-			fire = append(fire, eventFrame(EventNodeDeleted, p))
+			fire = append(fire, eventFrame(wire.EventNodeDeleted, p))
 		case st.Mzxid > relativeZxid:
-			fire = append(fire, eventFrame(EventNodeDataChanged, p))
+			fire = append(fire, eventFrame(wire.EventNodeDataChanged, p))
 		default:
 			r.data.add(c, p, modeStandard)
 		}
 	}
 	for _, p := range exist {
 		if t.Exists(p) {
-			fire = append(fire, eventFrame(EventNodeCreated, p))
+			fire = append(fire, eventFrame(wire.EventNodeCreated, p))
 		} else {
 			r.data.add(c, p, modeStandard)
 		}
@@ -292,9 +293,9 @@ func (r *watchRegistry) setWatches(c *conn, t *tree.Tree, relativeZxid int64, da
 		st, err := t.Stat(p)
 		switch {
 		case err != nil:
-			fire = append(fire, eventFrame(EventNodeDeleted, p))
+			fire = append(fire, eventFrame(wire.EventNodeDeleted, p))
 		case st.Pzxid > relativeZxid:
-			fire = append(fire, eventFrame(EventNodeChildrenChanged, p))
+			fire = append(fire, eventFrame(wire.EventNodeChildrenChanged, p))
 		default:
 			r.child.add(c, p, modeStandard)
 		}
@@ -395,6 +396,6 @@ func sessionsOf(ws map[*conn]watchMode) []int64 {
 	return ids
 }
 
-func eventFrame(typ EventType, path string) []byte {
-	return AppendFrame(nil, &ReplyHeader{Xid: XidNotification, Zxid: -1}, &WatcherEvent{Type: typ, State: StateSyncConnected, Path: path})
+func eventFrame(typ wire.EventType, path string) []byte {
+	return wire.AppendFrame(nil, &wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}, &wire.WatcherEvent{Type: typ, State: wire.StateSyncConnected, Path: path})
 }

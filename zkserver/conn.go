@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 
 	"zkfs/replication"
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // conn is one client connection: a reader that decodes requests and
@@ -137,7 +138,7 @@ func (c *conn) run() readState {
 		c.log.Warn("closing the connection: bad length for a connect request", "len", n, "max", c.srv.cfg.MaxPacket)
 		return readStop
 	}
-	pkt, err := ReadPayload(c.br, int(n))
+	pkt, err := wire.ReadPayload(c.br, int(n))
 	if err != nil {
 		c.log.Debug("connection closed inside its connect request", "err", err)
 		return readStop
@@ -154,12 +155,12 @@ func (c *conn) run() readState {
 // handshake answers the ConnectRequest; anything but readOn ends the
 // connection.
 func (c *conn) handshake(pkt []byte) readState {
-	var req ConnectRequest
-	if err := Unmarshal(pkt, &req); err != nil {
+	var req wire.ConnectRequest
+	if err := wire.Unmarshal(pkt, &req); err != nil {
 		c.log.Warn("closing the connection: malformed connect request", "err", err)
 		return readStop
 	}
-	if req.ProtocolVersion != ProtocolVersion {
+	if req.ProtocolVersion != wire.ProtocolVersion {
 		c.log.Warn("closing the connection: unknown protocol version", "version", req.ProtocolVersion)
 		return readStop
 	}
@@ -198,8 +199,8 @@ func (c *conn) handshake(pkt []byte) readState {
 			// ZooKeeper answers an expired session or a wrong password with
 			// a zero timeout and id, from which clients raise SessionExpired.
 			c.log.Info("refusing to resume session: expired or wrong password", "session", sessionHex(id))
-			resp := ConnectResponse{ProtocolVersion: ProtocolVersion, Passwd: make([]byte, 16), ReadOnly: c.srv.readOnly(), OmitReadOnly: req.OmitReadOnly}
-			c.out.push(AppendFrame(nil, &resp))
+			resp := wire.ConnectResponse{ProtocolVersion: wire.ProtocolVersion, Passwd: make([]byte, 16), ReadOnly: c.srv.readOnly(), OmitReadOnly: req.OmitReadOnly}
+			c.out.push(wire.AppendFrame(nil, &resp))
 			c.out.closeWhenDrained()
 			return readDrain
 		}
@@ -221,15 +222,15 @@ func (c *conn) handshake(pkt []byte) readState {
 	if !c.srv.attach(c) {
 		return readStop
 	}
-	resp := ConnectResponse{
-		ProtocolVersion: ProtocolVersion,
+	resp := wire.ConnectResponse{
+		ProtocolVersion: wire.ProtocolVersion,
 		TimeOut:         int32(timeout / time.Millisecond),
 		SessionID:       id,
 		Passwd:          pw,
 		ReadOnly:        c.readOnly,
 		OmitReadOnly:    req.OmitReadOnly,
 	}
-	c.out.push(AppendFrame(nil, &resp))
+	c.out.push(wire.AppendFrame(nil, &resp))
 	return readOn
 }
 
@@ -237,7 +238,7 @@ func (c *conn) handshake(pkt []byte) readState {
 // connection. Blocking on a full slots channel is the back-pressure: the
 // socket is not read while too many requests are in flight.
 func (c *conn) readLoop() readState {
-	fr := NewFrameReader(c.br, c.srv.cfg.MaxPacket)
+	fr := wire.NewFrameReader(c.br, c.srv.cfg.MaxPacket)
 	for {
 		pkt, err := fr.Next()
 		if err != nil {
@@ -245,7 +246,7 @@ func (c *conn) readLoop() readState {
 			case c.closed.Load():
 			case errors.Is(err, io.EOF):
 				c.log.Debug("client closed the connection")
-			case errors.Is(err, ErrPacketLength):
+			case errors.Is(err, wire.ErrPacketLength):
 				c.log.Warn("closing the connection: packet length out of range", "err", err)
 			default:
 				c.log.Debug("read failed", "err", err)
@@ -261,7 +262,7 @@ func (c *conn) readLoop() readState {
 			c.log.Warn("closing the connection: packet too short for a request header", "len", len(pkt))
 			return readStop
 		}
-		h, req, err := ParseRequest(pkt)
+		h, req, err := wire.ParseRequest(pkt)
 		if st := c.dispatch(h, req, err); st != readOn {
 			return st
 		}

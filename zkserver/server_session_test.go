@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // shortSessions makes timeouts of a few hundred milliseconds possible.
@@ -29,7 +30,7 @@ func TestSessionTimeoutNegotiation(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	ts := startTestServer(t, shortSessions)
 	a := dialRaw(t, ts.addr, 300)
-	a.mustCall(OpCreate, &CreateRequest{Path: "/eph", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
+	a.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/eph", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
 	other, _ := zkConnect(t, ts.addr, time.Second)
 	if ok, _, _ := other.Exists("/eph"); !ok {
 		t.Fatal("ephemeral missing while its session lives")
@@ -45,7 +46,7 @@ func TestSessionExpiry(t *testing.T) {
 	// Resuming the expired session is refused the way ZooKeeper refuses
 	// it: a zero timeout and id, then the connection closes.
 	b := dialRawNoHandshake(t, ts.addr)
-	if err := b.handshake(ConnectRequest{TimeOut: 300, SessionID: a.resp.SessionID, Passwd: a.resp.Passwd}); err != nil {
+	if err := b.handshake(wire.ConnectRequest{TimeOut: 300, SessionID: a.resp.SessionID, Passwd: a.resp.Passwd}); err != nil {
 		t.Fatal(err)
 	}
 	if b.resp.TimeOut != 0 || b.resp.SessionID != 0 || !bytes.Equal(b.resp.Passwd, make([]byte, 16)) {
@@ -85,13 +86,13 @@ func TestSessionExpiryGoZookeeper(t *testing.T) {
 func TestSessionResumeAndMove(t *testing.T) {
 	ts := startTestServer(t, nil)
 	a := dialRaw(t, ts.addr, 10000)
-	a.mustCall(OpCreate, &CreateRequest{Path: "/mine", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
+	a.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/mine", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
 
 	// A wrong password is refused and does not disturb the owner.
 	bad := dialRawNoHandshake(t, ts.addr)
 	pw := append([]byte(nil), a.resp.Passwd...)
 	pw[0] ^= 0xff
-	if err := bad.handshake(ConnectRequest{TimeOut: 10000, SessionID: a.resp.SessionID, Passwd: pw}); err != nil {
+	if err := bad.handshake(wire.ConnectRequest{TimeOut: 10000, SessionID: a.resp.SessionID, Passwd: pw}); err != nil {
 		t.Fatal(err)
 	}
 	if bad.resp.TimeOut != 0 || bad.resp.SessionID != 0 {
@@ -100,11 +101,11 @@ func TestSessionResumeAndMove(t *testing.T) {
 	if err := bad.expectClosed(); err != nil {
 		t.Error(err)
 	}
-	a.mustCall(OpPing, &PingRequest{}, nil)
+	a.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 
 	// The right password moves the session; the older connection closes.
 	b := dialRawNoHandshake(t, ts.addr)
-	if err := b.handshake(ConnectRequest{TimeOut: 10000, SessionID: a.resp.SessionID, Passwd: a.resp.Passwd}); err != nil {
+	if err := b.handshake(wire.ConnectRequest{TimeOut: 10000, SessionID: a.resp.SessionID, Passwd: a.resp.Passwd}); err != nil {
 		t.Fatal(err)
 	}
 	if b.resp.SessionID != a.resp.SessionID || b.resp.TimeOut != 10000 || !bytes.Equal(b.resp.Passwd, a.resp.Passwd) {
@@ -113,8 +114,8 @@ func TestSessionResumeAndMove(t *testing.T) {
 	if err := a.expectClosed(); err != nil {
 		t.Errorf("older connection of a moved session: %v", err)
 	}
-	var e GetEphemeralsResponse
-	b.mustCall(OpGetEphemerals, &GetEphemeralsRequest{PrefixPath: "/"}, &e)
+	var e wire.GetEphemeralsResponse
+	b.mustCall(wire.OpGetEphemerals, &wire.GetEphemeralsRequest{PrefixPath: "/"}, &e)
 	if len(e.Ephemerals) != 1 || e.Ephemerals[0] != "/mine" {
 		t.Errorf("ephemerals after the move: %q", e.Ephemerals)
 	}
@@ -164,13 +165,13 @@ func TestHandshakeRefusals(t *testing.T) {
 	ts := startTestServer(t, nil)
 	// A client that saw a later zxid elsewhere must not go back in time.
 	c := dialRawNoHandshake(t, ts.addr)
-	c.writeRaw(AppendFrame(nil, &ConnectRequest{TimeOut: 10000, LastZxidSeen: 1 << 40, Passwd: make([]byte, 16)}))
+	c.writeRaw(wire.AppendFrame(nil, &wire.ConnectRequest{TimeOut: 10000, LastZxidSeen: 1 << 40, Passwd: make([]byte, 16)}))
 	if err := c.expectClosed(); err != nil {
 		t.Errorf("client ahead of the server: %v", err)
 	}
 	// A readOnly-capable client still gets a read-write session.
 	r := dialRawNoHandshake(t, ts.addr)
-	if err := r.handshake(ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), ReadOnly: true}); err != nil {
+	if err := r.handshake(wire.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), ReadOnly: true}); err != nil {
 		t.Fatal(err)
 	}
 	if r.resp.SessionID == 0 || r.resp.ReadOnly {
@@ -178,7 +179,7 @@ func TestHandshakeRefusals(t *testing.T) {
 	}
 	// Clients older than 3.4 send no readOnly byte and must get none back.
 	o := dialRawNoHandshake(t, ts.addr)
-	o.writeRaw(AppendFrame(nil, &ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), OmitReadOnly: true}))
+	o.writeRaw(wire.AppendFrame(nil, &wire.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), OmitReadOnly: true}))
 	pkt, err := o.next()
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +214,7 @@ func TestCloseSessionReplyArrives(t *testing.T) {
 	lost := 0
 	for i := 0; i < n; i++ {
 		c := dialRaw(t, ts.addr, 1000)
-		if _, err := c.call(OpCloseSession, &CloseSessionRequest{}, nil); err != nil {
+		if _, err := c.call(wire.OpCloseSession, &wire.CloseSessionRequest{}, nil); err != nil {
 			lost++
 		}
 		c.nc.Close()

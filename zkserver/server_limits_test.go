@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"encoding/binary"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"zkfs/tree"
+	"zkfs/wire"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -34,7 +35,7 @@ func TestBadPackets(t *testing.T) {
 		"garbage connect request":   frame(200, garbage),
 		"huge length":               frame(0x7fffffff, nil),
 		"negative length":           frame(0xfffffff0, nil),
-		"request before handshake":  AppendFrame(nil, &RequestHeader{Xid: 1, Type: OpGetData}, &GetDataRequest{Path: "/ok"}),
+		"request before handshake":  wire.AppendFrame(nil, &wire.RequestHeader{Xid: 1, Type: wire.OpGetData}, &wire.GetDataRequest{Path: "/ok"}),
 		"empty connect request":     frame(0, nil),
 		"length over the max":       frame(5000, make([]byte, 5000)),
 		"truncated connect request": frame(10, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
@@ -69,7 +70,7 @@ func TestBadPackets(t *testing.T) {
 	// A well-framed request whose body lies is answered MarshallingError,
 	// as ZooKeeper answers it, and the connection goes on.
 	c = dialRaw(t, ts.addr, 10000)
-	body := Marshal(nil, &RequestHeader{Xid: 1, Type: OpGetData})
+	body := wire.Marshal(nil, &wire.RequestHeader{Xid: 1, Type: wire.OpGetData})
 	body = binary.BigEndian.AppendUint32(body, 3000) // path length beyond the packet
 	body = append(body, "/ok"...)
 	c.writeRaw(frame(uint32(len(body)), body))
@@ -77,18 +78,18 @@ func TestBadPackets(t *testing.T) {
 	if err != nil || h.Xid != 1 || h.Err != tree.CodeMarshallingError {
 		t.Errorf("lying string length: %+v, %v", h, err)
 	}
-	if _, err := c.call(OpCode(999), &PingRequest{}, nil); CodeOf(err) != tree.CodeUnimplemented {
+	if _, err := c.call(wire.OpCode(999), &wire.PingRequest{}, nil); wire.CodeOf(err) != tree.CodeUnimplemented {
 		t.Errorf("unknown opcode: %v", err)
 	}
-	if _, err := c.call(OpMulti, &MultiRequest{Ops: []MultiOp{{Op: OpGetData, Req: &GetDataRequest{Path: "/ok"}}}}, nil); CodeOf(err) != tree.CodeMarshallingError {
+	if _, err := c.call(wire.OpMulti, &wire.MultiRequest{Ops: []wire.MultiOp{{Op: wire.OpGetData, Req: &wire.GetDataRequest{Path: "/ok"}}}}, nil); wire.CodeOf(err) != tree.CodeMarshallingError {
 		t.Errorf("read inside a multi: %v", err)
 	}
-	c.mustCall(OpExists, &ExistsRequest{Path: "/ok"}, nil)
+	c.mustCall(wire.OpExists, &wire.ExistsRequest{Path: "/ok"}, nil)
 
 	// Data over the tree's limit but within the packet is BadArguments.
 	big := startTestServer(t, nil)
 	bc := dialRaw(t, big.addr, 10000)
-	if _, err := bc.call(OpCreate, &CreateRequest{Path: "/big", Data: make([]byte, 1<<20+1), ACL: openACL()}, nil); CodeOf(err) != tree.CodeBadArguments {
+	if _, err := bc.call(wire.OpCreate, &wire.CreateRequest{Path: "/big", Data: make([]byte, 1<<20+1), ACL: openACL()}, nil); wire.CodeOf(err) != tree.CodeBadArguments {
 		t.Errorf("data over 1 MiB: %v", err)
 	}
 
@@ -104,7 +105,7 @@ func TestMaxClientCnxns(t *testing.T) {
 		open = append(open, dialRaw(t, ts.addr, 10000))
 	}
 	extra := dialRawNoHandshake(t, ts.addr)
-	extra.writeRaw(AppendFrame(nil, &ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)}))
+	extra.writeRaw(wire.AppendFrame(nil, &wire.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)}))
 	if err := extra.expectClosed(); err != nil {
 		t.Errorf("fourth connection from one address: %v", err)
 	}
@@ -112,7 +113,7 @@ func TestMaxClientCnxns(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c := dialRawNoHandshake(t, ts.addr)
-		if err := c.handshake(ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)}); err == nil && c.resp.SessionID != 0 {
+		if err := c.handshake(wire.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)}); err == nil && c.resp.SessionID != 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -127,16 +128,16 @@ func TestMaxClientCnxns(t *testing.T) {
 func TestBoundedOutstanding(t *testing.T) {
 	ts := startTestServer(t, func(cfg *ServerConfig) { cfg.MaxOutstanding = 8 })
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/b", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/b", ACL: openACL()}, nil)
 	const n = 2000
 	done := make(chan error, 1)
 	go func() {
 		var b []byte
 		for i := 0; i < n; i++ {
 			if i%2 == 0 {
-				b = AppendFrame(b, &RequestHeader{Xid: int32(i + 100), Type: OpGetData}, &GetDataRequest{Path: "/b"})
+				b = wire.AppendFrame(b, &wire.RequestHeader{Xid: int32(i + 100), Type: wire.OpGetData}, &wire.GetDataRequest{Path: "/b"})
 			} else {
-				b = AppendFrame(b, &RequestHeader{Xid: int32(i + 100), Type: OpSetData}, &SetDataRequest{Path: "/b", Version: -1})
+				b = wire.AppendFrame(b, &wire.RequestHeader{Xid: int32(i + 100), Type: wire.OpSetData}, &wire.SetDataRequest{Path: "/b", Version: -1})
 			}
 		}
 		_, err := c.nc.Write(b)
@@ -163,10 +164,10 @@ func TestNonReadingClientIsClosed(t *testing.T) {
 	ts := startTestServer(t, func(cfg *ServerConfig) { cfg.MaxQueued = 256 << 10 })
 	long := "/" + strings.Repeat("x", 2000)
 	w := dialRaw(t, ts.addr, 30000)
-	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/", Mode: AddWatchPersistentRecursive}, nil)
+	w.mustCall(wire.OpAddWatch, &wire.AddWatchRequest{Path: "/", Mode: wire.AddWatchPersistentRecursive}, nil)
 
 	writer := dialRaw(t, ts.addr, 30000)
-	writer.mustCall(OpCreate, &CreateRequest{Path: long, ACL: openACL()}, nil)
+	writer.mustCall(wire.OpCreate, &wire.CreateRequest{Path: long, ACL: openACL()}, nil)
 	deadline := time.Now().Add(30 * time.Second)
 	for round := 0; ; round++ {
 		if time.Now().After(deadline) {
@@ -174,7 +175,7 @@ func TestNonReadingClientIsClosed(t *testing.T) {
 		}
 		// Pipelined writes, each firing a 2 KB event at w.
 		for i := 0; i < 200; i++ {
-			writer.send(OpSetData, &SetDataRequest{Path: long, Version: -1})
+			writer.send(wire.OpSetData, &wire.SetDataRequest{Path: long, Version: -1})
 		}
 		for i := 0; i < 200; i++ {
 			if h, _, err := writer.recv(); err != nil || h.Err != 0 {
@@ -190,7 +191,7 @@ func TestNonReadingClientIsClosed(t *testing.T) {
 	if _, err := io.Copy(io.Discard, w.nc); err != nil {
 		t.Errorf("draining the closed client: %v", err)
 	}
-	writer.mustCall(OpSetData, &SetDataRequest{Path: long, Version: -1}, nil)
+	writer.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: long, Version: -1}, nil)
 }
 
 // sessionAttached reports whether a live connection holds the session.

@@ -1,9 +1,11 @@
-package wire
+package zkserver
 
 import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"zkfs/wire"
 )
 
 // zooKeeperMetrics are the figures that ZooKeeper's Prometheus provider
@@ -29,12 +31,12 @@ func newZooKeeperMetrics() zooKeeperMetrics {
 // observe records a request's latency as ZooKeeper classes it: writes are
 // updates; session plumbing (pings, auth, watches set on reconnection,
 // close) is neither.
-func (m zooKeeperMetrics) observe(op OpCode, d time.Duration) {
+func (m zooKeeperMetrics) observe(op wire.OpCode, d time.Duration) {
 	ms := float64(d) / float64(time.Millisecond)
 	switch {
 	case op.IsWrite():
 		m.updateLatency.Observe(ms)
-	case op == OpPing, op == OpAuth, op == OpSetWatches, op == OpSetWatches2, op == OpCloseSession, op == OpCreateSession:
+	case op == wire.OpPing, op == wire.OpAuth, op == wire.OpSetWatches, op == wire.OpSetWatches2, op == wire.OpCloseSession, op == wire.OpCreateSession:
 	default:
 		m.readLatency.Observe(ms)
 	}

@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 
 	"zkfs/replication"
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 func nextEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
@@ -82,18 +83,18 @@ func TestWatchWireEvents(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	w := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/d", ACL: openACL()}, nil)
-	w.mustCall(OpGetData, &GetDataRequest{Path: "/d", Watch: true}, nil)
-	w.mustCall(OpGetChildren, &GetChildrenRequest{Path: "/d", Watch: true}, nil)
-	w.mustCall(OpExists, &ExistsRequest{Path: "/d", Watch: true}, nil)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/d", Data: []byte("x"), Version: -1}, nil)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/d", Data: []byte("y"), Version: -1}, nil)
-	c.mustCall(OpDelete, &DeleteRequest{Path: "/d", Version: -1}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/d", ACL: openACL()}, nil)
+	w.mustCall(wire.OpGetData, &wire.GetDataRequest{Path: "/d", Watch: true}, nil)
+	w.mustCall(wire.OpGetChildren, &wire.GetChildrenRequest{Path: "/d", Watch: true}, nil)
+	w.mustCall(wire.OpExists, &wire.ExistsRequest{Path: "/d", Watch: true}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/d", Data: []byte("x"), Version: -1}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/d", Data: []byte("y"), Version: -1}, nil)
+	c.mustCall(wire.OpDelete, &wire.DeleteRequest{Path: "/d", Version: -1}, nil)
 	got := w.waitEvents(2)
-	w.mustCall(OpPing, &PingRequest{}, nil)
-	want := []WatcherEvent{
-		{Type: EventNodeDataChanged, State: StateSyncConnected, Path: "/d"},
-		{Type: EventNodeDeleted, State: StateSyncConnected, Path: "/d"},
+	w.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
+	want := []wire.WatcherEvent{
+		{Type: wire.EventNodeDataChanged, State: wire.StateSyncConnected, Path: "/d"},
+		{Type: wire.EventNodeDeleted, State: wire.StateSyncConnected, Path: "/d"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("events %+v, want %+v", got, want)
@@ -104,21 +105,21 @@ func TestPersistentWatches(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	w := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: openACL()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/q", ACL: openACL()}, nil)
-	var er ErrorResponse
-	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/p", Mode: AddWatchPersistent}, &er)
-	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/q", Mode: AddWatchPersistentRecursive}, &er)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/p", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/q", ACL: openACL()}, nil)
+	var er wire.ErrorResponse
+	w.mustCall(wire.OpAddWatch, &wire.AddWatchRequest{Path: "/p", Mode: wire.AddWatchPersistent}, &er)
+	w.mustCall(wire.OpAddWatch, &wire.AddWatchRequest{Path: "/q", Mode: wire.AddWatchPersistentRecursive}, &er)
 
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("1"), Version: -1}, nil)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("2"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p/c", ACL: openACL()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p/c/d", ACL: openACL()}, nil) // not watched
-	c.mustCall(OpCreate, &CreateRequest{Path: "/q/a", ACL: openACL()}, nil)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/q/a", Data: []byte("x"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/q/a/b", ACL: openACL()}, nil)
-	c.mustCall(OpDelete, &DeleteRequest{Path: "/q/a/b", Version: -1}, nil)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/q", Data: []byte("x"), Version: -1}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/p", Data: []byte("1"), Version: -1}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/p", Data: []byte("2"), Version: -1}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/p/c", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/p/c/d", ACL: openACL()}, nil) // not watched
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/q/a", ACL: openACL()}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/q/a", Data: []byte("x"), Version: -1}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/q/a/b", ACL: openACL()}, nil)
+	c.mustCall(wire.OpDelete, &wire.DeleteRequest{Path: "/q/a/b", Version: -1}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/q", Data: []byte("x"), Version: -1}, nil)
 	want := []string{
 		"NodeDataChanged /p", "NodeDataChanged /p", "NodeChildrenChanged /p",
 		// A recursive watch sees every change below it, but never
@@ -126,34 +127,34 @@ func TestPersistentWatches(t *testing.T) {
 		"NodeCreated /q/a", "NodeDataChanged /q/a", "NodeCreated /q/a/b", "NodeDeleted /q/a/b", "NodeDataChanged /q",
 	}
 	w.waitEvents(len(want))
-	w.mustCall(OpPing, &PingRequest{}, nil)
+	w.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 	if got := eventStrings(w.events); !slices.Equal(got, want) {
 		t.Errorf("events:\n%q\nwant\n%q", got, want)
 	}
 
 	// checkWatches and removeWatches.
-	if _, err := w.call(OpCheckWatches, &CheckWatchesRequest{Path: "/q", Type: WatcherAny}, nil); err != nil {
+	if _, err := w.call(wire.OpCheckWatches, &wire.CheckWatchesRequest{Path: "/q", Type: wire.WatcherAny}, nil); err != nil {
 		t.Errorf("checkWatches on a recursive watch: %v", err)
 	}
-	if _, err := w.call(OpCheckWatches, &CheckWatchesRequest{Path: "/zzz", Type: WatcherData}, nil); CodeOf(err) != tree.CodeNoWatcher {
+	if _, err := w.call(wire.OpCheckWatches, &wire.CheckWatchesRequest{Path: "/zzz", Type: wire.WatcherData}, nil); wire.CodeOf(err) != tree.CodeNoWatcher {
 		t.Errorf("checkWatches without a watch: %v", err)
 	}
-	if _, err := w.call(OpRemoveWatches, &RemoveWatchesRequest{Path: "/q", Type: WatcherAny}, nil); err != nil {
+	if _, err := w.call(wire.OpRemoveWatches, &wire.RemoveWatchesRequest{Path: "/q", Type: wire.WatcherAny}, nil); err != nil {
 		t.Errorf("removeWatches: %v", err)
 	}
-	if _, err := w.call(OpRemoveWatches, &RemoveWatchesRequest{Path: "/q", Type: WatcherAny}, nil); CodeOf(err) != tree.CodeNoWatcher {
+	if _, err := w.call(wire.OpRemoveWatches, &wire.RemoveWatchesRequest{Path: "/q", Type: wire.WatcherAny}, nil); wire.CodeOf(err) != tree.CodeNoWatcher {
 		t.Errorf("removeWatches twice: %v", err)
 	}
-	if _, err := w.call(OpAddWatch, &AddWatchRequest{Path: "/q", Mode: 5}, nil); CodeOf(err) != tree.CodeMarshallingError {
+	if _, err := w.call(wire.OpAddWatch, &wire.AddWatchRequest{Path: "/q", Mode: 5}, nil); wire.CodeOf(err) != tree.CodeMarshallingError {
 		t.Errorf("addWatch with a bad mode: %v", err)
 	}
 	n := len(w.events)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/q/a", Data: []byte("y"), Version: -1}, nil)
-	w.mustCall(OpRemoveWatches, &RemoveWatchesRequest{Path: "/p", Type: WatcherData}, nil)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/p", Data: []byte("z"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p/e", ACL: openACL()}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/q/a", Data: []byte("y"), Version: -1}, nil)
+	w.mustCall(wire.OpRemoveWatches, &wire.RemoveWatchesRequest{Path: "/p", Type: wire.WatcherData}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/p", Data: []byte("z"), Version: -1}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/p/e", ACL: openACL()}, nil)
 	w.waitEvents(n + 1)
-	w.mustCall(OpPing, &PingRequest{}, nil)
+	w.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 	if got := eventStrings(w.events[n:]); !slices.Equal(got, []string{"NodeChildrenChanged /p"}) {
 		t.Errorf("after removing watches: %q", got)
 	}
@@ -164,16 +165,16 @@ func TestPersistentWatches(t *testing.T) {
 func TestSetWatches(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	var cr Create2Response
-	c.mustCall(OpCreate2, &CreateRequest{Path: "/s", ACL: openACL()}, &cr)
-	c.mustCall(OpCreate2, &CreateRequest{Path: "/t", ACL: openACL()}, nil)
-	c.mustCall(OpCreate2, &CreateRequest{Path: "/u", ACL: openACL()}, nil)
-	seen := c.mustCall(OpCreate2, &CreateRequest{Path: "/t/k", ACL: openACL()}, nil).Zxid
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/s", Data: []byte("new"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/u/k", ACL: openACL()}, nil)
+	var cr wire.Create2Response
+	c.mustCall(wire.OpCreate2, &wire.CreateRequest{Path: "/s", ACL: openACL()}, &cr)
+	c.mustCall(wire.OpCreate2, &wire.CreateRequest{Path: "/t", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate2, &wire.CreateRequest{Path: "/u", ACL: openACL()}, nil)
+	seen := c.mustCall(wire.OpCreate2, &wire.CreateRequest{Path: "/t/k", ACL: openACL()}, nil).Zxid
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/s", Data: []byte("new"), Version: -1}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/u/k", ACL: openACL()}, nil)
 
 	w := dialRaw(t, ts.addr, 10000)
-	w.mustCall(OpSetWatches2, &SetWatches2{
+	w.mustCall(wire.OpSetWatches2, &wire.SetWatches2{
 		RelativeZxid: seen,
 		DataWatches:  []string{"/s", "/t", "/gone"},
 		ExistWatches: []string{"/t", "/later"},
@@ -192,17 +193,17 @@ func TestSetWatches(t *testing.T) {
 		t.Errorf("setWatches fired %q, want %q", got, want)
 	}
 	// The others are armed.
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/t", Data: []byte("x"), Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/later", ACL: openACL()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/t/k2", ACL: openACL()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: openACL()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p/x", ACL: openACL()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/r", ACL: openACL()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/r/x", ACL: openACL()}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/t", Data: []byte("x"), Version: -1}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/later", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/t/k2", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/p", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/p/x", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/r", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/r/x", ACL: openACL()}, nil)
 	want = append(want, "NodeDataChanged /t", "NodeCreated /later", "NodeChildrenChanged /t",
 		"NodeCreated /p", "NodeChildrenChanged /p", "NodeCreated /r", "NodeCreated /r/x")
 	w.waitEvents(len(want))
-	w.mustCall(OpPing, &PingRequest{}, nil)
+	w.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 	if got := eventStrings(w.events); !slices.Equal(got, want) {
 		t.Errorf("events:\n%q\nwant\n%q", got, want)
 	}
@@ -214,15 +215,15 @@ func TestSetWatches(t *testing.T) {
 func TestWatchNeedsRead(t *testing.T) {
 	ts := startTestServer(t, nil)
 	owner := dialRaw(t, ts.addr, 10000)
-	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("bob:pw")}, nil)
+	owner.mustCall(wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("bob:pw")}, nil)
 	w := dialRaw(t, ts.addr, 10000)
-	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/", Mode: AddWatchPersistentRecursive}, nil)
-	private := []ACL{{Perms: permAll, ID: ID{Scheme: "auth"}}}
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/secret", ACL: private}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/secret/plan", ACL: private}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/public", ACL: openACL()}, nil)
+	w.mustCall(wire.OpAddWatch, &wire.AddWatchRequest{Path: "/", Mode: wire.AddWatchPersistentRecursive}, nil)
+	private := []wire.ACL{{Perms: permAll, ID: wire.ID{Scheme: "auth"}}}
+	owner.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/secret", ACL: private}, nil)
+	owner.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/secret/plan", ACL: private}, nil)
+	owner.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/public", ACL: openACL()}, nil)
 	w.waitEvents(1)
-	w.mustCall(OpPing, &PingRequest{}, nil)
+	w.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 	if got := eventStrings(w.events); !slices.Equal(got, []string{"NodeCreated /public"}) {
 		t.Errorf("watcher without READ saw %q", got)
 	}
@@ -239,18 +240,18 @@ const permAll = 31
 func TestResetFiresWhatChanged(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/x", ACL: openACL()}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/same", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/x", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/same", ACL: openACL()}, nil)
 	w := dialRaw(t, ts.addr, 10000)
-	w.mustCall(OpGetData, &GetDataRequest{Path: "/x", Watch: true}, nil)
-	w.mustCall(OpGetChildren, &GetChildrenRequest{Path: "/x", Watch: true}, nil)
-	w.mustCall(OpGetData, &GetDataRequest{Path: "/same", Watch: true}, nil)
+	w.mustCall(wire.OpGetData, &wire.GetDataRequest{Path: "/x", Watch: true}, nil)
+	w.mustCall(wire.OpGetChildren, &wire.GetChildrenRequest{Path: "/x", Watch: true}, nil)
+	w.mustCall(wire.OpGetData, &wire.GetDataRequest{Path: "/same", Watch: true}, nil)
 	for _, p := range []string{"/absent", "/still-absent"} {
-		if _, err := w.call(OpExists, &ExistsRequest{Path: p, Watch: true}, nil); CodeOf(err) != tree.CodeNoNode {
+		if _, err := w.call(wire.OpExists, &wire.ExistsRequest{Path: p, Watch: true}, nil); wire.CodeOf(err) != tree.CodeNoNode {
 			t.Fatalf("exists %s: %v", p, err)
 		}
 	}
-	w.mustCall(OpAddWatch, &AddWatchRequest{Path: "/p", Mode: AddWatchPersistent}, nil)
+	w.mustCall(wire.OpAddWatch, &wire.AddWatchRequest{Path: "/p", Mode: wire.AddWatchPersistent}, nil)
 
 	// The trees a restore swaps: the same start, then writes that only
 	// the new one has.
@@ -271,7 +272,7 @@ func TestResetFiresWhatChanged(t *testing.T) {
 	// What the replica's listener receives after a restore.
 	ts.srv.onApplied(replication.Applied{Index: 6, Reset: true, Before: before, After: after})
 	w.waitEvents(4)
-	w.mustCall(OpPing, &PingRequest{}, nil)
+	w.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 	got := eventStrings(w.events)
 	slices.Sort(got)
 	want := []string{"NodeChildrenChanged /x", "NodeCreated /absent", "NodeCreated /p", "NodeDataChanged /x"}
@@ -280,17 +281,17 @@ func TestResetFiresWhatChanged(t *testing.T) {
 	}
 	// The one-shot watches that fired are used up, the persistent one is
 	// not, and the quiet one on /same is still set.
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/x", Version: -1}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/p", ACL: openACL()}, nil)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/same", Version: -1}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/x", Version: -1}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/p", ACL: openACL()}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/same", Version: -1}, nil)
 	w.waitEvents(6)
-	w.mustCall(OpPing, &PingRequest{}, nil)
+	w.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 	if got := eventStrings(w.events[4:]); !slices.Equal(got, []string{"NodeCreated /p", "NodeDataChanged /same"}) {
 		t.Errorf("after the reset's events: %q", got)
 	}
 }
 
-func eventStrings(evs []WatcherEvent) []string {
+func eventStrings(evs []wire.WatcherEvent) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
 		out[i] = fmt.Sprintf("%v %s", e.Type, e.Path)

@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkfs/replication"
+	"zkfs/wire"
 )
 
 // testServer is a real replica in a temporary directory with a server on a
@@ -99,11 +100,11 @@ func zkConnect(t testing.TB, addr string, timeout time.Duration) (*zk.Conn, <-ch
 type rawClient struct {
 	t       testing.TB
 	nc      net.Conn
-	fr      *FrameReader
+	fr      *wire.FrameReader
 	xid     int32
-	resp    ConnectResponse
-	events  []WatcherEvent
-	replies []ReplyHeader // every reply header, in arrival order
+	resp    wire.ConnectResponse
+	events  []wire.WatcherEvent
+	replies []wire.ReplyHeader // every reply header, in arrival order
 	// stream records replies and events in arrival order: events as
 	// "event:<type>:<path>", replies as "reply:<xid>".
 	stream []string
@@ -113,7 +114,7 @@ type rawClient struct {
 func dialRaw(t testing.TB, addr string, timeoutMs int32) *rawClient {
 	t.Helper()
 	c := dialRawNoHandshake(t, addr)
-	c.handshake(ConnectRequest{TimeOut: timeoutMs, Passwd: make([]byte, 16)})
+	c.handshake(wire.ConnectRequest{TimeOut: timeoutMs, Passwd: make([]byte, 16)})
 	if c.resp.SessionID == 0 {
 		t.Fatalf("handshake: no session: %+v", c.resp)
 	}
@@ -127,19 +128,19 @@ func dialRawNoHandshake(t testing.TB, addr string) *rawClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &rawClient{t: t, nc: nc, fr: NewFrameReader(nc, 64<<20)}
+	return &rawClient{t: t, nc: nc, fr: wire.NewFrameReader(nc, 64<<20)}
 }
 
 // handshake sends req and reads the ConnectResponse into c.resp.
-func (c *rawClient) handshake(req ConnectRequest) error {
+func (c *rawClient) handshake(req wire.ConnectRequest) error {
 	c.t.Helper()
-	c.writeRaw(AppendFrame(nil, &req))
+	c.writeRaw(wire.AppendFrame(nil, &req))
 	pkt, err := c.next()
 	if err != nil {
 		return err
 	}
-	c.resp = ConnectResponse{}
-	return Unmarshal(pkt, &c.resp)
+	c.resp = wire.ConnectResponse{}
+	return wire.Unmarshal(pkt, &c.resp)
 }
 
 func (c *rawClient) next() ([]byte, error) {
@@ -156,36 +157,36 @@ func (c *rawClient) writeRaw(b []byte) {
 }
 
 // send writes a request and returns its xid.
-func (c *rawClient) send(op OpCode, req Record) int32 {
+func (c *rawClient) send(op wire.OpCode, req wire.Record) int32 {
 	c.t.Helper()
 	c.xid++
 	xid := c.xid
 	switch op {
-	case OpPing:
-		xid = XidPing
-	case OpAuth:
-		xid = XidAuth
+	case wire.OpPing:
+		xid = wire.XidPing
+	case wire.OpAuth:
+		xid = wire.XidAuth
 	}
-	c.writeRaw(AppendFrame(nil, &RequestHeader{Xid: xid, Type: op}, req))
+	c.writeRaw(wire.AppendFrame(nil, &wire.RequestHeader{Xid: xid, Type: op}, req))
 	return xid
 }
 
 // recv reads the next reply, recording notifications on the way.
-func (c *rawClient) recv() (ReplyHeader, []byte, error) {
+func (c *rawClient) recv() (wire.ReplyHeader, []byte, error) {
 	for {
 		pkt, err := c.next()
 		if err != nil {
-			return ReplyHeader{}, nil, err
+			return wire.ReplyHeader{}, nil, err
 		}
-		var h ReplyHeader
-		d := NewDecoder(pkt)
+		var h wire.ReplyHeader
+		d := wire.NewDecoder(pkt)
 		if err := h.Decode(d); err != nil {
 			return h, nil, err
 		}
 		body := pkt[16:]
-		if h.Xid == XidNotification {
-			var ev WatcherEvent
-			if err := Unmarshal(body, &ev); err != nil {
+		if h.Xid == wire.XidNotification {
+			var ev wire.WatcherEvent
+			if err := wire.Unmarshal(body, &ev); err != nil {
 				return h, nil, err
 			}
 			if h.Zxid != -1 {
@@ -203,7 +204,7 @@ func (c *rawClient) recv() (ReplyHeader, []byte, error) {
 
 // call sends a request and waits for its reply, decoding the body into
 // resp when the reply is a success.
-func (c *rawClient) call(op OpCode, req Record, resp Record) (ReplyHeader, error) {
+func (c *rawClient) call(op wire.OpCode, req wire.Record, resp wire.Record) (wire.ReplyHeader, error) {
 	c.t.Helper()
 	xid := c.send(op, req)
 	h, body, err := c.recv()
@@ -214,10 +215,10 @@ func (c *rawClient) call(op OpCode, req Record, resp Record) (ReplyHeader, error
 		return h, fmt.Errorf("reply xid %d, want %d", h.Xid, xid)
 	}
 	if h.Err != 0 {
-		return h, ErrorOf(h.Err)
+		return h, wire.ErrorOf(h.Err)
 	}
 	if resp != nil {
-		if err := Unmarshal(body, resp); err != nil {
+		if err := wire.Unmarshal(body, resp); err != nil {
 			return h, err
 		}
 	}
@@ -225,7 +226,7 @@ func (c *rawClient) call(op OpCode, req Record, resp Record) (ReplyHeader, error
 }
 
 // mustCall is call that fails the test on any error.
-func (c *rawClient) mustCall(op OpCode, req Record, resp Record) ReplyHeader {
+func (c *rawClient) mustCall(op wire.OpCode, req wire.Record, resp wire.Record) wire.ReplyHeader {
 	c.t.Helper()
 	h, err := c.call(op, req, resp)
 	if err != nil {
@@ -235,14 +236,14 @@ func (c *rawClient) mustCall(op OpCode, req Record, resp Record) ReplyHeader {
 }
 
 // waitEvents reads (pinging to provoke traffic) until n events arrived.
-func (c *rawClient) waitEvents(n int) []WatcherEvent {
+func (c *rawClient) waitEvents(n int) []wire.WatcherEvent {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(c.events) < n {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("got %d events %+v, want %d", len(c.events), c.events, n)
 		}
-		c.mustCall(OpPing, &PingRequest{}, nil)
+		c.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 	}
 	return c.events
 }
@@ -267,6 +268,6 @@ func (c *rawClient) expectClosed() error {
 }
 
 // openACL is world:anyone with every permission.
-func openACL() []ACL {
-	return []ACL{{Perms: 31, ID: ID{Scheme: "world", ID: "anyone"}}}
+func openACL() []wire.ACL {
+	return []wire.ACL{{Perms: 31, ID: wire.ID{Scheme: "world", ID: "anyone"}}}
 }

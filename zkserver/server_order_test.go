@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"zkfs/wire"
 )
 
 // TestPipelinedWritesInOrder sends many writes without waiting: replies
@@ -15,14 +17,14 @@ import (
 func TestPipelinedWritesInOrder(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/pipe", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/pipe", ACL: openACL()}, nil)
 	const n = 300
 	var xids []int32
 	for i := 0; i < n; i++ {
 		if i%3 == 0 {
-			xids = append(xids, c.send(OpCreate, &CreateRequest{Path: fmt.Sprintf("/pipe/n%d", i), ACL: openACL()}))
+			xids = append(xids, c.send(wire.OpCreate, &wire.CreateRequest{Path: fmt.Sprintf("/pipe/n%d", i), ACL: openACL()}))
 		} else {
-			xids = append(xids, c.send(OpSetData, &SetDataRequest{Path: "/pipe", Data: []byte(strconv.Itoa(i)), Version: -1}))
+			xids = append(xids, c.send(wire.OpSetData, &wire.SetDataRequest{Path: "/pipe", Data: []byte(strconv.Itoa(i)), Version: -1}))
 		}
 	}
 	var last int64
@@ -39,8 +41,8 @@ func TestPipelinedWritesInOrder(t *testing.T) {
 		}
 		last = h.Zxid
 	}
-	var gr GetDataResponse
-	c.mustCall(OpGetData, &GetDataRequest{Path: "/pipe"}, &gr)
+	var gr wire.GetDataResponse
+	c.mustCall(wire.OpGetData, &wire.GetDataRequest{Path: "/pipe"}, &gr)
 	if string(gr.Data) != strconv.Itoa(n-1) || gr.Stat.NumChildren != n/3 {
 		t.Errorf("after the pipeline: data %q, %d children", gr.Data, gr.Stat.NumChildren)
 	}
@@ -52,7 +54,7 @@ func TestPipelinedWritesInOrder(t *testing.T) {
 func TestPipelinedReadsSeeExactlyEarlierWrites(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/rw", Data: []byte("0"), ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/rw", Data: []byte("0"), ACL: openACL()}, nil)
 	const rounds = 200
 	type sent struct {
 		xid  int32
@@ -64,9 +66,9 @@ func TestPipelinedReadsSeeExactlyEarlierWrites(t *testing.T) {
 		v := strconv.Itoa(i)
 		// read, write, read: the first read must not see the write, the
 		// second must.
-		reqs = append(reqs, sent{c.send(OpGetData, &GetDataRequest{Path: "/rw"}), true, strconv.Itoa(i - 1)})
-		reqs = append(reqs, sent{c.send(OpSetData, &SetDataRequest{Path: "/rw", Data: []byte(v), Version: -1}), false, ""})
-		reqs = append(reqs, sent{c.send(OpGetData, &GetDataRequest{Path: "/rw"}), true, v})
+		reqs = append(reqs, sent{c.send(wire.OpGetData, &wire.GetDataRequest{Path: "/rw"}), true, strconv.Itoa(i - 1)})
+		reqs = append(reqs, sent{c.send(wire.OpSetData, &wire.SetDataRequest{Path: "/rw", Data: []byte(v), Version: -1}), false, ""})
+		reqs = append(reqs, sent{c.send(wire.OpGetData, &wire.GetDataRequest{Path: "/rw"}), true, v})
 	}
 	var last int64
 	for _, r := range reqs {
@@ -79,8 +81,8 @@ func TestPipelinedReadsSeeExactlyEarlierWrites(t *testing.T) {
 		}
 		last = h.Zxid
 		if r.read {
-			var gr GetDataResponse
-			if err := Unmarshal(body, &gr); err != nil {
+			var gr wire.GetDataResponse
+			if err := wire.Unmarshal(body, &gr); err != nil {
 				t.Fatal(err)
 			}
 			if string(gr.Data) != r.want {
@@ -131,21 +133,21 @@ func TestWatchEventBeforeNewerData(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) || pending > 0 {
 		for pending < depth && time.Now().Before(deadline) {
-			r.send(OpGetData, &GetDataRequest{Path: "/w", Watch: true})
+			r.send(wire.OpGetData, &wire.GetDataRequest{Path: "/w", Watch: true})
 			pending++
 		}
 		pkt, err := r.next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var h ReplyHeader
-		if err := Unmarshal(pkt, &h); err != nil {
+		var h wire.ReplyHeader
+		if err := wire.Unmarshal(pkt, &h); err != nil {
 			t.Fatal(err)
 		}
-		if h.Xid == XidNotification {
-			var ev WatcherEvent
-			Unmarshal(pkt[16:], &ev)
-			if ev.Type != EventNodeDataChanged || ev.Path != "/w" {
+		if h.Xid == wire.XidNotification {
+			var ev wire.WatcherEvent
+			wire.Unmarshal(pkt[16:], &ev)
+			if ev.Type != wire.EventNodeDataChanged || ev.Path != "/w" {
 				t.Fatalf("unexpected event %+v", ev)
 			}
 			if !armed {
@@ -160,8 +162,8 @@ func TestWatchEventBeforeNewerData(t *testing.T) {
 			t.Fatalf("reply zxid %d after %d", h.Zxid, lastZxid)
 		}
 		lastZxid = h.Zxid
-		var gr GetDataResponse
-		if err := Unmarshal(pkt[16:], &gr); err != nil {
+		var gr wire.GetDataResponse
+		if err := wire.Unmarshal(pkt[16:], &gr); err != nil {
 			t.Fatal(err)
 		}
 		if armed && gr.Stat.Version > armedAt {
@@ -187,11 +189,11 @@ func TestWatchEventBeforeNewerData(t *testing.T) {
 func TestOwnWriteEventBeforeReply(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/own", ACL: openACL()}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/own", ACL: openACL()}, nil)
 	for i := 0; i < 50; i++ {
-		c.mustCall(OpGetData, &GetDataRequest{Path: "/own", Watch: true}, nil)
+		c.mustCall(wire.OpGetData, &wire.GetDataRequest{Path: "/own", Watch: true}, nil)
 		c.stream = nil
-		c.mustCall(OpSetData, &SetDataRequest{Path: "/own", Data: []byte{byte(i)}, Version: -1}, nil)
+		c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/own", Data: []byte{byte(i)}, Version: -1}, nil)
 		if len(c.stream) != 2 || c.stream[0] != "event:NodeDataChanged:/own" {
 			t.Fatalf("round %d: stream %q, want the event first", i, c.stream)
 		}

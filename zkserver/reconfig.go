@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"zkfs/replication"
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // reconfig serves ZooKeeper's reconfig request: incremental (joining and
@@ -17,10 +18,10 @@ import (
 // caller with ADMIN on /zookeeper/config may change the membership, which
 // by default means the superuser; the reply is the new configuration and
 // its stat.
-func (c *conn) reconfig(s *slot, r *ReconfigRequest) readState {
+func (c *conn) reconfig(s *slot, r *wire.ReconfigRequest) readState {
 	s.block = func() error {
 		if c.srv.rep.Mode() == "standalone" || c.srv.cfg.ReconfigDisabled {
-			return ErrReconfigDisabled
+			return wire.ErrReconfigDisabled
 		}
 		// ZooKeeper's order: the request's arguments, then the
 		// configuration version it names, then the caller's rights.
@@ -53,16 +54,16 @@ func (c *conn) reconfig(s *slot, r *ReconfigRequest) readState {
 			// reports that as NewConfigNoQuorum, not as a lost
 			// connection.
 			c.log.Warn("reconfig did not complete", "err", err)
-			return ErrNewConfigNoQuorum
+			return wire.ErrNewConfigNoQuorum
 		}
 		return err
 	}
-	s.run = func(t *tree.Tree) (Record, error) {
+	s.run = func(t *tree.Tree) (wire.Record, error) {
 		data, st, err := t.Get(replication.ConfigPath)
 		if err != nil {
 			return nil, err
 		}
-		return &GetDataResponse{Data: data, Stat: st}, nil
+		return &wire.GetDataResponse{Data: data, Stat: st}, nil
 	}
 	return c.ordered(s, readOn)
 }
@@ -88,7 +89,7 @@ func configVersion(data []byte) int64 {
 // Incremental requests list joining servers as `server.N=...` specs and
 // leaving servers as ids, each comma-separated; a non-incremental request
 // gives the whole new membership.
-func reconfigChanges(current []replication.Peer, r *ReconfigRequest) ([]replication.Peer, []string, error) {
+func reconfigChanges(current []replication.Peer, r *wire.ReconfigRequest) ([]replication.Peer, []string, error) {
 	if r.NewMembers != "" {
 		if r.JoiningServers != "" || r.LeavingServers != "" {
 			return nil, nil, fmt.Errorf("new members cannot be combined with joining or leaving servers")

@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 
 	"zkfs/replication"
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // Defaults of ServerConfig. Tick time, connection limit and sessionless
@@ -117,7 +118,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("wire: minimum session timeout %v is above the maximum %v", cfg.MinSessionTimeout, cfg.MaxSessionTimeout)
 	}
 	if cfg.MaxPacket <= 0 {
-		cfg.MaxPacket = DefaultMaxPacket
+		cfg.MaxPacket = wire.DefaultMaxPacket
 	}
 	if cfg.MaxClientCnxns < 0 {
 		return nil, fmt.Errorf("wire: negative connection limit %d", cfg.MaxClientCnxns)

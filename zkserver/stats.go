@@ -1,9 +1,11 @@
-package wire
+package zkserver
 
 import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"zkfs/wire"
 )
 
 // serverStats are the counters srvr, stat, mntr and cons report.
@@ -62,13 +64,13 @@ type connStats struct {
 	mu       sync.Mutex
 	lastXid  int32
 	lastZxid int64
-	lastOp   OpCode
+	lastOp   wire.OpCode
 	lastLat  time.Duration
 	lastResp time.Time
 	hasLast  bool
 }
 
-func (s *connStats) record(xid int32, zxid int64, op OpCode, lat time.Duration) {
+func (s *connStats) record(xid int32, zxid int64, op wire.OpCode, lat time.Duration) {
 	s.latency.record(lat)
 	s.mu.Lock()
 	s.lastXid, s.lastZxid, s.lastOp, s.lastLat, s.lastResp, s.hasLast = xid, zxid, op, lat, time.Now(), true

@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"crypto/sha1"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"zkfs/tree"
+	"zkfs/wire"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -79,43 +80,43 @@ func TestACLEnforcement(t *testing.T) {
 func TestACLRawReads(t *testing.T) {
 	ts := startTestServer(t, nil)
 	owner := dialRaw(t, ts.addr, 10000)
-	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("bob:secret")}, nil)
-	mixed := []ACL{{Perms: permAll, ID: ID{Scheme: "auth"}}, {Perms: 1, ID: ID{Scheme: "world", ID: "anyone"}}}
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/m", ACL: mixed}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/m/k", ACL: []ACL{{Perms: permAll, ID: ID{Scheme: "auth"}}}}, nil)
+	owner.mustCall(wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("bob:secret")}, nil)
+	mixed := []wire.ACL{{Perms: permAll, ID: wire.ID{Scheme: "auth"}}, {Perms: 1, ID: wire.ID{Scheme: "world", ID: "anyone"}}}
+	owner.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/m", ACL: mixed}, nil)
+	owner.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/m/k", ACL: []wire.ACL{{Perms: permAll, ID: wire.ID{Scheme: "auth"}}}}, nil)
 
 	anon := dialRaw(t, ts.addr, 10000)
 	// With READ but not ADMIN, getACL hides the digest's hash.
-	var gr GetACLResponse
-	anon.mustCall(OpGetACL, &GetACLRequest{Path: "/m"}, &gr)
+	var gr wire.GetACLResponse
+	anon.mustCall(wire.OpGetACL, &wire.GetACLRequest{Path: "/m"}, &gr)
 	if len(gr.ACL) != 2 || gr.ACL[0].ID.ID != "bob:x" {
 		t.Errorf("getACL without ADMIN: %+v", gr.ACL)
 	}
-	owner.mustCall(OpGetACL, &GetACLRequest{Path: "/m"}, &gr)
+	owner.mustCall(wire.OpGetACL, &wire.GetACLRequest{Path: "/m"}, &gr)
 	if gr.ACL[0].ID.ID != tree.DigestID("bob:secret") {
 		t.Errorf("getACL with ADMIN: %+v", gr.ACL)
 	}
-	if _, err := anon.call(OpGetAllChildrenNumber, &GetAllChildrenNumberRequest{Path: "/m/k"}, nil); CodeOf(err) != tree.CodeNoAuth {
+	if _, err := anon.call(wire.OpGetAllChildrenNumber, &wire.GetAllChildrenNumberRequest{Path: "/m/k"}, nil); wire.CodeOf(err) != tree.CodeNoAuth {
 		t.Errorf("getAllChildrenNumber without READ: %v", err)
 	}
-	var mr MultiResponse
-	anon.mustCall(OpMultiRead, &MultiReadRequest{Ops: []MultiOp{
-		{Op: OpGetData, Req: &GetDataRequest{Path: "/m/k"}},
-		{Op: OpGetChildren, Req: &GetChildrenRequest{Path: "/m"}},
+	var mr wire.MultiResponse
+	anon.mustCall(wire.OpMultiRead, &wire.MultiReadRequest{Ops: []wire.MultiOp{
+		{Op: wire.OpGetData, Req: &wire.GetDataRequest{Path: "/m/k"}},
+		{Op: wire.OpGetChildren, Req: &wire.GetChildrenRequest{Path: "/m"}},
 	}}, &mr)
-	if mr.Results[0].Err != tree.CodeNoAuth || mr.Results[1].Op != OpGetChildren {
+	if mr.Results[0].Err != tree.CodeNoAuth || mr.Results[1].Op != wire.OpGetChildren {
 		t.Errorf("multiRead with one denied read: %+v", mr.Results)
 	}
 	// A denied getData sets no watch.
-	anon.call(OpGetData, &GetDataRequest{Path: "/m/k", Watch: true}, nil)
-	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != tree.CodeNoWatcher {
+	anon.call(wire.OpGetData, &wire.GetDataRequest{Path: "/m/k", Watch: true}, nil)
+	if _, err := anon.call(wire.OpCheckWatches, &wire.CheckWatchesRequest{Path: "/m/k", Type: wire.WatcherData}, nil); wire.CodeOf(err) != tree.CodeNoWatcher {
 		t.Errorf("watch set by a denied read: %v", err)
 	}
 	// Nor does a denied exists; its stat stays hidden.
-	if _, err := anon.call(OpExists, &ExistsRequest{Path: "/m/k", Watch: true}, nil); CodeOf(err) != tree.CodeNoAuth {
+	if _, err := anon.call(wire.OpExists, &wire.ExistsRequest{Path: "/m/k", Watch: true}, nil); wire.CodeOf(err) != tree.CodeNoAuth {
 		t.Errorf("exists without READ: %v", err)
 	}
-	if _, err := anon.call(OpCheckWatches, &CheckWatchesRequest{Path: "/m/k", Type: WatcherData}, nil); CodeOf(err) != tree.CodeNoWatcher {
+	if _, err := anon.call(wire.OpCheckWatches, &wire.CheckWatchesRequest{Path: "/m/k", Type: wire.WatcherData}, nil); wire.CodeOf(err) != tree.CodeNoWatcher {
 		t.Errorf("watch set by a denied exists: %v", err)
 	}
 }
@@ -126,36 +127,36 @@ func TestAuthSchemes(t *testing.T) {
 	ts := startTestServer(t, func(cfg *ServerConfig) { cfg.SuperDigest = super })
 
 	owner := dialRaw(t, ts.addr, 10000)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/lan", ACL: []ACL{{Perms: permAll, ID: ID{Scheme: "ip", ID: "127.0.0.0/8"}}}}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/far", ACL: []ACL{{Perms: permAll, ID: ID{Scheme: "ip", ID: "10.1.2.3"}}}}, nil)
-	owner.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("ann:pw")}, nil)
-	owner.mustCall(OpCreate, &CreateRequest{Path: "/ann", ACL: []ACL{{Perms: permAll, ID: ID{Scheme: "auth"}}}}, nil)
+	owner.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/lan", ACL: []wire.ACL{{Perms: permAll, ID: wire.ID{Scheme: "ip", ID: "127.0.0.0/8"}}}}, nil)
+	owner.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/far", ACL: []wire.ACL{{Perms: permAll, ID: wire.ID{Scheme: "ip", ID: "10.1.2.3"}}}}, nil)
+	owner.mustCall(wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("ann:pw")}, nil)
+	owner.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/ann", ACL: []wire.ACL{{Perms: permAll, ID: wire.ID{Scheme: "auth"}}}}, nil)
 
 	c := dialRaw(t, ts.addr, 10000)
-	if _, err := c.call(OpGetData, &GetDataRequest{Path: "/lan"}, nil); err != nil {
+	if _, err := c.call(wire.OpGetData, &wire.GetDataRequest{Path: "/lan"}, nil); err != nil {
 		t.Errorf("ip ACL matching the client: %v", err)
 	}
-	if _, err := c.call(OpGetData, &GetDataRequest{Path: "/far"}, nil); CodeOf(err) != tree.CodeNoAuth {
+	if _, err := c.call(wire.OpGetData, &wire.GetDataRequest{Path: "/far"}, nil); wire.CodeOf(err) != tree.CodeNoAuth {
 		t.Errorf("ip ACL for another address: %v", err)
 	}
 	// The superuser may do anything.
-	h := c.mustCall(OpAuth, &AuthPacket{Scheme: "digest", Auth: []byte("root:rootpw")}, nil)
-	if h.Xid != XidAuth || h.Zxid != 0 {
+	h := c.mustCall(wire.OpAuth, &wire.AuthPacket{Scheme: "digest", Auth: []byte("root:rootpw")}, nil)
+	if h.Xid != wire.XidAuth || h.Zxid != 0 {
 		t.Errorf("auth reply header %+v", h)
 	}
-	c.mustCall(OpGetData, &GetDataRequest{Path: "/far"}, nil)
-	c.mustCall(OpSetData, &SetDataRequest{Path: "/ann", Data: []byte("mine"), Version: -1}, nil)
-	var who WhoAmIResponse
-	c.mustCall(OpWhoAmI, &WhoAmIRequest{}, &who)
-	want := []ClientInfo{{AuthScheme: "ip", User: "127.0.0.1"}, {AuthScheme: "super"}, {AuthScheme: "digest", User: "root"}}
+	c.mustCall(wire.OpGetData, &wire.GetDataRequest{Path: "/far"}, nil)
+	c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/ann", Data: []byte("mine"), Version: -1}, nil)
+	var who wire.WhoAmIResponse
+	c.mustCall(wire.OpWhoAmI, &wire.WhoAmIRequest{}, &who)
+	want := []wire.ClientInfo{{AuthScheme: "ip", User: "127.0.0.1"}, {AuthScheme: "super"}, {AuthScheme: "digest", User: "root"}}
 	if !slices.Equal(who.ClientInfo, want) {
 		t.Errorf("whoAmI = %+v, want %+v", who.ClientInfo, want)
 	}
 
 	// An unknown scheme fails the auth and closes the connection.
 	bad := dialRaw(t, ts.addr, 10000)
-	h, err := bad.call(OpAuth, &AuthPacket{Scheme: "kerberos", Auth: []byte("x")}, nil)
-	if CodeOf(err) != tree.CodeAuthFailed || h.Xid != XidAuth {
+	h, err := bad.call(wire.OpAuth, &wire.AuthPacket{Scheme: "kerberos", Auth: []byte("x")}, nil)
+	if wire.CodeOf(err) != tree.CodeAuthFailed || h.Xid != wire.XidAuth {
 		t.Errorf("unknown scheme: %+v, %v", h, err)
 	}
 	if err := bad.expectClosed(); err != nil {

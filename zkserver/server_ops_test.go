@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 func TestServerNodeOps(t *testing.T) {
@@ -173,29 +174,29 @@ func TestServerMulti(t *testing.T) {
 func TestServerReplyZxids(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
-	var cr Create2Response
-	h := c.mustCall(OpCreate2, &CreateRequest{Path: "/z", Data: []byte("1"), ACL: openACL()}, &cr)
+	var cr wire.Create2Response
+	h := c.mustCall(wire.OpCreate2, &wire.CreateRequest{Path: "/z", Data: []byte("1"), ACL: openACL()}, &cr)
 	if h.Zxid != cr.Stat.Czxid || h.Zxid != cr.Stat.Mzxid || h.Zxid <= 0 {
 		t.Errorf("create2 reply zxid %d, stat %+v", h.Zxid, cr.Stat)
 	}
-	var sr SetDataResponse
-	h2 := c.mustCall(OpSetData, &SetDataRequest{Path: "/z", Data: []byte("2"), Version: -1}, &sr)
+	var sr wire.SetDataResponse
+	h2 := c.mustCall(wire.OpSetData, &wire.SetDataRequest{Path: "/z", Data: []byte("2"), Version: -1}, &sr)
 	if h2.Zxid != sr.Stat.Mzxid || h2.Zxid <= h.Zxid {
 		t.Errorf("setData reply zxid %d, stat %+v", h2.Zxid, sr.Stat)
 	}
-	var gr GetDataResponse
-	h3 := c.mustCall(OpGetData, &GetDataRequest{Path: "/z"}, &gr)
+	var gr wire.GetDataResponse
+	h3 := c.mustCall(wire.OpGetData, &wire.GetDataRequest{Path: "/z"}, &gr)
 	if h3.Zxid != ts.rep.LastZxid() || h3.Zxid < h2.Zxid || string(gr.Data) != "2" {
 		t.Errorf("getData reply zxid %d (last %d), data %q", h3.Zxid, ts.rep.LastZxid(), gr.Data)
 	}
 	// A failed write still has its own log entry, as ZooKeeper's error
 	// transactions do.
-	h4, err := c.call(OpDelete, &DeleteRequest{Path: "/nope", Version: -1}, nil)
-	if CodeOf(err) != tree.CodeNoNode || h4.Zxid <= h3.Zxid {
+	h4, err := c.call(wire.OpDelete, &wire.DeleteRequest{Path: "/nope", Version: -1}, nil)
+	if wire.CodeOf(err) != tree.CodeNoNode || h4.Zxid <= h3.Zxid {
 		t.Errorf("delete /nope: %+v, %v", h4, err)
 	}
-	hp := c.mustCall(OpPing, &PingRequest{}, nil)
-	if hp.Xid != XidPing || hp.Zxid != ts.rep.LastZxid() {
+	hp := c.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
+	if hp.Xid != wire.XidPing || hp.Zxid != ts.rep.LastZxid() {
 		t.Errorf("ping reply %+v", hp)
 	}
 }
@@ -204,53 +205,53 @@ func TestServerRawOnlyOps(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := dialRaw(t, ts.addr, 10000)
 	for _, p := range []string{"/r", "/r/a", "/r/a/b", "/r/c"} {
-		c.mustCall(OpCreate, &CreateRequest{Path: p, ACL: openACL()}, nil)
+		c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: p, ACL: openACL()}, nil)
 	}
-	c.mustCall(OpCreate, &CreateRequest{Path: "/r/e1", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
-	c.mustCall(OpCreate, &CreateRequest{Path: "/x-e2", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/r/e1", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
+	c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/x-e2", ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
 
-	var n GetAllChildrenNumberResponse
-	c.mustCall(OpGetAllChildrenNumber, &GetAllChildrenNumberRequest{Path: "/r"}, &n)
+	var n wire.GetAllChildrenNumberResponse
+	c.mustCall(wire.OpGetAllChildrenNumber, &wire.GetAllChildrenNumberRequest{Path: "/r"}, &n)
 	if n.TotalNumber != 4 {
 		t.Errorf("getAllChildrenNumber /r = %d, want 4", n.TotalNumber)
 	}
-	var e GetEphemeralsResponse
-	c.mustCall(OpGetEphemerals, &GetEphemeralsRequest{PrefixPath: "/"}, &e)
+	var e wire.GetEphemeralsResponse
+	c.mustCall(wire.OpGetEphemerals, &wire.GetEphemeralsRequest{PrefixPath: "/"}, &e)
 	if !slices.Equal(e.Ephemerals, []string{"/r/e1", "/x-e2"}) {
 		t.Errorf("getEphemerals / = %q", e.Ephemerals)
 	}
-	c.mustCall(OpGetEphemerals, &GetEphemeralsRequest{PrefixPath: "/r"}, &e)
+	c.mustCall(wire.OpGetEphemerals, &wire.GetEphemeralsRequest{PrefixPath: "/r"}, &e)
 	if !slices.Equal(e.Ephemerals, []string{"/r/e1"}) {
 		t.Errorf("getEphemerals /r = %q", e.Ephemerals)
 	}
-	var who WhoAmIResponse
-	c.mustCall(OpWhoAmI, &WhoAmIRequest{}, &who)
-	if len(who.ClientInfo) != 1 || who.ClientInfo[0] != (ClientInfo{AuthScheme: "ip", User: "127.0.0.1"}) {
+	var who wire.WhoAmIResponse
+	c.mustCall(wire.OpWhoAmI, &wire.WhoAmIRequest{}, &who)
+	if len(who.ClientInfo) != 1 || who.ClientInfo[0] != (wire.ClientInfo{AuthScheme: "ip", User: "127.0.0.1"}) {
 		t.Errorf("whoAmI = %+v", who.ClientInfo)
 	}
-	var mr MultiResponse
-	c.mustCall(OpMultiRead, &MultiReadRequest{Ops: []MultiOp{
-		{Op: OpGetData, Req: &GetDataRequest{Path: "/r/a"}},
-		{Op: OpGetChildren, Req: &GetChildrenRequest{Path: "/r"}},
-		{Op: OpGetData, Req: &GetDataRequest{Path: "/missing"}},
+	var mr wire.MultiResponse
+	c.mustCall(wire.OpMultiRead, &wire.MultiReadRequest{Ops: []wire.MultiOp{
+		{Op: wire.OpGetData, Req: &wire.GetDataRequest{Path: "/r/a"}},
+		{Op: wire.OpGetChildren, Req: &wire.GetChildrenRequest{Path: "/r"}},
+		{Op: wire.OpGetData, Req: &wire.GetDataRequest{Path: "/missing"}},
 	}}, &mr)
-	if len(mr.Results) != 3 || mr.Results[0].Op != OpGetData || mr.Results[1].Op != OpGetChildren ||
-		strings.Join(mr.Results[1].Children, ",") != "a,c,e1" || mr.Results[2].Op != OpError || mr.Results[2].Err != tree.CodeNoNode {
+	if len(mr.Results) != 3 || mr.Results[0].Op != wire.OpGetData || mr.Results[1].Op != wire.OpGetChildren ||
+		strings.Join(mr.Results[1].Children, ",") != "a,c,e1" || mr.Results[2].Op != wire.OpError || mr.Results[2].Err != tree.CodeNoNode {
 		t.Errorf("multiRead = %+v", mr.Results)
 	}
 	// A lone check answers like setData, as ZooKeeper's server does.
-	if _, err := c.call(OpCheck, &CheckVersionRequest{Path: "/r", Version: 3}, nil); CodeOf(err) != tree.CodeBadVersion {
+	if _, err := c.call(wire.OpCheck, &wire.CheckVersionRequest{Path: "/r", Version: 3}, nil); wire.CodeOf(err) != tree.CodeBadVersion {
 		t.Errorf("check with a wrong version: %v", err)
 	}
 	// Requests zkfs does not serve are answered, and the connection lives.
-	if h, err := c.call(OpSASL, &GetSASLRequest{Token: []byte("x")}, nil); CodeOf(err) != tree.CodeUnimplemented {
+	if h, err := c.call(wire.OpSASL, &wire.GetSASLRequest{Token: []byte("x")}, nil); wire.CodeOf(err) != tree.CodeUnimplemented {
 		t.Errorf("sasl: %+v, %v", h, err)
 	}
-	if _, err := c.call(OpReconfig, &ReconfigRequest{}, nil); CodeOf(err) != tree.CodeReconfigDisabled {
+	if _, err := c.call(wire.OpReconfig, &wire.ReconfigRequest{}, nil); wire.CodeOf(err) != tree.CodeReconfigDisabled {
 		t.Errorf("reconfig: %v", err)
 	}
-	if h, err := c.call(OpCode(77), &PingRequest{}, nil); CodeOf(err) != tree.CodeUnimplemented || h.Zxid != -1 {
+	if h, err := c.call(wire.OpCode(77), &wire.PingRequest{}, nil); wire.CodeOf(err) != tree.CodeUnimplemented || h.Zxid != -1 {
 		t.Errorf("unknown opcode: %+v, %v", h, err)
 	}
-	c.mustCall(OpExists, &ExistsRequest{Path: "/r"}, nil)
+	c.mustCall(wire.OpExists, &wire.ExistsRequest{Path: "/r"}, nil)
 }

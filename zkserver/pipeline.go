@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"context"
@@ -7,24 +7,25 @@ import (
 
 	"zkfs/replication"
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // slot is one request on its way through a connection. Replies leave in
 // slot order, which is request order.
 type slot struct {
 	xid   int32
-	op    OpCode
+	op    wire.OpCode
 	start time.Time
 
 	// A write is proposed when it arrives and answered when its turn comes.
 	prop   *replication.Proposal
-	finish func(tree.Result) (Record, error)
+	finish func(tree.Result) (wire.Record, error)
 
 	// Anything else runs when its turn comes: first block, outside any
 	// lock (sync, closeSession), then run under the tree's read lock, so
 	// that what it reads and the events queued around it agree.
 	block func() error
-	run   func(t *tree.Tree) (Record, error)
+	run   func(t *tree.Tree) (wire.Record, error)
 	// err answers the request without running anything.
 	err error
 	// fixedZxid replaces the last zxid in the header by zxid: ZooKeeper
@@ -112,7 +113,7 @@ func (c *conn) answerOrdered(s *slot) bool {
 				return
 			}
 		}
-		var body Record
+		var body wire.Record
 		if err == nil && s.run != nil {
 			body, err = s.run(t)
 		}
@@ -142,12 +143,12 @@ func codeOf(err error) int32 {
 	if errors.Is(err, replication.ErrSessionMoved) {
 		return tree.CodeSessionMoved
 	}
-	return CodeOf(err)
+	return wire.CodeOf(err)
 }
 
 // replyFrame encodes a reply and records the request's latency. A reply
 // with an error code has no body.
-func (c *conn) replyFrame(s *slot, zxid int64, body Record, err error) []byte {
+func (c *conn) replyFrame(s *slot, zxid int64, body wire.Record, err error) []byte {
 	code := codeOf(err)
 	if code != tree.CodeOK {
 		body = nil
@@ -155,15 +156,15 @@ func (c *conn) replyFrame(s *slot, zxid int64, body Record, err error) []byte {
 	c.stats.record(s.xid, zxid, s.op, time.Since(s.start))
 	c.srv.stats.latency.record(time.Since(s.start))
 	c.srv.metrics.record(s.op, code, time.Since(s.start))
-	return AppendFrame(nil, &ReplyHeader{Xid: s.xid, Zxid: zxid, Err: code}, body)
+	return wire.AppendFrame(nil, &wire.ReplyHeader{Xid: s.xid, Zxid: zxid, Err: code}, body)
 }
 
 // dispatch turns one request into a slot. Writes are proposed here, in
 // arrival order; everything else runs in the processor.
-func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
+func (c *conn) dispatch(h wire.RequestHeader, req wire.Request, err error) readState {
 	s := &slot{xid: h.Xid, op: h.Type, start: time.Now()}
 	if err != nil {
-		if errors.Is(err, ErrUnknownOpcode) {
+		if errors.Is(err, wire.ErrUnknownOpcode) {
 			c.log.Info("unknown opcode; answering Unimplemented", "op", int32(h.Type))
 			s.fixedZxid, s.zxid = true, -1
 		} else {
@@ -172,14 +173,14 @@ func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 		s.err = err
 		return c.ordered(s, readOn)
 	}
-	if c.readOnly && (h.Type.IsWrite() || h.Type == OpSync) {
-		s.err = ErrNotReadOnly
+	if c.readOnly && (h.Type.IsWrite() || h.Type == wire.OpSync) {
+		s.err = wire.ErrNotReadOnly
 		return c.ordered(s, readOn)
 	}
 	switch r := req.(type) {
-	case *AuthPacket:
+	case *wire.AuthPacket:
 		return c.auth(s, r)
-	case *CloseSessionRequest:
+	case *wire.CloseSessionRequest:
 		c.endingSession.Store(true)
 		s.block = func() error {
 			if c.local {
@@ -195,10 +196,10 @@ func (c *conn) dispatch(h RequestHeader, req Request, err error) readState {
 		}
 		s.then = c.out.closeWhenDrained
 		return c.ordered(s, readDrain)
-	case *GetSASLRequest:
-		s.err = ErrUnknownOpcode
+	case *wire.GetSASLRequest:
+		s.err = wire.ErrUnknownOpcode
 		return c.ordered(s, readOn)
-	case *ReconfigRequest:
+	case *wire.ReconfigRequest:
 		return c.reconfig(s, r)
 	}
 	if op, finish := c.writeOp(h.Type, req); op != nil {
@@ -219,7 +220,7 @@ func (c *conn) ordered(s *slot, next readState) readState {
 }
 
 // write proposes a write and queues its slot.
-func (c *conn) write(s *slot, op tree.Op, finish func(tree.Result) (Record, error)) readState {
+func (c *conn) write(s *slot, op tree.Op, finish func(tree.Result) (wire.Record, error)) readState {
 	if c.lastOrdered != nil {
 		select {
 		case <-c.lastOrdered:

@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // TestNoReplyAfterTheLogExpiredTheSession ends a connected client's
@@ -18,13 +19,13 @@ func TestNoReplyAfterTheLogExpiredTheSession(t *testing.T) {
 	for round := 0; round < 20; round++ {
 		c := dialRaw(t, ts.addr, 10000)
 		path := "/eph"
-		c.mustCall(OpCreate, &CreateRequest{Path: path, ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
+		c.mustCall(wire.OpCreate, &wire.CreateRequest{Path: path, ACL: openACL(), Mode: tree.ModeEphemeral}, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := ts.rep.CloseSession(ctx, c.resp.SessionID); err != nil {
 			t.Fatal(err)
 		}
 		cancel()
-		h, err := c.call(OpExists, &ExistsRequest{Path: path}, &ExistsResponse{})
+		h, err := c.call(wire.OpExists, &wire.ExistsRequest{Path: path}, &wire.ExistsResponse{})
 		if h.Xid != 0 {
 			t.Fatalf("round %d: a session the log had closed got an answer: %+v (%v)", round, h, err)
 		}

@@ -1,4 +1,4 @@
-package wire
+package zkserver
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"zkfs/tree"
+	"zkfs/wire"
 )
 
 // TestWatchAndSessionFlood: a client that sets tens of thousands of
@@ -23,7 +24,7 @@ func TestWatchAndSessionFlood(t *testing.T) {
 	go func() {
 		var b []byte
 		for i := 0; i < n; i++ {
-			b = AppendFrame(b, &RequestHeader{Xid: int32(i + 1), Type: OpExists}, &ExistsRequest{Path: fmt.Sprintf("/flood/%d", i), Watch: true})
+			b = wire.AppendFrame(b, &wire.RequestHeader{Xid: int32(i + 1), Type: wire.OpExists}, &wire.ExistsRequest{Path: fmt.Sprintf("/flood/%d", i), Watch: true})
 		}
 		_, err := flood.nc.Write(b)
 		done <- err
@@ -41,7 +42,7 @@ func TestWatchAndSessionFlood(t *testing.T) {
 	}
 	// Another client is served while the watches stand.
 	other := dialRaw(t, ts.addr, 10000)
-	other.mustCall(OpCreate, &CreateRequest{Path: "/other", ACL: openACL()}, nil)
+	other.mustCall(wire.OpCreate, &wire.CreateRequest{Path: "/other", ACL: openACL()}, nil)
 
 	flood.nc.Close()
 	deadline := time.Now().Add(10 * time.Second)
