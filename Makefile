@@ -44,6 +44,7 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
+	@if $(GO) list -deps ./zkclient ./wire | grep -E 'hashicorp/raft|cockroachdb/pebble'; then echo "zkclient and wire must link neither raft nor Pebble"; exit 1; fi
 
 # chaos runs the fault-injection harness (test/chaos) for DURATION, with
 # SEED (random when empty) and REPLICAS (3 or 5); the history, summary and

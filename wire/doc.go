@@ -1,6 +1,9 @@
-// Package wire speaks ZooKeeper 3.8's client protocol: the jute encoding,
-// the length-prefixed framing, every request and response record, and the
-// mapping between the tree's errors and ZooKeeper's error codes.
+// Package wire is ZooKeeper 3.8's client protocol as a codec: the jute
+// encoding, the length-prefixed framing, every request and response record,
+// the table of opcodes, and the errors the tree has no sentinel for, with
+// their codes (the tree maps its own: tree.Code). It imports only tree, so
+// that the server (zkserver) and the client (zkclient) share it and a
+// client links neither raft nor Pebble.
 //
 // A connection, as a server sees it:
 //
