@@ -97,7 +97,7 @@ func (s *Server) AdminCommand(name string) (map[string]any, error) {
 			"packets_sent":                 s.stats.sent.Load(),
 			"packets_received":             s.stats.received.Load(),
 			"data_dir_size":                n,
-			"log_dir_size":                 n,
+			"log_dir_size":                 dirSize(s.logDir()),
 			"provider_null":                false,
 			"server_state":                 s.mode(),
 			"last_processed_zxid":          s.rep.LastZxid(),
@@ -120,7 +120,7 @@ func (s *Server) AdminCommand(name string) (map[string]any, error) {
 	case "configuration":
 		out["client_port"] = s.clientPort()
 		out["data_dir"] = s.cfg.DataDir
-		out["data_log_dir"] = s.cfg.DataDir
+		out["data_log_dir"] = s.logDir()
 		out["tick_time"] = s.cfg.TickTime.Milliseconds()
 		out["max_client_cnxns"] = s.cfg.MaxClientCnxns
 		out["min_session_timeout"] = s.cfg.MinSessionTimeout.Milliseconds()

@@ -98,8 +98,7 @@ func init() {
 		"conf": func(s *Server, _ *conn) string { return s.conf() },
 		"envi": func(s *Server, _ *conn) string { return s.envi() },
 		"dirs": func(s *Server, _ *conn) string {
-			n := dirSize(s.cfg.DataDir)
-			return fmt.Sprintf("datadir_size: %d\nlogdir_size: %d\n", n, n)
+			return fmt.Sprintf("datadir_size: %d\nlogdir_size: %d\n", dirSize(s.cfg.DataDir), dirSize(s.logDir()))
 		},
 		"wchs": func(s *Server, _ *conn) string {
 			w := s.watches.summary()
@@ -201,10 +200,9 @@ func (s *Server) conf() string {
 	fmt.Fprintf(&b, "clientPort=%d\n", s.clientPort())
 	b.WriteString("secureClientPort=-1\n")
 	fmt.Fprintf(&b, "dataDir=%s\n", s.cfg.DataDir)
-	n := dirSize(s.cfg.DataDir)
-	fmt.Fprintf(&b, "dataDirSize=%d\n", n)
-	fmt.Fprintf(&b, "dataLogDir=%s\n", s.cfg.DataDir)
-	fmt.Fprintf(&b, "dataLogSize=%d\n", n)
+	fmt.Fprintf(&b, "dataDirSize=%d\n", dirSize(s.cfg.DataDir))
+	fmt.Fprintf(&b, "dataLogDir=%s\n", s.logDir())
+	fmt.Fprintf(&b, "dataLogSize=%d\n", dirSize(s.logDir()))
 	fmt.Fprintf(&b, "tickTime=%d\n", s.cfg.TickTime.Milliseconds())
 	fmt.Fprintf(&b, "maxClientCnxns=%d\n", s.cfg.MaxClientCnxns)
 	fmt.Fprintf(&b, "minSessionTimeout=%d\n", s.cfg.MinSessionTimeout.Milliseconds())

@@ -66,6 +66,9 @@ type ServerConfig struct {
 	SuperDigest string
 	// DataDir is reported by the conf and dirs four-letter words.
 	DataDir string
+	// DataLogDir is the separate directory of the Raft log (zoo.cfg's
+	// dataLogDir), reported likewise; empty means the log is in DataDir.
+	DataLogDir string
 	// ReconfigDisabled refuses reconfig with ReconfigDisabled, as
 	// ZooKeeper's reconfigEnabled=false does.
 	ReconfigDisabled bool
@@ -396,4 +399,12 @@ func remoteIP(nc net.Conn) string {
 		return nc.RemoteAddr().String()
 	}
 	return host
+}
+
+// logDir is where the Raft log lives, as conf and dirs report it.
+func (s *Server) logDir() string {
+	if s.cfg.DataLogDir != "" {
+		return s.cfg.DataLogDir
+	}
+	return s.cfg.DataDir
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -135,5 +137,24 @@ func TestFourLetterWhitelist(t *testing.T) {
 	}
 	if _, err := parseWhitelist([]string{"ruok,nope"}); err == nil {
 		t.Error("an unknown word in the whitelist was accepted")
+	}
+}
+
+// TestConfSeparateLogDir checks that conf and dirs report a separate
+// dataLogDir as ZooKeeper does, instead of the data directory twice.
+func TestConfSeparateLogDir(t *testing.T) {
+	dir, logDir := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(logDir, "log"), make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := startTestServer(t, func(cfg *ServerConfig) { cfg.DataDir = dir; cfg.DataLogDir = logDir })
+	conf := fourLetterWord(t, ts.addr, "conf")
+	for _, want := range []string{"dataDir=" + dir + "\n", "dataLogDir=" + logDir + "\n", "dataLogSize=4096\n"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if got := fourLetterWord(t, ts.addr, "dirs"); !strings.HasSuffix(got, "logdir_size: 4096\n") {
+		t.Errorf("dirs = %q, want logdir_size 4096", got)
 	}
 }

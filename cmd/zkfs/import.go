@@ -57,6 +57,11 @@ and with --follow keeps it in step until interrupted.
 
 func runImport(args []string) int {
 	if len(args) == 0 || args[0] != "zookeeper" {
+		// Only ZooKeeper is known; asking for help is not an error.
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+			fmt.Println("usage: zkfs import zookeeper [flags]; see zkfs import zookeeper --help")
+			return 0
+		}
 		fmt.Fprintln(os.Stderr, "usage: zkfs import zookeeper [flags]; see zkfs import zookeeper --help")
 		return 2
 	}

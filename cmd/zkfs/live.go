@@ -176,6 +176,11 @@ in step until interrupted.
 
 func runExport(args []string) int {
 	if len(args) == 0 || args[0] != "zookeeper" {
+		// Only ZooKeeper is known; asking for help is not an error.
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+			fmt.Println("usage: zkfs export zookeeper [flags]; see zkfs export zookeeper --help")
+			return 0
+		}
 		fmt.Fprintln(os.Stderr, "usage: zkfs export zookeeper [flags]; see zkfs export zookeeper --help")
 		return 2
 	}

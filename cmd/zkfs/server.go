@@ -216,6 +216,7 @@ func serve(log *slog.Logger, o serverOptions) error {
 		SuperDigest:       o.superDigest,
 		ReconfigDisabled:  o.ensemble.reconfigDisabled,
 		DataDir:           o.dataDir,
+		DataLogDir:        o.ensemble.dataLogDir,
 		ServerID:          serverID(rcfg),
 		Version:           versionString(),
 		Logger:            log,
