@@ -62,7 +62,19 @@ type opInfo struct {
 	// write marks the requests that change the tree or the ensemble,
 	// which a read-only server refuses.
 	write bool
+	// multi is the kind of multi the operation may go in, if any.
+	multi multiKind
 }
+
+// multiKind tells the two kinds of multi apart: ZooKeeper refuses to mix
+// reads and writes in one.
+type multiKind uint8
+
+const (
+	notInMulti multiKind = iota
+	multiWrite           // multi: all or nothing
+	multiRead            // multiRead: each on its own
+)
 
 // newBody returns a new, empty record of type T.
 func newBody[T any, P interface {
@@ -76,28 +88,28 @@ func newBody[T any, P interface {
 // adding its entry (and its records).
 var ops = map[OpCode]opInfo{
 	OpNotification: {name: "notification"},
-	OpCreate:       {name: "create", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[CreateResponse], write: true},
-	OpDelete:       {name: "delete", abbrev: "DELE", request: newBody[DeleteRequest], write: true},
+	OpCreate:       {name: "create", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[CreateResponse], write: true, multi: multiWrite},
+	OpDelete:       {name: "delete", abbrev: "DELE", request: newBody[DeleteRequest], write: true, multi: multiWrite},
 	OpExists:       {name: "exists", abbrev: "EXIS", request: newBody[ExistsRequest], response: newBody[ExistsResponse]},
-	OpGetData:      {name: "getData", abbrev: "GETD", request: newBody[GetDataRequest], response: newBody[GetDataResponse]},
-	OpSetData:      {name: "setData", abbrev: "SETD", request: newBody[SetDataRequest], response: newBody[SetDataResponse], write: true},
+	OpGetData:      {name: "getData", abbrev: "GETD", request: newBody[GetDataRequest], response: newBody[GetDataResponse], multi: multiRead},
+	OpSetData:      {name: "setData", abbrev: "SETD", request: newBody[SetDataRequest], response: newBody[SetDataResponse], write: true, multi: multiWrite},
 	OpGetACL:       {name: "getACL", abbrev: "GETA", request: newBody[GetACLRequest], response: newBody[GetACLResponse]},
 	OpSetACL:       {name: "setACL", abbrev: "SETA", request: newBody[SetACLRequest], response: newBody[SetACLResponse], write: true},
-	OpGetChildren:  {name: "getChildren", abbrev: "GETC", request: newBody[GetChildrenRequest], response: newBody[GetChildrenResponse]},
+	OpGetChildren:  {name: "getChildren", abbrev: "GETC", request: newBody[GetChildrenRequest], response: newBody[GetChildrenResponse], multi: multiRead},
 	OpSync:         {name: "sync", abbrev: "SYNC", request: newBody[SyncRequest], response: newBody[SyncResponse]},
 	OpPing:         {name: "ping", abbrev: "PING", request: newBody[PingRequest]},
 	OpGetChildren2: {name: "getChildren2", abbrev: "GETC", request: newBody[GetChildren2Request], response: newBody[GetChildren2Response]},
 	// A check outside a multi is answered like setData: ZooKeeper 3.8's
 	// FinalRequestProcessor does so, though its Java client never sends one.
-	OpCheck:                {name: "check", abbrev: "CHEC", request: newBody[CheckVersionRequest], response: newBody[SetDataResponse], write: true},
+	OpCheck:                {name: "check", abbrev: "CHEC", request: newBody[CheckVersionRequest], response: newBody[SetDataResponse], write: true, multi: multiWrite},
 	OpMulti:                {name: "multi", abbrev: "MULT", request: newBody[MultiRequest], response: newBody[MultiResponse], write: true},
-	OpCreate2:              {name: "create2", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[Create2Response], write: true},
+	OpCreate2:              {name: "create2", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[Create2Response], write: true, multi: multiWrite},
 	OpReconfig:             {name: "reconfig", abbrev: "RECO", request: newBody[ReconfigRequest], response: newBody[GetDataResponse], write: true},
 	OpCheckWatches:         {name: "checkWatches", abbrev: "CHKW", request: newBody[CheckWatchesRequest]},
 	OpRemoveWatches:        {name: "removeWatches", abbrev: "REMW", request: newBody[RemoveWatchesRequest]},
-	OpCreateContainer:      {name: "createContainer", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[Create2Response], write: true},
+	OpCreateContainer:      {name: "createContainer", abbrev: "CREA", request: newBody[CreateRequest], response: newBody[Create2Response], write: true, multi: multiWrite},
 	OpDeleteContainer:      {name: "deleteContainer"},
-	OpCreateTTL:            {name: "createTTL", abbrev: "CREA", request: newBody[CreateTTLRequest], response: newBody[Create2Response], write: true},
+	OpCreateTTL:            {name: "createTTL", abbrev: "CREA", request: newBody[CreateTTLRequest], response: newBody[Create2Response], write: true, multi: multiWrite},
 	OpMultiRead:            {name: "multiRead", abbrev: "MLTR", request: newBody[MultiReadRequest], response: newBody[MultiResponse]},
 	OpAuth:                 {name: "auth", request: newBody[AuthPacket]},
 	OpSetWatches:           {name: "setWatches", abbrev: "SETW", request: newBody[SetWatches]},

@@ -47,24 +47,6 @@ type MultiOp struct {
 	Req Request
 }
 
-// Which operations each kind of multi may hold, and their bodies. ZooKeeper
-// refuses to mix reads and writes in one multi.
-var (
-	multiWriteOps = map[OpCode]func() Request{
-		OpCreate:          func() Request { return new(CreateRequest) },
-		OpCreate2:         func() Request { return new(CreateRequest) },
-		OpCreateContainer: func() Request { return new(CreateRequest) },
-		OpCreateTTL:       func() Request { return new(CreateTTLRequest) },
-		OpDelete:          func() Request { return new(DeleteRequest) },
-		OpSetData:         func() Request { return new(SetDataRequest) },
-		OpCheck:           func() Request { return new(CheckVersionRequest) },
-	}
-	multiReadOps = map[OpCode]func() Request{
-		OpGetData:     func() Request { return new(GetDataRequest) },
-		OpGetChildren: func() Request { return new(GetChildrenRequest) },
-	}
-)
-
 func encodeMultiOps(e *Encoder, ops []MultiOp) {
 	for _, op := range ops {
 		// ZooKeeper's client sends -1 in the err field of request headers.
@@ -76,26 +58,29 @@ func encodeMultiOps(e *Encoder, ops []MultiOp) {
 	end.Encode(e)
 }
 
-func decodeMultiOps(d *Decoder, allowed map[OpCode]func() Request) []MultiOp {
-	var ops []MultiOp
+// decodeMultiOps reads the operations of a multi of the given kind; the
+// opcode table says which operations each kind may hold (ZooKeeper refuses
+// to mix reads and writes in one multi), and their bodies.
+func decodeMultiOps(d *Decoder, kind multiKind) []MultiOp {
+	var out []MultiOp
 	for d.Err() == nil {
 		var h MultiHeader
 		if h.Decode(d) != nil || h.Done {
 			break
 		}
-		newReq, ok := allowed[h.Type]
-		if !ok {
+		info := ops[h.Type]
+		if info.multi != kind || info.request == nil {
 			d.Fail(fmt.Errorf("%w: %v", ErrBadMultiOp, h.Type))
 			break
 		}
-		req := newReq()
+		req := info.request()
 		req.Decode(d)
-		ops = append(ops, MultiOp{Op: h.Type, Req: req})
+		out = append(out, MultiOp{Op: h.Type, Req: req})
 	}
 	if d.Err() != nil {
 		return nil
 	}
-	return ops
+	return out
 }
 
 // MultiRequest is the body of multi: writes applied all or nothing.
@@ -109,7 +94,7 @@ func (r *MultiRequest) Encode(e *Encoder) { encodeMultiOps(e, r.Ops) }
 // Decode reads the request. It fails with ErrBadMultiOp for a read or an
 // unknown operation.
 func (r *MultiRequest) Decode(d *Decoder) error {
-	r.Ops = decodeMultiOps(d, multiWriteOps)
+	r.Ops = decodeMultiOps(d, multiWrite)
 	return d.Err()
 }
 
@@ -125,7 +110,7 @@ func (r *MultiReadRequest) Encode(e *Encoder) { encodeMultiOps(e, r.Ops) }
 // Decode reads the request. It fails with ErrBadMultiOp for a write or an
 // unknown operation.
 func (r *MultiReadRequest) Decode(d *Decoder) error {
-	r.Ops = decodeMultiOps(d, multiReadOps)
+	r.Ops = decodeMultiOps(d, multiRead)
 	return d.Err()
 }
 
