@@ -137,7 +137,7 @@ func TestMountWriteShapes(t *testing.T) {
 	if typ, p := watchLine(t, w.next(t, 5*time.Second)); typ != "NodeChildrenChanged" || p != "/" {
 		t.Errorf("second event %s %s", typ, p)
 	}
-	w.quiet(t, 300*time.Millisecond)
+	w.quiet(t, zc, "/")
 	data, st, err := zc.Get("/prod1")
 	if err != nil || string(data) != "running\n" || st.Version != 0 {
 		t.Errorf("after echo > new: %q version %d err %v; want one create with the content", data, st.Version, err)
@@ -151,7 +151,7 @@ func TestMountWriteShapes(t *testing.T) {
 	if typ, p := watchLine(t, w.next(t, 5*time.Second)); typ != "NodeDataChanged" || p != "/apache/prod1" {
 		t.Errorf("event %s %s, want NodeDataChanged /apache/prod1", typ, p)
 	}
-	w.quiet(t, 300*time.Millisecond)
+	w.quiet(t, zc, "/apache")
 	data, st, _ = zc.Get("/apache/prod1")
 	if string(data) != "running\n" || st.Version != st0.Version+1 {
 		t.Errorf("after echo > existing: %q version %d (was %d); want one new version", data, st.Version, st0.Version)

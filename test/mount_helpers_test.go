@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // mounted is a `zkfs server --mount` process and its mount point. The
@@ -273,13 +275,21 @@ func (w *watchStream) next(t *testing.T, timeout time.Duration) string {
 	return ""
 }
 
-// quiet checks that no line arrives for d.
-func (w *watchStream) quiet(t *testing.T, d time.Duration) {
+// quiet checks that nothing is pending on w, the @watch of the znode dir:
+// it sets dir's data to the bytes it holds, a change made now, and expects that
+// change's event as the next line. The mount queues events in apply order,
+// so a pending one would come first; no time window is involved.
+func (w *watchStream) quiet(t *testing.T, zc *zk.Conn, dir string) {
 	t.Helper()
-	select {
-	case l := <-w.lines:
-		t.Errorf("unexpected @watch line %q", l)
-	case <-time.After(d):
+	data, _, err := zc.Get(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zc.Set(dir, data, -1); err != nil {
+		t.Fatal(err)
+	}
+	if typ, p := watchLine(t, w.next(t, 10*time.Second)); typ != "NodeDataChanged" || p != dir {
+		t.Errorf("unexpected @watch line %s %s before the marker change of %s", typ, p, dir)
 	}
 }
 

@@ -34,7 +34,7 @@ func TestMountRename(t *testing.T) {
 			t.Errorf("events %v lack %q", got, want)
 		}
 	}
-	w.quiet(t, 300*time.Millisecond)
+	w.quiet(t, zc, "/app")
 	if now := m.xattr(t, "app/target", "user.zk.czxid"); now != czxid {
 		t.Errorf("czxid after mv onto it: %s, was %s", now, czxid)
 	}

@@ -54,7 +54,7 @@ func TestMountWatch(t *testing.T) {
 	if typ, p := watchLine(t, w.next(t, 5*time.Second)); typ != "NodeChildrenChanged" || p != "/apache/sub" {
 		t.Errorf("got %s %s, want NodeChildrenChanged /apache/sub", typ, p)
 	}
-	w.quiet(t, 300*time.Millisecond)
+	w.quiet(t, zc, "/apache")
 	if err := zc.Delete("/apache/prod1", -1); err != nil {
 		t.Fatal(err)
 	}
