@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,11 +27,23 @@ const aclDeferWait = time.Second
 
 // deferredACL is an ACL waiting for its file's first content.
 type deferredACL struct {
+	file  *File // the inode that deferred it, whose writers the timer checks
 	acl   []tree.ACL
 	id    tree.Identity
 	path  string
 	czxid int64
 	timer *time.Timer
+}
+
+// deferredACLs holds the ACLs waiting for their files' first content, by
+// path. They belong to the mount, not to the File that deferred them: the
+// kernel may forget an inode between tar's setxattr and its open (under
+// memory pressure or a slow machine), and the commit then runs on a new
+// File for the same znode; the czxid tells the znode apart from a new one
+// at the same path.
+type deferredACLs struct {
+	mu      sync.Mutex
+	pending map[string]*deferredACL
 }
 
 // deferACL defers an ACL set through setxattr if the rule above applies,
@@ -59,59 +72,71 @@ func (f *File) deferACL(ctx context.Context, value []byte) bool {
 	if errno != 0 || kind != tree.KindFile || in.stat.Version != 0 || in.stat.DataLength != 0 || rights&tree.PermAdmin == 0 {
 		return false
 	}
-	f.mu.Lock()
-	if f.aclWait != nil {
-		f.aclWait.timer.Stop()
+	d := &deferredACL{file: f, acl: acl, id: id, path: p, czxid: in.stat.Czxid}
+	w := &m.aclWait
+	w.mu.Lock()
+	if old := w.pending[p]; old != nil {
+		old.timer.Stop()
 	}
-	d := &deferredACL{acl: acl, id: id, path: p, czxid: in.stat.Czxid}
-	d.timer = time.AfterFunc(aclDeferWait, func() { f.deferredACLTimeout(d) })
-	f.aclWait = d
-	f.mu.Unlock()
+	if w.pending == nil {
+		w.pending = map[string]*deferredACL{}
+	}
+	w.pending[p] = d
+	d.timer = time.AfterFunc(aclDeferWait, func() { m.deferredACLTimeout(d) })
+	w.mu.Unlock()
 	return true
 }
 
 // deferredACLTimeout applies the deferred ACL unless a writer has the file
 // open, in which case it waits again.
-func (f *File) deferredACLTimeout(d *deferredACL) {
-	f.mu.Lock()
-	if f.aclWait != d {
-		f.mu.Unlock()
+func (m *Mount) deferredACLTimeout(d *deferredACL) {
+	w := &m.aclWait
+	w.mu.Lock()
+	if w.pending[d.path] != d {
+		w.mu.Unlock()
 		return
 	}
-	if len(f.writers) > 0 {
+	d.file.mu.Lock()
+	writing := len(d.file.writers) > 0
+	d.file.mu.Unlock()
+	if writing {
 		d.timer.Reset(aclDeferWait)
-		f.mu.Unlock()
+		w.mu.Unlock()
 		return
 	}
-	f.mu.Unlock()
-	f.applyDeferredACL()
+	delete(w.pending, d.path)
+	w.mu.Unlock()
+	m.applyACL(d)
 }
 
-// applyDeferredACL sets the deferred ACL, if any: after the file's first
-// commit, or when no writer came.
-func (f *File) applyDeferredACL() {
-	f.mu.Lock()
-	d := f.aclWait
-	f.aclWait = nil
-	f.mu.Unlock()
+// applyDeferredACL sets the ACL deferred for path p, if any, once its
+// first content is committed.
+func (m *Mount) applyDeferredACL(p string) {
+	w := &m.aclWait
+	w.mu.Lock()
+	d := w.pending[p]
+	delete(w.pending, p)
+	w.mu.Unlock()
 	if d == nil {
 		return
 	}
 	d.timer.Stop()
-	// The path of the defer: the kernel may have forgotten the inode
-	// since (no process holds it), which detaches it from its name. A
-	// rename through the mount meanwhile gives up the ACL, as does a new
-	// node at the path.
+	m.applyACL(d)
+}
+
+// applyACL sets a deferred ACL on its znode, unless the znode is gone or
+// another one took its path meanwhile.
+func (m *Mount) applyACL(d *deferredACL) {
 	p := d.path
 	var st tree.Stat
 	var err error
-	f.m.rep.Read(func(t *tree.Tree) { st, err = t.Stat(p) })
+	m.rep.Read(func(t *tree.Tree) { st, err = t.Stat(p) })
 	if err != nil || st.Czxid != d.czxid {
-		f.m.log.Warn("a copied ACL was not set: its file is gone", "path", p)
+		m.log.Warn("a copied ACL was not set: its file is gone", "path", p)
 		return
 	}
-	if _, err := f.m.proposeAs(d.id, tree.SetACL{Path: p, ACL: d.acl, Version: -1}); err != nil {
-		f.m.log.Warn("setting a copied ACL after the content failed", "path", p, "err", err)
+	if _, err := m.proposeAs(d.id, tree.SetACL{Path: p, ACL: d.acl, Version: -1}); err != nil {
+		m.log.Warn("setting a copied ACL after the content failed", "path", p, "err", err)
 	}
 }
 

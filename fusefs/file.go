@@ -25,8 +25,6 @@ type File struct {
 	writers map[*handle]struct{}
 	// pending is the handle whose flush will create the znode.
 	pending *handle
-	// aclWait is an ACL waiting for the file's first content (aclcopy.go).
-	aclWait *deferredACL
 	// lastOpen is, by thread, the writable handle the thread opened
 	// last and has not used yet (see openTruncHandle).
 	lastOpen map[uint32]*handle

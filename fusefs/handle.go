@@ -491,7 +491,9 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 		}
 	}
 	// A copied ACL set before the content lands now (aclcopy.go).
-	h.file.applyDeferredACL()
+	if p, _ := h.file.targetPath(); p != "" {
+		m.applyDeferredACL(p)
+	}
 	h.baseVersion = res.Stat.Version
 	h.edits = nil
 	h.dirty = false

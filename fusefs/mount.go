@@ -73,8 +73,11 @@ type Mount struct {
 	stranger   tree.Identity
 	allowOther bool
 	maxData    int
-	timeout    time.Duration
-	dataDir    string
+	// aclWait holds copied ACLs waiting for their files' content
+	// (aclcopy.go).
+	aclWait deferredACLs
+	timeout time.Duration
+	dataDir string
 
 	server *fuse.Server
 	dev    uint64 // the mount's device number, which names its connection

@@ -227,6 +227,10 @@ getAcl /acl/both
 whoami
 ls /acl
 `},
+	// x509 ACL entries are left out: zkfs accepts them on every replica,
+	// while the reference ZooKeeper, started without an X509 provider,
+	// answers InvalidACL (docs/security.md). TestSecurityTLSClientPort
+	// checks what such an entry grants.
 	{"acl parsing and auth", `
 create /ap
 create /ap/u "ü ß 日本"
@@ -242,7 +246,6 @@ create /ap/a8 x WORLD:anyone:r
 create /ap/a9 x world:anyone:R
 create /ap/a10 x ip:::1:r
 create /ap/a11 x ip:127.0.0.1/0:cdrwa
-create /ap/a12 x x509:CN=foo:r
 create /ap/a13 x digest::r
 create /ap/a14 x world:anyone:cdrwa,world:anyone:r
 getAcl /ap/a1
