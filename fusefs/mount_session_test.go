@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,18 +65,25 @@ func TestMountWaitsForALeader(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	dir := filepath.Join(t.TempDir(), "mnt")
+	retries := make(chan struct{}, 100)
+	mountLog := slog.New(retryCounter{retries})
 	go func() {
-		m, err := New(Options{Dir: dir, Replica: r1, UID: -1, GID: -1, WriteTimeout: 500 * time.Millisecond, Logger: quiet})
+		m, err := New(Options{Dir: dir, Replica: r1, UID: -1, GID: -1, WriteTimeout: 500 * time.Millisecond, Logger: mountLog})
 		done <- result{m, err}
 	}()
-	// Several createSession attempts fail for want of a leader.
-	select {
-	case res := <-done:
-		if res.m != nil {
-			res.m.Unmount()
+	// Several createSession attempts fail for want of a leader: the mount
+	// says so each time, and is still waiting.
+	for i := 0; i < 3; i++ {
+		select {
+		case res := <-done:
+			if res.m != nil {
+				res.m.Unmount()
+			}
+			t.Fatalf("the mount finished without a leader: %v", res.err)
+		case <-retries:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no retry of the mount's createSession after %d", i)
 		}
-		t.Fatalf("the mount finished without a leader: %v", res.err)
-	case <-time.After(3 * time.Second):
 	}
 
 	r2 := open("2")
@@ -116,3 +124,23 @@ func TestMountWaitsForALeader(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// retryCounter is a log handler that signals each "trying again" of the
+// mount's createSession and drops everything else.
+type retryCounter struct{ retries chan<- struct{} }
+
+func (h retryCounter) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h retryCounter) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "creating the mount's session") {
+		select {
+		case h.retries <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (h retryCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h retryCounter) WithGroup(string) slog.Handler { return h }
