@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -99,7 +98,7 @@ func (m *mirror) sync() error {
 	for level := []string{m.root}; len(level) > 0; {
 		var next []string
 		err := parallel(level, func(p string) error {
-			if skipped(p) || path.Base(p) == bumpNode {
+			if skipped(p) || tree.Name(p) == bumpNode {
 				return nil
 			}
 			kids, ok, err := m.syncNode(p)
@@ -111,7 +110,7 @@ func (m *mirror) sync() error {
 			have[p] = true
 			order = append(order, p)
 			for _, k := range kids {
-				next = append(next, path.Join(p, k))
+				next = append(next, tree.Join(p, k))
 			}
 			return nil
 		})
@@ -142,7 +141,7 @@ func (m *mirror) sync() error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, k := range kids {
-				c := path.Join(p, k)
+				c := tree.Join(p, k)
 				if !have[c] && !skipped(c) {
 					gone = append(gone, c)
 				}
@@ -200,7 +199,7 @@ func (m *mirror) put(p string, data []byte, acl []zk.ACL) error {
 	case errors.Is(err, zk.ErrNoNode):
 		_, err = m.dst.Create(p, data, 0, acl)
 		if errors.Is(err, zk.ErrNoNode) && p != "/" {
-			if err = m.put(path.Dir(p), nil, zk.WorldACL(zk.PermAll)); err == nil {
+			if err = m.put(tree.Parent(p), nil, zk.WorldACL(zk.PermAll)); err == nil {
 				_, err = m.dst.Create(p, data, 0, acl)
 			}
 		}
@@ -252,7 +251,7 @@ func (m *mirror) remove(p string) error {
 		return m.dstErr(p, err)
 	}
 	for _, k := range kids {
-		if err := m.remove(path.Join(p, k)); err != nil {
+		if err := m.remove(tree.Join(p, k)); err != nil {
 			return err
 		}
 	}
@@ -302,12 +301,12 @@ func (m *mirror) syncCounter(p string) error {
 		if here[k] || k == bumpNode {
 			continue
 		}
-		_, st, err := m.src.Exists(path.Join(p, k))
+		_, st, err := m.src.Exists(tree.Join(p, k))
 		if err == nil && st != nil && st.EphemeralOwner == 0 {
 			need-- // still to be copied
 		}
 	}
-	scratch := path.Join(p, bumpNode)
+	scratch := tree.Join(p, bumpNode)
 	for need > 0 {
 		n := min(need, bumpBatch)
 		ops := make([]any, 0, 2*n)
@@ -422,11 +421,11 @@ func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
 				}
 				return nil
 			}
-			if skipped(ev.Path) || path.Base(ev.Path) == bumpNode {
+			if skipped(ev.Path) || tree.Name(ev.Path) == bumpNode {
 				continue
 			}
 			if _, _, err = m.syncNode(ev.Path); err == nil && ev.Path != m.root {
-				err = m.syncCounter(path.Dir(ev.Path))
+				err = m.syncCounter(tree.Parent(ev.Path))
 			}
 		}
 		if err = retry(err); err != nil {
