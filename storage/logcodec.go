@@ -50,12 +50,10 @@ func appendLog(dst []byte, l *raft.Log) []byte {
 	dst = binary.AppendUvarint(dst, l.Term)
 	dst = append(dst, byte(l.Type))
 	if flags&logHasData != 0 {
-		dst = binary.AppendUvarint(dst, uint64(len(l.Data)))
-		dst = append(dst, l.Data...)
+		dst = tree.AppendBytes(dst, l.Data)
 	}
 	if flags&logHasExtensions != 0 {
-		dst = binary.AppendUvarint(dst, uint64(len(l.Extensions)))
-		dst = append(dst, l.Extensions...)
+		dst = tree.AppendBytes(dst, l.Extensions)
 	}
 	if flags&logHasTime != 0 {
 		dst = binary.AppendVarint(dst, l.AppendedAt.Unix())
