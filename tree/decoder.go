@@ -12,9 +12,10 @@ import (
 // function reads as a straight list of fields and checks Err once. Each
 // format keeps its own layout and version; only the reading is shared.
 type Decoder struct {
-	b   []byte
-	err error
-	bad error // what Fail's errors wrap; nil for none
+	b    []byte
+	what string // the first failure, until Err turns it into err
+	err  error
+	bad  error // what the failures' errors wrap; nil for none
 }
 
 // NewDecoder returns a decoder of b whose failures wrap bad (nil: they wrap
@@ -24,23 +25,37 @@ func NewDecoder(b []byte, bad error) Decoder {
 }
 
 // Err returns the first failure, nil if there was none.
-func (d *Decoder) Err() error { return d.err }
+func (d *Decoder) Err() error {
+	if d.what != "" && d.err == nil {
+		d.buildErr()
+	}
+	return d.err
+}
+
+// buildErr turns the failure's description into its error. The reading
+// methods only note the description, which keeps them small enough to
+// inline: loading a tree decodes millions of fields.
+func (d *Decoder) buildErr() {
+	if d.bad != nil {
+		d.err = fmt.Errorf("%w: %s", d.bad, d.what)
+	} else {
+		d.err = errors.New(d.what)
+	}
+}
+
+// failed reports whether a failure is recorded.
+func (d *Decoder) failed() bool { return d.what != "" || d.err != nil }
 
 // Fail records a failure described by what, unless one is recorded already.
 func (d *Decoder) Fail(what string) {
-	if d.err != nil {
-		return
-	}
-	if d.bad != nil {
-		d.err = fmt.Errorf("%w: %s", d.bad, what)
-	} else {
-		d.err = errors.New(what)
+	if !d.failed() {
+		d.what = what
 	}
 }
 
 // FailWith records err as the failure, unless one is recorded already.
 func (d *Decoder) FailWith(err error) {
-	if d.err == nil {
+	if !d.failed() {
 		d.err = err
 	}
 }
@@ -48,13 +63,16 @@ func (d *Decoder) FailWith(err error) {
 // Rest returns the bytes not read yet, without consuming them.
 func (d *Decoder) Rest() []byte { return d.b }
 
+// The reading methods below check failed() first, so they note their own
+// failure directly.
+
 // Byte reads one byte.
 func (d *Decoder) Byte() byte {
-	if d.err != nil {
+	if d.failed() {
 		return 0
 	}
 	if len(d.b) == 0 {
-		d.Fail("truncated")
+		d.what = "truncated"
 		return 0
 	}
 	v := d.b[0]
@@ -76,12 +94,12 @@ func (d *Decoder) Bool() bool {
 
 // Varint reads a zigzag varint (encoding/binary's AppendVarint).
 func (d *Decoder) Varint() int64 {
-	if d.err != nil {
+	if d.failed() {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
 	if n <= 0 {
-		d.Fail("bad varint")
+		d.what = "bad varint"
 		return 0
 	}
 	d.b = d.b[n:]
@@ -90,12 +108,12 @@ func (d *Decoder) Varint() int64 {
 
 // Uvarint reads an unsigned varint (encoding/binary's AppendUvarint).
 func (d *Decoder) Uvarint() uint64 {
-	if d.err != nil {
+	if d.failed() {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
-		d.Fail("bad uvarint")
+		d.what = "bad uvarint"
 		return 0
 	}
 	d.b = d.b[n:]
@@ -106,7 +124,8 @@ func (d *Decoder) Uvarint() uint64 {
 func (d *Decoder) Int32() int32 {
 	v := d.Varint()
 	if int64(int32(v)) != v {
-		d.Fail("int32 out of range")
+		// Only a value that was read can be out of range: nothing failed yet.
+		d.what = "int32 out of range"
 		return 0
 	}
 	return int32(v)
@@ -117,8 +136,8 @@ func (d *Decoder) Int32() int32 {
 // the caller allocate.
 func (d *Decoder) Count(minSize int) int {
 	n := d.Uvarint()
-	if d.err == nil && n > uint64(len(d.b)/minSize) {
-		d.Fail("count exceeds payload")
+	if !d.failed() && n > uint64(len(d.b)/minSize) {
+		d.what = "count exceeds payload"
 		return 0
 	}
 	return int(n)
@@ -127,11 +146,11 @@ func (d *Decoder) Count(minSize int) int {
 // Take reads n bytes. The result aliases the decoder's input, with its
 // capacity cut to n.
 func (d *Decoder) Take(n uint64) []byte {
-	if d.err != nil {
+	if d.failed() {
 		return nil
 	}
 	if n > uint64(len(d.b)) {
-		d.Fail("length exceeds payload")
+		d.what = "length exceeds payload"
 		return nil
 	}
 	v := d.b[:n:n]
@@ -155,11 +174,11 @@ func (d *Decoder) Bytes() []byte {
 // and absent stay apart; the result is a copy.
 func (d *Decoder) Nullable() []byte {
 	n := d.Uvarint()
-	if d.err != nil || n == 0 {
+	if d.failed() || n == 0 {
 		return nil
 	}
 	v := d.Take(n - 1)
-	if d.err != nil {
+	if d.failed() {
 		return nil
 	}
 	return append([]byte{}, v...)
@@ -201,11 +220,11 @@ func AppendACL(b []byte, acl []ACL) []byte {
 // ACL reads what AppendACL wrote; nil for an empty list.
 func (d *Decoder) ACL() []ACL {
 	n := d.Count(3) // an entry takes at least 3 bytes
-	if d.err != nil || n == 0 {
+	if d.failed() || n == 0 {
 		return nil
 	}
 	acl := make([]ACL, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && !d.failed(); i++ {
 		acl = append(acl, ACL{Perms: d.Int32(), ID: ID{Scheme: d.Str(), ID: d.Str()}})
 	}
 	return acl

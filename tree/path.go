@@ -35,48 +35,51 @@ func (e *PathError) Unwrap() error { return ErrInvalidPath }
 // Multilingual Plane (surrogate pairs) and malformed UTF-8 (decoded to U+FFFD
 // by the server) are rejected too.
 func ValidatePath(path string) error {
-	whole := func(reason string) error { return &PathError{Path: path, Reason: reason, Index: -1} }
 	switch {
 	case path == "":
-		return whole("Path length must be > 0")
+		return pathError(path, "Path length must be > 0", -1)
 	case path[0] != '/':
-		return whole("Path must start with / character")
+		return pathError(path, "Path must start with / character", -1)
 	case len(path) == 1:
 		return nil
 	case path[len(path)-1] == '/':
-		return whole("Path must not end with / character")
+		return pathError(path, "Path must not end with / character", -1)
 	}
 	// Only ASCII characters take part in the neighbour checks, so a byte
 	// index is as good as Java's char index for them. Every character
 	// before a refused one is in the Basic Multilingual Plane, one UTF-16
-	// unit, so the rune count is Java's index.
+	// unit, so the rune count is Java's index. Loading a tree validates
+	// every path, so the loop stays lean: the error is built only on failure.
 	last := rune('/')
 	for i, units := 1, 1; i < len(path); units++ {
-		c, size := utf8.DecodeRuneInString(path[i:])
-		reason := ""
+		c, size := rune(path[i]), 1
+		if c >= utf8.RuneSelf {
+			c, size = utf8.DecodeRuneInString(path[i:])
+		}
 		switch {
 		case c == 0:
-			reason = "null character not allowed"
+			return pathError(path, "null character not allowed", units)
 		case c == '/' && last == '/':
-			reason = "empty node name specified"
+			return pathError(path, "empty node name specified", units)
 		case c == '.' && last == '.':
 			if path[i-2] == '/' && (i+1 == len(path) || path[i+1] == '/') {
-				reason = "relative paths not allowed"
+				return pathError(path, "relative paths not allowed", units)
 			}
 		case c == '.':
 			if path[i-1] == '/' && (i+1 == len(path) || path[i+1] == '/') {
-				reason = "relative paths not allowed"
+				return pathError(path, "relative paths not allowed", units)
 			}
 		case invalidPathRune(c):
-			reason = "invalid character"
-		}
-		if reason != "" {
-			return &PathError{Path: path, Reason: reason, Index: units}
+			return pathError(path, "invalid character", units)
 		}
 		last = c
 		i += size
 	}
 	return nil
+}
+
+func pathError(path, reason string, index int) error {
+	return &PathError{Path: path, Reason: reason, Index: index}
 }
 
 func invalidPathRune(c rune) bool {
