@@ -71,7 +71,9 @@ func (w *Watch) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, 
 		return nil, 0, toErrno(err)
 	}
 	wr := w.m.watches.add(p, id)
-	// Seekable, with offsets ignored: head -n1 seeks back after its line.
+	// Seekable, and a seek back replays (see watcher.replay): bash's read
+	// builtin and head -n1 read a buffer and seek back to the end of
+	// their line.
 	return wr, fuse.FOPEN_DIRECT_IO, 0
 }
 
@@ -100,6 +102,44 @@ type watcher struct {
 	buf    []byte
 	lost   bool
 	closed bool
+	// pos is the stream offset after the last byte delivered, and hist
+	// the last bytes delivered, from offset histStart. bash's read
+	// builtin reads a regular file a buffer at a time and seeks back to
+	// the end of the line it used; without a replay of what lies after
+	// that offset, a "while read" loop that falls behind loses events
+	// (one saw 13 of 200).
+	pos, histStart int64
+	hist           []byte
+}
+
+// maxReplay bounds the delivered bytes kept for a seek back; a reader
+// reads at most a page or a few before it seeks.
+const maxReplay = 64 << 10
+
+// replay returns the delivered bytes from offset off, if a reader that
+// sought back asks for them, and nil otherwise. Called with w.mu held.
+func (w *watcher) replay(off int64, max int) []byte {
+	if off >= w.pos || off < w.histStart {
+		return nil
+	}
+	b := w.hist[off-w.histStart:]
+	if len(b) > max {
+		if n := bytes.LastIndexByte(b[:max], '\n') + 1; n > 0 {
+			max = n
+		}
+		b = b[:max]
+	}
+	return append([]byte(nil), b...)
+}
+
+// delivered records bytes handed to the reader. Called with w.mu held.
+func (w *watcher) delivered(out []byte) {
+	w.pos += int64(len(out))
+	w.hist = append(w.hist, out...)
+	if over := len(w.hist) - maxReplay; over > 0 {
+		w.hist = append([]byte(nil), w.hist[over:]...)
+	}
+	w.histStart = w.pos - int64(len(w.hist))
 }
 
 func (h *watchHub) add(dir string, id tree.Identity) *watcher {
@@ -224,6 +264,10 @@ var _ = (fs.FileReader)((*watcher)(nil))
 func (w *watcher) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	for {
 		w.mu.Lock()
+		if again := w.replay(off, len(dest)); again != nil {
+			w.mu.Unlock()
+			return fuse.ReadResultData(again), 0
+		}
 		if len(w.buf) > 0 {
 			n := len(w.buf)
 			if n > len(dest) {
@@ -233,6 +277,7 @@ func (w *watcher) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRe
 				}
 			}
 			out := append([]byte(nil), w.buf[:n]...)
+			w.delivered(out)
 			w.buf = w.buf[n:]
 			if len(w.buf) == 0 {
 				w.buf = nil
