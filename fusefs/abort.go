@@ -117,8 +117,14 @@ func abortConnection(dev uint64) error {
 	conn := filepath.Join(connectionsDir, strconv.FormatUint(dev, 10))
 	if _, err := os.Stat(conn); errors.Is(err, os.ErrNotExist) {
 		// fusectl is not mounted on every system; mounting it needs root.
-		if err := syscall.Mount("fusectl", connectionsDir, "fusectl", 0, ""); err != nil && !errors.Is(err, syscall.EBUSY) {
+		// A mount made here is undone once the abort is written, so that
+		// the system is left as it was found.
+		err := syscall.Mount("fusectl", connectionsDir, "fusectl", 0, "")
+		if err != nil && !errors.Is(err, syscall.EBUSY) {
 			return fmt.Errorf("fusefs: mounting fusectl on %s to abort the connection: %w", connectionsDir, err)
+		}
+		if err == nil {
+			defer syscall.Unmount(connectionsDir, 0)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(conn, "abort"), []byte("1"), 0); err != nil {
