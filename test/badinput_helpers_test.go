@@ -81,9 +81,16 @@ type cliResult struct {
 // zkfsCLI runs a `zkfs` client command against addr.
 func zkfsCLI(t *testing.T, addr string, stdin string, args ...string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return runZkfsArgs(t, stdin, 30*time.Second, append([]string{args[0], "-server", addr}, args[1:]...)...)
+}
+
+// runZkfsArgs runs the zkfs binary with args and stdin, and returns what it
+// printed and how it exited; not finishing within timeout fails the test.
+func runZkfsArgs(t *testing.T, stdin string, timeout time.Duration, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, zkfsBin, append([]string{args[0], "-server", addr}, args[1:]...)...)
+	cmd := exec.CommandContext(ctx, zkfsBin, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -98,7 +105,7 @@ func zkfsCLI(t *testing.T, addr string, stdin string, args ...string) cliResult 
 		t.Fatalf("zkfs %v: %v", args, err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("zkfs %v did not finish within 30s", args)
+		t.Fatalf("zkfs %v did not finish within %v", args, timeout)
 	}
 	return r
 }

@@ -2,11 +2,9 @@ package test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -21,25 +19,7 @@ import (
 // runZkfs runs the zkfs binary with args and returns what it printed.
 func runZkfs(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, zkfsBin, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := cliResult{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("zkfs %v: %v", args, err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("zkfs %v did not finish within 60s", args)
-	}
-	return r
+	return runZkfsArgs(t, "", 60*time.Second, args...)
 }
 
 // fullState is every znode, /zookeeper included, with its data, its ACL
