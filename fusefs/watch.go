@@ -102,27 +102,24 @@ type watcher struct {
 	buf    []byte
 	lost   bool
 	closed bool
-	// pos is the stream offset after the last byte delivered, and hist
-	// the last bytes delivered, from offset histStart. bash's read
+	// pos is the stream offset after the last byte delivered, and last
+	// the bytes of the last read, from offset pos-len(last). bash's read
 	// builtin reads a regular file a buffer at a time and seeks back to
 	// the end of the line it used; without a replay of what lies after
 	// that offset, a "while read" loop that falls behind loses events
 	// (one saw 13 of 200).
-	pos, histStart int64
-	hist           []byte
+	pos  int64
+	last []byte
 }
-
-// maxReplay bounds the delivered bytes kept for a seek back; a reader
-// reads at most a page or a few before it seeks.
-const maxReplay = 64 << 10
 
 // replay returns the delivered bytes from offset off, if a reader that
 // sought back asks for them, and nil otherwise. Called with w.mu held.
 func (w *watcher) replay(off int64, max int) []byte {
-	if off >= w.pos || off < w.histStart {
+	start := w.pos - int64(len(w.last))
+	if off >= w.pos || off < start {
 		return nil
 	}
-	b := w.hist[off-w.histStart:]
+	b := w.last[off-start:]
 	if len(b) > max {
 		if n := bytes.LastIndexByte(b[:max], '\n') + 1; n > 0 {
 			max = n
@@ -135,11 +132,7 @@ func (w *watcher) replay(off int64, max int) []byte {
 // delivered records bytes handed to the reader. Called with w.mu held.
 func (w *watcher) delivered(out []byte) {
 	w.pos += int64(len(out))
-	w.hist = append(w.hist, out...)
-	if over := len(w.hist) - maxReplay; over > 0 {
-		w.hist = append([]byte(nil), w.hist[over:]...)
-	}
-	w.histStart = w.pos - int64(len(w.hist))
+	w.last = out
 }
 
 func (h *watchHub) add(dir string, id tree.Identity) *watcher {
