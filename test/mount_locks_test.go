@@ -41,6 +41,18 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 		return len(kids)
 	}
 	jobLocks := "/zkfs/flock/locks/job"
+	// noneLeft waits for every contender to go: a release through another
+	// replica reaches replica 1's tree (which zc reads) a moment later,
+	// and one at a close comes after close(2) returns.
+	noneLeft := func(t *testing.T) {
+		t.Helper()
+		eventually(t, 10*time.Second, "no contenders left behind", func() error {
+			if n := contenders(jobLocks); n != 0 {
+				return fmt.Errorf("%d contenders left behind", n)
+			}
+			return nil
+		})
+	}
 	open := func(m *member) *os.File {
 		t.Helper()
 		f, err := os.OpenFile(filepath.Join(m.Mnt, "locks", "job"), os.O_RDWR, 0)
@@ -83,12 +95,11 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 		for _, m := range ms {
 			eventually(t, 10*time.Second, "the count on every mount", fileIs(filepath.Join(m.Mnt, "locks", "job"), fmt.Sprintf("%d\n", want)))
 		}
-		if n := contenders(jobLocks); n != 0 {
-			t.Errorf("%d contenders left behind", n)
-		}
+		noneLeft(t)
 	})
 
 	t.Run("non-blocking and shared", func(t *testing.T) {
+		noneLeft(t) // the last subtest's locks went at closes that return before they do
 		holder := open(ms[0])
 		defer holder.Close()
 		if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX); err != nil {
@@ -119,6 +130,7 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 	})
 
 	t.Run("fcntl", func(t *testing.T) {
+		noneLeft(t) // the last subtest's locks went at closes that return before they do
 		// fcntl locks belong to the process (this test's), so each
 		// mount sees one owner; across mounts they exclude.
 		setlk := func(f *os.File, typ int16) error {
@@ -169,12 +181,11 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 			}
 			return err
 		})
-		if n := contenders(jobLocks); n != 0 {
-			t.Errorf("%d contenders left behind", n)
-		}
+		noneLeft(t)
 	})
 
 	t.Run("a waiter that gives up withdraws", func(t *testing.T) {
+		noneLeft(t) // the last subtest's locks went at closes that return before they do
 		holder := open(ms[0])
 		defer holder.Close()
 		if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX); err != nil {
@@ -194,6 +205,7 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 	})
 
 	t.Run("kazoo", func(t *testing.T) {
+		noneLeft(t) // the last subtest's locks went at closes that return before they do
 		requireKazoo(t)
 		script := filepath.Join(t.TempDir(), "kazoo_lock.py")
 		if err := os.WriteFile(script, []byte(kazooLockScript), 0o644); err != nil {
@@ -293,6 +305,7 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 	}
 
 	t.Run("released when its process is killed", func(t *testing.T) {
+		noneLeft(t) // the last subtest's locks went at closes that return before they do
 		holder := holdWith(ms[2])
 		got := waitFor(ms[1])
 		eventually(t, 10*time.Second, "the waiter's contender", func() error {
@@ -313,6 +326,7 @@ func TestMountLocksAcrossReplicas(t *testing.T) {
 	})
 
 	t.Run("released when its replica is killed", func(t *testing.T) {
+		noneLeft(t) // the last subtest's locks went at closes that return before they do
 		leader := e.leader()
 		var victim, other *member
 		for _, m := range ms {
