@@ -101,7 +101,7 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 	var self, child info
 	var errno syscall.Errno
 	var childErr error
-	m.rep.Read(func(t *tree.Tree) {
+	read := func(t *tree.Tree) {
 		p, self, errno = d.self(t)
 		if errno != 0 || reserved(name) {
 			return
@@ -112,7 +112,14 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 			return
 		}
 		child, childErr = m.readInfo(t, cp, true)
-	})
+	}
+	m.rep.Read(read)
+	confirmed := true
+	if errno == 0 && errors.Is(childErr, tree.ErrNoNode) && m.pendingFile(childPath(p, name)) == nil {
+		if confirmed = m.confirmMissing(ctx); confirmed {
+			m.rep.Read(read)
+		}
+	}
 	if errno != 0 {
 		return nil, errno
 	}
@@ -140,7 +147,7 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.
 				f.pendingAttr(&out.Attr)
 				return &f.Inode, 0
 			}
-			if !m.rememberMissing(cp) {
+			if !confirmed || !m.rememberMissing(cp) {
 				out.SetEntryTimeout(time.Nanosecond)
 			}
 		}

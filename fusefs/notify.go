@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,10 @@ import (
 // a kernel lock that the waiting request's process holds, the bound turns
 // a deadlock into a delay.
 const maxWait = 2 * time.Second
+
+// missTimeout bounds how long a lookup waits to confirm a missing name
+// with the leader.
+const missTimeout = 2 * time.Second
 
 // maxMissing bounds the names remembered as cached-missing; lookups beyond
 // it are not cached by the kernel at all.
@@ -243,6 +248,22 @@ func (m *Mount) invalidateAll() {
 	for p := range missing {
 		m.invalidateEntry(p)
 	}
+}
+
+// confirmMissing brings this replica up to every write committed when a
+// lookup found nothing, so that the lookup can be answered again, and
+// linearizably. A name created through another replica a moment ago may
+// not have reached this one yet (a follower learns of a commit with the
+// leader's next message), and a script that made it there and uses it
+// here must find it. Misses are few, since the kernel caches the answer
+// until the name is created, so the round trip to the leader is paid about
+// once per name. It reports false when the leader could not be asked (the
+// replica is cut off): the answer is then only this replica's view, which
+// the kernel must not cache.
+func (m *Mount) confirmMissing(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, missTimeout)
+	defer cancel()
+	return m.rep.Sync(ctx) == nil
 }
 
 // rememberMissing records a name that a lookup reported missing, so that a

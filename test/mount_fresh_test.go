@@ -2,6 +2,8 @@ package test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,5 +124,39 @@ func TestMountTwoWriters(t *testing.T) {
 	}
 	if got := st.Version - st0.Version; got != 2*rounds {
 		t.Errorf("%d writes made %d versions", 2*rounds, got)
+	}
+}
+
+// TestMountNewNameAcrossReplicas checks that a name made through one
+// replica's mount is there at once on every other mount. A script that
+// runs mkdir on one host and then writes into the directory from another
+// must not get ENOENT because the second replica has not yet heard of the
+// commit (a follower learns of one with the leader's next message).
+func TestMountNewNameAcrossReplicas(t *testing.T) {
+	e := newTestEnsemble(t, 3, 0)
+	leader := e.leader()
+	for i := 0; i < 30; i++ {
+		// Made on the leader, used on the followers, and the other way.
+		dir := fmt.Sprintf("d%d", i)
+		if err := os.Mkdir(filepath.Join(leader.Mnt, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range e.members {
+			if m == leader {
+				continue
+			}
+			name := filepath.Join(m.Mnt, dir, fmt.Sprint("from", m.ID))
+			if err := os.WriteFile(name, []byte("x"), 0o644); err != nil {
+				t.Fatalf("round %d: writing into a directory made on the leader a moment ago, through replica %d: %v", i, m.ID, err)
+			}
+			for _, o := range e.members {
+				if o == m {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(o.Mnt, dir, fmt.Sprint("from", m.ID))); err != nil {
+					t.Fatalf("round %d: a file made through replica %d, on replica %d's mount: %v", i, m.ID, o.ID, err)
+				}
+			}
+		}
 	}
 }
