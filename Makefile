@@ -4,7 +4,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DATA ?= data
 MNT ?= mnt
 
-.PHONY: build run test lint bench chaos clean install uninstall
+.PHONY: build run test lint bench bench-writes chaos clean install uninstall
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zkfs
@@ -59,6 +59,12 @@ chaos:
 # options to the harness (go run ./bench --help lists them).
 bench: build
 	$(GO) run ./bench --zkfs $(BIN) $(BENCHFLAGS)
+
+# bench-writes is the short mode: only the write goals (create, set and
+# delete at every size and session count), into
+# bench/results/<date>-writes.md; BENCHFLAGS='--rounds 3' repeats each point.
+bench-writes: build
+	$(GO) run ./bench --zkfs $(BIN) --short $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

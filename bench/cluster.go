@@ -316,15 +316,15 @@ func readLogSyncs(s system) logSyncs {
 	return out
 }
 
-// perSync describes the writes per fsync between two readings.
-func (after logSyncs) perSync(before logSyncs) string {
+// perSync describes the writes per fsync between two readings, on the
+// leader and on the followers.
+func (after logSyncs) perSync(before logSyncs) (leader, followers string) {
 	ratio := func(w, s uint64) string {
 		if s == 0 {
 			return "no fsync"
 		}
 		return fmt.Sprintf("%.1f (%d writes in %d fsyncs)", float64(w)/float64(s), w, s)
 	}
-	return fmt.Sprintf("leader %s, followers %s",
-		ratio(after.leaderWrites-before.leaderWrites, after.leaderSyncs-before.leaderSyncs),
-		ratio(after.followerWrites-before.followerWrites, after.followerSyncs-before.followerSyncs))
+	return ratio(after.leaderWrites-before.leaderWrites, after.leaderSyncs-before.leaderSyncs),
+		ratio(after.followerWrites-before.followerWrites, after.followerSyncs-before.followerSyncs)
 }

@@ -36,12 +36,15 @@ var workloadNames = []string{"ops", "mix", "multi", "watch", "mount", "failover"
 
 // options are the harness's flags.
 type options struct {
-	zkfsBin     string
-	workDir     string
-	results     string
-	workloads   []string
-	duration    time.Duration
-	warmup      time.Duration
+	zkfsBin   string
+	workDir   string
+	results   string
+	workloads []string
+	duration  time.Duration
+	warmup    time.Duration
+	rounds    int
+	// short is the write goals alone, quickly (--short).
+	short       bool
 	sessions    []int
 	sizes       []int
 	ops         []clientOp
@@ -74,6 +77,7 @@ func defaultOptions() *options {
 		workloads:        workloadNames,
 		duration:         1500 * time.Millisecond,
 		warmup:           3 * time.Second,
+		rounds:           1,
 		sessions:         []int{1, 16, 64, 256},
 		sizes:            []int{100, 1024},
 		ops:              allOps,
@@ -106,6 +110,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringSliceVar(&o.workloads, "workloads", o.workloads, "workloads to run: "+strings.Join(workloadNames, ","))
 	fs.DurationVar(&o.duration, "duration", o.duration, "length of each client-operations measurement")
 	fs.DurationVar(&o.warmup, "warmup", o.warmup, "load each system gets before the first measurement (the JVM compiles its hot paths)")
+	fs.IntVar(&o.rounds, "rounds", o.rounds, "times each client operation is measured on each system, alternating; the figures merge the rounds and the ratios show their range")
+	fs.BoolVar(&o.short, "short", false, "measure only the write goals: create, set and delete at every size and session count (--workloads ops --ops create,set,delete --duration 1s --warmup 2s unless given), with the results in bench/results/<date>-writes.md")
 	fs.IntSliceVar(&o.sessions, "sessions", o.sessions, "session counts of the client operations")
 	fs.IntSliceVar(&o.sizes, "sizes", o.sizes, "value sizes of the client operations, in bytes")
 	var ops []string
@@ -124,7 +130,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.failoverSessions, "failover-sessions", o.failoverSessions, "sessions writing through the leader's death")
 	fs.DurationVar(&o.failoverSteady, "failover-steady", o.failoverSteady, "steady load before the leader is killed")
 	fs.StringVar(&o.zkHeap, "zk-heap", o.zkHeap, "ZooKeeper's JVM heap limit (-Xmx)")
-	fs.StringVar(&o.profileDir, "profile-dir", "", "if set, save CPU profiles of every zkfs replica during each measurement there (adds --pprof-address)")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "if set, save CPU, block and mutex profiles of every zkfs replica during each measurement there (adds --pprof-address)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -135,6 +141,23 @@ func parseFlags(args []string) (*options, error) {
 		if !slices.Contains(workloadNames, w) {
 			return nil, fmt.Errorf("--workloads: unknown workload %q (have %s)", w, strings.Join(workloadNames, ", "))
 		}
+	}
+	if o.short {
+		if !fs.Changed("workloads") {
+			o.workloads = []string{"ops"}
+		}
+		if !fs.Changed("ops") {
+			ops = []string{string(opCreate), string(opSet), string(opDelete)}
+		}
+		if !fs.Changed("duration") {
+			o.duration = time.Second
+		}
+		if !fs.Changed("warmup") {
+			o.warmup = 2 * time.Second
+		}
+	}
+	if o.rounds < 1 {
+		return nil, fmt.Errorf("--rounds must be at least 1, not %d", o.rounds)
 	}
 	o.ops = nil
 	for _, op := range ops {
@@ -271,7 +294,11 @@ func run(ctx context.Context, o *options) (*report, error) {
 	if o.results != "-" {
 		path := o.results
 		if path == "" {
-			path = filepath.Join(moduleDir, "bench", "results", started.Format("2006-01-02")+".md")
+			name := started.Format("2006-01-02")
+			if o.short {
+				name += "-writes"
+			}
+			path = filepath.Join(moduleDir, "bench", "results", name+".md")
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return rep, err
@@ -306,28 +333,30 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// profile starts CPU profiles of every zkfs replica for what, when asked
-// to; the returned function waits for them to be saved.
+// profile starts CPU, block and mutex profiles of every zkfs replica for
+// what, when asked to; the returned function waits for them to be saved.
 func (o *options) profile(s system, what string) func() {
 	zf, ok := s.(*zkfsEnsemble)
 	if o.profileDir == "" || !ok {
 		return func() {}
 	}
 	secs := max(1, int(o.duration.Seconds()))
+	name := strings.NewReplacer(" ", "_", "%", "pc", "×", "x", "/", "_", "(", "", ")", "").Replace(what)
 	var wg sync.WaitGroup
 	for _, m := range zf.members {
 		if m.pprof == "" || !m.Running() {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := strings.NewReplacer(" ", "_", "%", "pc", "×", "x", "/", "_").Replace(what)
-			path := filepath.Join(o.profileDir, fmt.Sprintf("%s.r%d.pprof", name, m.id))
-			if err := fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.pprof, secs), path); err != nil {
-				fmt.Fprintf(os.Stderr, "bench: profile of replica %d: %v\n", m.id, err)
-			}
-		}()
+		for _, kind := range []string{"profile", "block", "mutex"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				path := filepath.Join(o.profileDir, fmt.Sprintf("%s.r%d.%s.pprof", name, m.id, strings.Replace(kind, "profile", "cpu", 1)))
+				if err := fetch(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", m.pprof, kind, secs), path); err != nil {
+					fmt.Fprintf(os.Stderr, "bench: %s profile of replica %d: %v\n", kind, m.id, err)
+				}
+			}()
+		}
 	}
 	return wg.Wait
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -251,7 +254,8 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 		before := readLogSyncs(systems[i])
 		f()
 		if after := readLogSyncs(systems[i]); n == 64 && after.ok && after.leaderSyncs > before.leaderSyncs {
-			rep.note("%s, %s: writes per fsync: %s", systems[i].name(), what, after.perSync(before))
+			leader, followers := after.perSync(before)
+			rep.fsync(what, leader, followers)
 		}
 	}
 	// measure runs f on each system, alternating which goes first, and
@@ -271,13 +275,24 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 	if o.has("ops") {
 		for _, size := range o.sizes {
 			for _, n := range o.sessions {
-				for _, op := range o.ops {
-					if ctx.Err() != nil {
-						return ctx.Err()
+				// Each round measures every operation once, in order, so
+				// that a round's deletes find its creates.
+				rounds := make([][][]loadResult, len(o.ops))
+				for round := 0; round < o.rounds; round++ {
+					for k, op := range o.ops {
+						if ctx.Err() != nil {
+							return ctx.Err()
+						}
+						what := fmt.Sprintf("%s %s ×%d", op, sizeName(size), n)
+						if o.rounds > 1 {
+							what += fmt.Sprintf(" (round %d)", round+1)
+						}
+						res := measure("ops", what, n, func(st *opsState) loadResult { return st.run(op, size, n, o.duration, stop) })
+						rounds[k] = append(rounds[k], res)
 					}
-					what := fmt.Sprintf("%s %s ×%d", op, sizeName(size), n)
-					res := measure("ops", what, n, func(st *opsState) loadResult { return st.run(op, size, n, o.duration, stop) })
-					addLoadRows(rep, "Client operations", what, res[0], res[1], o, op, n)
+				}
+				for k, op := range o.ops {
+					addLoadRows(rep, "Client operations", fmt.Sprintf("%s %s ×%d", op, sizeName(size), n), rounds[k], op, n)
 				}
 			}
 		}
@@ -291,7 +306,7 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 			res := measure("mix", what, o.mixSessions, func(st *opsState) loadResult {
 				return st.runMix(reads, o.mixSize, o.mixSessions, o.duration, stop)
 			})
-			addLoadRows(rep, "Read/write mix", what, res[0], res[1], o, "", o.mixSessions)
+			addLoadRows(rep, "Read/write mix", what, [][]loadResult{res}, "", o.mixSessions)
 		}
 	}
 	if o.has("multi") {
@@ -300,7 +315,7 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 		}
 		what := fmt.Sprintf("multi of 10 sets %s ×%d", sizeName(100), o.mixSessions)
 		res := measure("multi", what, o.mixSessions, func(st *opsState) loadResult { return st.runMulti(100, o.mixSessions, o.duration, stop) })
-		addLoadRows(rep, "Multi", what, res[0], res[1], o, "", o.mixSessions)
+		addLoadRows(rep, "Multi", what, [][]loadResult{res}, "", o.mixSessions)
 	}
 	for _, st := range states {
 		if err := st.cleanup(); err != nil {
@@ -317,33 +332,90 @@ func sizeName(size int) string {
 	return fmt.Sprintf("%d B", size)
 }
 
-// addLoadRows adds the throughput row and the latency row of one point.
-// base is ZooKeeper's result, z zkfs's. The throughput goals apply at 64
-// sessions (2× for writes, 1.5× for reads); the latency goal (p99 no
-// higher than ZooKeeper's) everywhere.
-func addLoadRows(rep *report, section, what string, base, z loadResult, o *options, op clientOp, n int) {
+// isWrite reports whether op changes the tree.
+func isWrite(op clientOp) bool { return op == opCreate || op == opSet || op == opDelete }
+
+// addLoadRows adds the throughput row and the latency row of one point,
+// from one or more rounds of it; each round holds ZooKeeper's result,
+// then zkfs's. The figures merge the rounds (all operations over all the
+// time, percentiles over all samples); with more than one round the
+// ratio also shows the range of the rounds' own ratios.
+//
+// The goals: writes at 64 and 256 sessions reach 4× ZooKeeper's
+// throughput, reads at 64 sessions 1.5×; writes at 1 and 16 sessions
+// have a p50 and a p99 no higher than ZooKeeper's; every other
+// operation's p99 is no higher than ZooKeeper's.
+func addLoadRows(rep *report, section, what string, rounds [][]loadResult, op clientOp, n int) {
+	base, z := mergeRounds(rounds, 0), mergeRounds(rounds, 1)
+	rates := func(r []loadResult) float64 { return ratioOf(r[1].rate(), r[0].rate()) }
 	r := row{section: section, name: what + " ops/s", baseline: "ZooKeeper",
 		base: fmtRate(base.rate()), zkfs: fmtRate(z.rate()), ratio: ratioOf(z.rate(), base.rate())}
-	if n == 64 {
-		switch op {
-		case opCreate, opSet, opDelete:
-			r.goal, r.met = "≥ 2×", r.ratio >= 2
-		case opGet, opExists:
-			r.goal, r.met = "≥ 1.5×", r.ratio >= 1.5
-		}
+	r.ratioText = withRange(r.ratio, rounds, rates)
+	switch {
+	case isWrite(op) && (n == 64 || n == 256):
+		r.goal, r.met = "≥ 4×", r.ratio >= 4
+	case (op == opGet || op == opExists) && n == 64:
+		r.goal, r.met = "≥ 1.5×", r.ratio >= 1.5
 	}
 	rep.add(r)
 	lat := func(l latencies) string {
 		return fmt.Sprintf("%s / %s / %s", fmtDur(l.percentile(50)), fmtDur(l.percentile(99)), fmtDur(l.percentile(99.9)))
 	}
+	pct := func(p float64) func([]loadResult) float64 {
+		return func(r []loadResult) float64 {
+			return ratioOf(float64(r[1].lat.percentile(p)), float64(r[0].lat.percentile(p)))
+		}
+	}
+	p50 := ratioOf(float64(z.lat.percentile(50)), float64(base.lat.percentile(50)))
 	p99 := ratioOf(float64(z.lat.percentile(99)), float64(base.lat.percentile(99)))
 	l := row{section: section, name: what + " p50 / p99 / p99.9", baseline: "ZooKeeper",
 		base: lat(base.lat), zkfs: lat(z.lat), ratio: p99}
-	if op != "" {
+	switch {
+	case isWrite(op) && (n == 1 || n == 16):
+		l.ratio = max(p50, p99)
+		l.ratioText = "p50 " + withRange(p50, rounds, pct(50)) + ", p99 " + withRange(p99, rounds, pct(99))
+		l.goal, l.met = "p50, p99 ≤ 1×", p50 <= 1 && p99 <= 1
+	case op != "":
+		l.ratioText = withRange(p99, rounds, pct(99))
 		l.goal, l.met = "p99 ≤ 1×", p99 <= 1
 	}
 	rep.add(l)
 	if base.errs > 0 || z.errs > 0 {
 		rep.note("%s: errors: ZooKeeper %d (%v), zkfs %d (%v)", what, base.errs, base.firstErr, z.errs, z.firstErr)
 	}
+}
+
+// mergeRounds merges system i's results over the rounds: operations,
+// errors and time add up, and the samples join.
+func mergeRounds(rounds [][]loadResult, i int) loadResult {
+	var m loadResult
+	for _, r := range rounds {
+		x := r[i]
+		m.ops += x.ops
+		m.errs += x.errs
+		m.elapsed += x.elapsed
+		if m.firstErr == nil {
+			m.firstErr = x.firstErr
+		}
+		m.lat = append(m.lat, x.lat...)
+	}
+	if len(rounds) > 1 {
+		slices.Sort(m.lat)
+	}
+	return m
+}
+
+// withRange formats a merged ratio and, over more than one round, the
+// lowest and highest of the rounds' own ratios.
+func withRange(ratio float64, rounds [][]loadResult, of func([]loadResult) float64) string {
+	s := fmtRatio(ratio)
+	if len(rounds) < 2 {
+		return s
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, r := range rounds {
+		x := of(r)
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return fmt.Sprintf("%s (%s–%s)", s, strings.TrimSuffix(fmtRatio(lo), "×"), fmtRatio(hi))
 }
