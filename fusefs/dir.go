@@ -348,11 +348,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 		}
 		return ino, h, fl, 0
 	}
-	f := newFile(m, 0)
-	h := m.startPending(cp, f, flags, callerTid(ctx))
-	f.pendingAttr(&out.Attr)
-	ino := d.NewInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG, Ino: inoOf(m.pendingSeq.Add(1), cp, rolePending)})
-	return ino, h, fuse.FOPEN_DIRECT_IO, 0
+	return m.createPending(ctx, d, cp, flags, out)
 }
 
 var _ = (fs.NodeUnlinker)((*Dir)(nil))

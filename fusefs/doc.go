@@ -72,7 +72,7 @@
 // that: other readers on this mount see the committed content and size.
 // A write over the size limit fails with EFBIG, and a failed write or
 // commit makes the description commit nothing ever after (see
-// handle.failed). dup'ed descriptors and forked children share the
+// stateFailed). dup'ed descriptors and forked children share the
 // description, as they share the kernel's file.
 //
 // # A dying server

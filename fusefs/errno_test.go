@@ -95,13 +95,13 @@ func TestEditReplay(t *testing.T) {
 		edits []edit
 		want  string
 	}{
-		{"overwrite a prefix", "hello world", []edit{{op: 'w', off: 0, data: []byte("HELLO")}}, "HELLO world"},
-		{"extend", "abc", []edit{{op: 'w', off: 2, data: []byte("CDE")}}, "abCDE"},
-		{"write past the end zero-fills", "ab", []edit{{op: 'w', off: 4, data: []byte("x")}}, "ab\x00\x00x"},
-		{"truncate then write", "old content", []edit{{op: 't'}, {op: 'w', data: []byte("new\n")}}, "new\n"},
-		{"append lands at the end of newer data", "a\nb\n", []edit{{op: 'a', data: []byte("c\n")}}, "a\nb\nc\n"},
-		{"truncate longer zero-fills", "ab", []edit{{op: 't', off: 4}}, "ab\x00\x00"},
-		{"truncate shorter", "abcdef", []edit{{op: 't', off: 2}, {op: 'a', data: []byte("!")}}, "ab!"},
+		{"overwrite a prefix", "hello world", []edit{{kind: editWrite, off: 0, data: []byte("HELLO")}}, "HELLO world"},
+		{"extend", "abc", []edit{{kind: editWrite, off: 2, data: []byte("CDE")}}, "abCDE"},
+		{"write past the end zero-fills", "ab", []edit{{kind: editWrite, off: 4, data: []byte("x")}}, "ab\x00\x00x"},
+		{"truncate then write", "old content", []edit{{kind: editTruncate}, {kind: editWrite, data: []byte("new\n")}}, "new\n"},
+		{"append lands at the end of newer data", "a\nb\n", []edit{{kind: editAppend, data: []byte("c\n")}}, "a\nb\nc\n"},
+		{"truncate longer zero-fills", "ab", []edit{{kind: editTruncate, off: 4}}, "ab\x00\x00"},
+		{"truncate shorter", "abcdef", []edit{{kind: editTruncate, off: 2}, {kind: editAppend, data: []byte("!")}}, "ab!"},
 	}
 	for _, tt := range tests {
 		b := []byte(tt.base)

@@ -23,7 +23,8 @@ type File struct {
 	// writers are the open writable handles, whose unflushed size
 	// Getattr reports.
 	writers map[*handle]struct{}
-	// pending is the handle whose flush will create the znode.
+	// pending is the handle whose flush will create the znode
+	// (pending.go).
 	pending *handle
 	// lastOpen is, by thread, the writable handle the thread opened
 	// last and has not used yet (see openTruncHandle).
@@ -81,12 +82,6 @@ func (f *File) target(t *tree.Tree) (string, info, syscall.Errno) {
 	return p, in, f.checkSame(in, kind)
 }
 
-func (f *File) pendingHandle() *handle {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.pending
-}
-
 func (f *File) addWriter(h *handle) {
 	f.mu.Lock()
 	f.writers[h] = struct{}{}
@@ -116,15 +111,6 @@ func (f *File) unflushedSize() (int64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// pendingAttr describes an inode whose znode is not created yet.
-func (f *File) pendingAttr(out *fuse.Attr) {
-	size, _ := f.unflushedSize()
-	now := time.Now()
-	in := info{writable: true, strangerRights: openRights}
-	f.m.fillAttr(out, in, false, uint64(size))
-	out.SetTimes(&now, &now, &now)
 }
 
 var _ = (fs.NodeGetattrer)((*File)(nil))
@@ -277,10 +263,8 @@ var _ = (fs.NodeSetxattrer)((*File)(nil))
 
 // Setxattr changes the ACL or the kind, or accepts an unchanged value.
 func (f *File) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	if f.pendingHandle() != nil {
-		if errno := f.pendingHandle().flush(false, true); errno != 0 {
-			return errno
-		}
+	if errno := f.commitPending(); errno != 0 {
+		return errno
 	}
 	// A copy (cp -a, mv, rsync -X, tar --xattrs) writes the content and
 	// then sets the attributes through the descriptor it still holds; its
@@ -333,7 +317,10 @@ func (f *File) openTruncHandle(tid uint32) *handle {
 		return nil
 	}
 	h.mu.Lock()
-	fresh := len(h.edits) == 0 && !h.written && h.failed == 0
+	// Only a handle nothing was done through yet: the mark is consumed
+	// by every use, and an O_TRUNC open's handle (stateUnwritten) has
+	// its truncation already.
+	fresh := h.state == stateUntouched && len(h.edits) == 0
 	h.mu.Unlock()
 	if !fresh {
 		return nil
@@ -371,7 +358,7 @@ func callerTid(ctx context.Context) uint32 {
 }
 
 // settleWait bounds how long an open waits for a writer whose commit is
-// deferred (see handle.written).
+// deferred (see stateUnwritten).
 const settleWait = 100 * time.Millisecond
 
 // settle runs before an open or a getxattr. A writer that opened with
@@ -391,15 +378,7 @@ func (f *File) settle() syscall.Errno {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if ph := f.pendingHandle(); ph != nil {
-		if ph.poisoned() {
-			// Its writer was told its write failed: the file will
-			// never be created.
-			return syscall.ENOENT
-		}
-		return ph.flush(true, true)
-	}
-	return 0
+	return f.createNow()
 }
 
 // deferredUntil returns how long to wait for the writers whose commit waits
@@ -417,7 +396,7 @@ func (f *File) deferredUntil() (time.Time, bool) {
 	found := false
 	for _, h := range all {
 		h.mu.Lock()
-		if h.deferred || (h == pending && !h.written) {
+		if h.state == stateDeferred || (h == pending && h.state == stateUnwritten) {
 			found = true
 			if t := h.opened.Add(settleWait); t.After(until) {
 				until = t
@@ -490,14 +469,6 @@ func fileOf(in *fs.Inode) (*File, bool) {
 	}
 	f, ok := in.Operations().(*File)
 	return f, ok
-}
-
-func (f *File) removePending(h *handle) {
-	f.mu.Lock()
-	if f.pending == h {
-		f.pending = nil
-	}
-	f.mu.Unlock()
 }
 
 // stableIno reports whether the inode has the number derived from its

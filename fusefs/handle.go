@@ -18,20 +18,32 @@ import (
 // maxAttempts bounds the retries of a write that loses a version race.
 const maxAttempts = 50
 
+// editKind says what an edit does.
+type editKind uint8
+
+const (
+	// editWrite writes data at off, zero-filling a gap past the end.
+	editWrite editKind = iota
+	// editAppend writes data at the end, wherever the end is by then.
+	editAppend
+	// editTruncate resizes to off, zero-filling when it grows.
+	editTruncate
+)
+
 // edit is one change a writer made through its handle. Handles keep their
 // edits so that, when another writer got in first, the same edits can be
 // replayed on the newer data: that is what makes >> append atomically.
 type edit struct {
-	op   byte // 'w' write at off, 'a' append, 't' truncate to off
+	kind editKind
 	off  int64
 	data []byte
 }
 
 func (e edit) apply(b []byte) []byte {
-	switch e.op {
-	case 'a':
+	switch e.kind {
+	case editAppend:
 		return append(b, e.data...)
-	case 't':
+	case editTruncate:
 		return resize(b, e.off)
 	}
 	end := e.off + int64(len(e.data))
@@ -63,32 +75,19 @@ type handle struct {
 	// otherwise; Getattr reads it without the lock.
 	size atomic.Int64
 
-	mu          sync.Mutex
+	mu sync.Mutex
+	// state is where the buffered content stands (writestate.go); err
+	// is the error of stateFailed.
+	state writeState
+	err   syscall.Errno
+	// create is set while the znode is still to be created by the first
+	// commit (pending.go).
+	create      *pendingCreate
 	loaded      bool   // view and baseVersion are set
 	view        []byte // the content as this handle sees it
 	baseVersion int32  // the version view's base data had
 	edits       []edit // edits since the base, for replay
-	dirty       bool
-	// written is set by write and ftruncate. A handle that was only
-	// created or truncated at open is not committed by its first flush:
-	// the shell's `echo x > f` opens, dup2s and closes the first
-	// descriptor before writing, and committing then would publish an
-	// empty intermediate version. Its second flush, its release, or
-	// another open of the file commits it.
-	written    bool
-	flushes    int    // flushes while not written
-	deferred   bool   // the first flush found nothing written
-	create     bool   // the first commit creates the znode
-	pendingKey string // the path create registered under
-	discarded  bool   // the file was removed before it was created
-	closed     bool   // close(2) flushed it; counted in File.closed, under File.mu
-	// failed is the first error a write, ftruncate or commit of this
-	// handle reported. From then on nothing of the handle's edits is
-	// committed, at close or fsync, and every later write, ftruncate,
-	// fsync and close reports it again: a program told that its write
-	// failed (cp of a file over the size limit) must not have the part
-	// it wrote before the failure published at its close.
-	failed syscall.Errno
+	closed      bool   // close(2) flushed it; counted in File.closed, under File.mu
 
 	// The version a read is served from (see Read): its content and stat,
 	// under mu. A handle whose znode is deleted, or whose inode a rename
@@ -177,8 +176,8 @@ func openContent(ctx context.Context, f *File, flags uint32, path string) (fs.Fi
 	if flags&syscall.O_TRUNC != 0 {
 		h.loaded = true
 		h.baseVersion = in.stat.Version
-		h.edits = []edit{{op: 't'}}
-		h.dirty = true
+		h.edits = []edit{{kind: editTruncate}}
+		h.state = stateUnwritten
 		h.size.Store(0)
 	}
 	f.addWriter(h)
@@ -314,20 +313,20 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	h.file.unmarkOpened(h)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.failed != 0 {
-		return 0, h.failed
+	if h.state == stateFailed {
+		return 0, h.err
 	}
 	if !h.loaded {
 		if errno := h.load(); errno != 0 {
 			return 0, h.fail(errno)
 		}
 	}
-	e := edit{op: 'w', off: off, data: append([]byte(nil), data...)}
+	e := edit{kind: editWrite, off: off, data: append([]byte(nil), data...)}
 	size := off + int64(len(data))
 	if h.append {
 		// The kernel's offset comes from its idea of the size, which
 		// another writer may have changed: appends go to the end.
-		e.op = 'a'
+		e.kind = editAppend
 		size = int64(len(h.view)) + int64(len(data))
 	}
 	if size < int64(len(h.view)) {
@@ -338,8 +337,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	}
 	h.view = e.apply(h.view)
 	h.edits = append(h.edits, e)
-	h.dirty = true
-	h.written = true
+	h.state = h.state.edited(false)
 	h.size.Store(int64(len(h.view)))
 	return uint32(len(data)), 0
 }
@@ -349,8 +347,8 @@ func (h *handle) truncate(size int64) syscall.Errno {
 	h.file.unmarkOpened(h)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.failed != 0 {
-		return h.failed
+	if h.state == stateFailed {
+		return h.err
 	}
 	if size > int64(h.file.m.maxData) {
 		return h.fail(syscall.EFBIG)
@@ -360,14 +358,13 @@ func (h *handle) truncate(size int64) syscall.Errno {
 			return h.fail(errno)
 		}
 	}
-	e := edit{op: 't', off: size}
+	e := edit{kind: editTruncate, off: size}
 	// Without atomic O_TRUNC the kernel truncates a file opened with
 	// O_TRUNC through this call; it counts as the open's truncation.
 	openTrunc := size == 0 && len(h.edits) == 0
 	h.view = e.apply(h.view)
 	h.edits = append(h.edits, e)
-	h.dirty = true
-	h.written = h.written || !openTrunc
+	h.state = h.state.edited(openTrunc)
 	h.size.Store(size)
 	return 0
 }
@@ -403,81 +400,48 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		h.file.m.log.Warn("a write deferred to the last close failed", "path", h.file.zpath(), "errno", errno.Error())
 	}
 	h.file.removeWriter(h)
-	h.mu.Lock()
-	key, create, discarded := h.pendingKey, h.create, h.discarded
-	h.mu.Unlock()
-	if create {
-		h.file.m.dropPending(key, h.file)
-		if !discarded {
-			// The create failed, or its outcome is unknown. The kernel's
-			// entry for the name leads to this inode, which no znode
-			// backs; an O_CREAT open would reach it and fail with ENOENT
-			// until the entry expired, an hour later. Should the create
-			// land after all, its event drops the entry again.
-			h.file.m.notifier.enqueue(notice{kindPath: key})
-		}
-	}
+	h.releaseCreate()
 	return 0
 }
 
-// flush commits the buffered content. With wait it also waits until the
-// kernel's caches have been told about the change, so that a read right
-// after close sees it; only handlers that hold no kernel locks may wait.
-// Without final, a handle that was never written is left for later (see
-// written).
+// flush commits the buffered content, if its state says so (writeState's
+// flushing). With wait it also waits until the kernel's caches have been
+// told about the change, so that a read right after close sees it; only
+// handlers that hold no kernel locks may wait. Without final, a handle
+// that nothing was written through yet is left for later (stateUnwritten).
 func (h *handle) flush(wait, final bool) syscall.Errno {
 	if !h.write {
 		return 0
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.failed != 0 {
-		return h.failed
+	if h.state == stateFailed {
+		return h.err
 	}
-	if h.discarded || h.frozen || (!h.dirty && !h.create) {
+	if h.create.dropped() || h.frozen {
 		return 0
 	}
-	if !h.written && !final {
-		h.flushes++
-		if h.flushes == 1 {
-			h.deferred = true
-			return 0
-		}
+	next, commit := h.state.flushing(final)
+	h.state = next
+	if !commit {
+		return 0
 	}
 	m := h.file.m
 	var res tree.Result
 	for attempt := 0; ; attempt++ {
-		var err error
-		if h.create {
-			p := h.file.zpath()
-			res, err = m.propose(tree.Create{Path: p, Data: h.view, ACL: tree.OpenACL, Mode: tree.ModePersistent, Kind: tree.KindFile})
-			if err == nil {
-				h.file.czxid.Store(res.Stat.Czxid)
-				h.create = false
-				h.file.removePending(h)
-				m.dropPending(h.pendingKey, h.file)
-				break
-			}
-			if !errors.Is(err, tree.ErrNodeExists) {
-				return h.fail(toErrno(err))
-			}
-			// Another client created it first: O_CREAT without
-			// O_EXCL opens what is there, so write over it.
-			var st tree.Stat
-			m.rep.Read(func(t *tree.Tree) { st, err = t.Stat(p) })
-			if err != nil {
-				return h.fail(toErrno(err))
-			}
-			h.file.czxid.Store(st.Czxid)
-			h.create = false
-			h.file.removePending(h)
-			m.dropPending(h.pendingKey, h.file)
-			if errno := h.load(); errno != 0 {
+		if h.create != nil {
+			var created bool
+			var errno syscall.Errno
+			if res, created, errno = h.commitCreate(); errno != 0 {
 				return h.fail(errno)
 			}
-			continue
+			if created {
+				break
+			}
+			continue // it exists already: write over it
 		}
 		p, _ := h.file.targetPath()
+		var err error
 		res, err = m.propose(tree.SetData{Path: p, Data: h.view, Version: h.baseVersion})
 		if err == nil {
 			break
@@ -496,30 +460,12 @@ func (h *handle) flush(wait, final bool) syscall.Errno {
 	}
 	h.baseVersion = res.Stat.Version
 	h.edits = nil
-	h.dirty = false
-	h.deferred = false
+	h.state = h.state.committed()
 	h.size.Store(-1)
 	if wait {
 		m.notifier.waitFor(uint64(res.Stat.Mzxid))
 	}
 	return 0
-}
-
-// fail records the first error reported on the handle (see failed) and
-// returns it. Called with h.mu held.
-func (h *handle) fail(errno syscall.Errno) syscall.Errno {
-	if h.failed == 0 {
-		h.failed = errno
-		h.size.Store(-1)
-	}
-	return h.failed
-}
-
-// poisoned reports whether the handle failed.
-func (h *handle) poisoned() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.failed != 0
 }
 
 // retryable reports whether a write that lost a version race should try

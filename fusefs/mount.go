@@ -90,9 +90,7 @@ type Mount struct {
 	locks     *lockTable
 	session   atomic.Int64
 
-	pendingMu  sync.Mutex
-	pending    map[string]*File
-	pendingSeq atomic.Int64
+	pending pendingCreates
 
 	missingMu sync.Mutex
 	missing   map[string]struct{}
@@ -144,7 +142,6 @@ func New(o Options) (*Mount, error) {
 		maxData:    o.MaxDataSize,
 		dataDir:    o.DataDir,
 		timeout:    o.WriteTimeout,
-		pending:    map[string]*File{},
 		missing:    map[string]struct{}{},
 		hidden:     map[string]bool{},
 

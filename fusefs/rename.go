@@ -105,12 +105,8 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 			return errno
 		}
 	}
-	if f := m.pendingFile(childPath(srcDir, name)); f != nil {
-		if h := f.pendingHandle(); h != nil {
-			if errno := h.flush(false, true); errno != 0 {
-				return errno
-			}
-		}
+	if errno := m.commitPendingAt(childPath(srcDir, name)); errno != 0 {
+		return errno
 	}
 	for attempt := 0; ; attempt++ {
 		var src, dst contentRef
