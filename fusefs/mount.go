@@ -232,8 +232,7 @@ func New(o Options) (*Mount, error) {
 		// go-fuse would otherwise turn into 0644.
 		NullPermissions: true,
 	}
-	m.wg.Add(2)
-	go m.notifier.run()
+	m.wg.Add(1)
 	go m.keepSession()
 	m.serveDone = make(chan struct{})
 	server, err := mountCounted(dir, m.root, opts, m.metrics, m.locks, m.serveDone)
@@ -241,6 +240,10 @@ func New(o Options) (*Mount, error) {
 		m.shutdown()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
+	// The notifier walks the inode tree, which go-fuse builds in
+	// mountCounted; changes applied meanwhile wait in its queue.
+	m.wg.Add(1)
+	go m.notifier.run()
 	m.server = server
 	if e, ok := mountEntryAt(dir); ok {
 		m.dev = e.dev

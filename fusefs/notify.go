@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,10 @@ const maxWait = 2 * time.Second
 // missTimeout bounds how long a lookup waits to confirm a missing name
 // with the leader.
 const missTimeout = 2 * time.Second
+
+// missRetry spaces the attempts to confirm a missing name across a leader
+// change.
+const missRetry = 20 * time.Millisecond
 
 // maxMissing bounds the names remembered as cached-missing; lookups beyond
 // it are not cached by the kernel at all.
@@ -257,13 +262,36 @@ func (m *Mount) invalidateAll() {
 // leader's next message), and a script that made it there and uses it
 // here must find it. Misses are few, since the kernel caches the answer
 // until the name is created, so the round trip to the leader is paid about
-// once per name. It reports false when the leader could not be asked (the
-// replica is cut off): the answer is then only this replica's view, which
-// the kernel must not cache.
+// once per name. A leader change on the way is waited out, as a write
+// waits for the next leader. It reports false when the leader could not be
+// asked (the replica is cut off): the answer is then only this replica's
+// view, which the kernel must not cache.
 func (m *Mount) confirmMissing(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, missTimeout)
 	defer cancel()
-	return m.rep.Sync(ctx) == nil
+	var retry *time.Timer
+	for {
+		err := m.rep.Sync(ctx)
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, replication.ErrReadOnly) || errors.Is(err, replication.ErrClosed) || ctx.Err() != nil {
+			m.log.Debug("a missing name is answered from this replica's view alone", "err", err)
+			return false
+		}
+		if retry == nil {
+			retry = time.NewTimer(missRetry)
+			defer retry.Stop()
+		} else {
+			retry.Reset(missRetry)
+		}
+		select {
+		case <-retry.C:
+		case <-ctx.Done():
+			m.log.Debug("a missing name is answered from this replica's view alone", "err", err)
+			return false
+		}
+	}
 }
 
 // rememberMissing records a name that a lookup reported missing, so that a

@@ -153,8 +153,18 @@ func TestMountNewNameAcrossReplicas(t *testing.T) {
 				if o == m {
 					continue
 				}
-				if _, err := os.Stat(filepath.Join(o.Mnt, dir, fmt.Sprint("from", m.ID))); err != nil {
-					t.Fatalf("round %d: a file made through replica %d, on replica %d's mount: %v", i, m.ID, o.ID, err)
+				seen := filepath.Join(o.Mnt, dir, fmt.Sprint("from", m.ID))
+				if _, err := os.Stat(seen); err != nil {
+					// Whether it shows up later tells a cached miss
+					// (never) from a late one.
+					later := "never, within 5 s"
+					for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+						if _, err := os.Stat(seen); err == nil {
+							later = "a moment later"
+							break
+						}
+					}
+					t.Fatalf("round %d: a file made through replica %d, on replica %d's mount: %v (found %s)", i, m.ID, o.ID, err, later)
 				}
 			}
 		}
