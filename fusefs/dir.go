@@ -195,23 +195,18 @@ func (d *Dir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		if !d.dataHidden(p, self) {
 			entries = append(entries, fuse.DirEntry{Name: dataName, Mode: syscall.S_IFREG, Ino: inoOf(self.stat.Czxid, p, roleData)})
 		}
-		kids, _, _ := t.Children(p)
+		kids, _, _ := t.ChildList(p)
 		for _, k := range kids {
-			cp := tree.Join(p, k)
-			name := escapeName(k)
+			cp := tree.Join(p, k.Name)
+			name := escapeName(k.Name)
 			if len(name) > fuseNameMax {
 				hiddenKids = append(hiddenKids, cp)
 				continue
 			}
-			st, err := t.Stat(cp)
-			if err != nil {
-				continue
-			}
-			kind, _ := t.Kind(cp)
-			e := fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: inoOf(st.Czxid, cp, roleFile)}
-			if kind == tree.KindDir {
+			e := fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: inoOf(k.Stat.Czxid, cp, roleFile)}
+			if k.Kind == tree.KindDir {
 				e.Mode = syscall.S_IFDIR
-				e.Ino = inoOf(st.Czxid, cp, roleDir)
+				e.Ino = inoOf(k.Stat.Czxid, cp, roleDir)
 			}
 			entries = append(entries, e)
 		}

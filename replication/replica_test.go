@@ -35,15 +35,36 @@ func openTest(t testing.TB, dir string, mod func(*Config)) *Replica {
 	return r
 }
 
+// A write whose outcome is unknown (a leader change on a loaded machine) is
+// sent again when sending it twice changes nothing: a plain create, whose
+// second try finds the node the first one made, or an unconditional set.
 func propose(t testing.TB, r *Replica, op tree.Op) tree.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := r.Propose(ctx, 0, tree.Identity{}, op)
-	if err != nil {
-		t.Fatal(err)
+	for unknown := false; ; unknown = true {
+		res, err := r.Propose(ctx, 0, tree.Identity{}, op)
+		if err == nil {
+			if c, ok := op.(tree.Create); ok && unknown && errors.Is(res.Err, tree.ErrNodeExists) && c.Mode == tree.ModePersistent {
+				res.Err = nil // made by the try whose outcome was unknown
+			}
+			return res
+		}
+		if !errors.Is(err, ErrTimeout) || !idempotent(op) || ctx.Err() != nil {
+			t.Fatal(err)
+		}
 	}
-	return res
+}
+
+// idempotent reports whether applying op twice is the same as once.
+func idempotent(op tree.Op) bool {
+	switch op := op.(type) {
+	case tree.Create:
+		return op.Mode == tree.ModePersistent
+	case tree.SetData:
+		return op.Version == -1
+	}
+	return false
 }
 
 func getData(r *Replica, path string) (string, tree.Stat, error) {

@@ -92,6 +92,36 @@ func BenchmarkChildren1000(b *testing.B) {
 	}
 }
 
+// BenchmarkChildList1000 is a mount's listing of 1,000 children; compare
+// BenchmarkChildrenThenStat1000, the lookups it replaces.
+func BenchmarkChildList1000(b *testing.B) {
+	tr := buildTree(b, 10_000)
+	for b.Loop() {
+		if _, _, err := tr.ChildList("/d0003"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkChildrenThenStat1000(b *testing.B) {
+	tr := buildTree(b, 10_000)
+	for b.Loop() {
+		kids, _, err := tr.Children("/d0003")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range kids {
+			cp := Join("/d0003", k)
+			if _, err := tr.Stat(cp); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tr.Kind(cp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 // BenchmarkTakeChanges measures a Raft batch's worth of changes (100 writes)
 // in a tree of 100,000 nodes; it should not depend on the tree's size.
 func BenchmarkTakeChanges(b *testing.B) {

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -375,6 +376,49 @@ func TestAllChildrenNumber(t *testing.T) {
 	}
 	if !tr.Exists("/a/b/c") || tr.Exists("/a/b/x") || tr.Exists("") {
 		t.Error("Exists is wrong")
+	}
+}
+
+func TestChildList(t *testing.T) {
+	tr := New(Config{})
+	for i, p := range []string{"/a", "/a/c", "/a/b", "/a/b/x", "/a/d"} {
+		mustApply(t, tr, hdr(int64(i+1)), Create{Path: p, Data: []byte(p), ACL: OpenACL})
+	}
+	tests := []struct {
+		path      string
+		wantNames []string
+		wantErr   error
+	}{
+		{"/a", []string{"b", "c", "d"}, nil},
+		{"/a/b", []string{"x"}, nil},
+		{"/a/c", []string{}, nil},
+		{"/nope", nil, ErrNoNode},
+	}
+	for _, tt := range tests {
+		got, self, err := tr.ChildList(tt.path)
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("ChildList(%s) error %v, want %v", tt.path, err, tt.wantErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if want, _ := tr.Stat(tt.path); self != want {
+			t.Errorf("ChildList(%s) own stat %+v, want %+v", tt.path, self, want)
+		}
+		var names []string
+		for _, c := range got {
+			names = append(names, c.Name)
+			cp := Join(tt.path, c.Name)
+			wantStat, _ := tr.Stat(cp)
+			wantKind, _ := tr.Kind(cp)
+			if c.Stat != wantStat || c.Kind != wantKind {
+				t.Errorf("ChildList(%s) %s: kind %v stat %+v, want %v %+v", tt.path, c.Name, c.Kind, c.Stat, wantKind, wantStat)
+			}
+		}
+		if fmt.Sprint(names) != fmt.Sprint(tt.wantNames) {
+			t.Errorf("ChildList(%s) names %v, want %v", tt.path, names, tt.wantNames)
+		}
 	}
 }
 
