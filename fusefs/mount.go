@@ -86,7 +86,6 @@ type Mount struct {
 	metrics   *opMetrics
 	root      *Dir
 	notifier  *notifier
-	watches   *watchHub
 	locks     *lockTable
 	session   atomic.Int64
 
@@ -178,9 +177,6 @@ func New(o Options) (*Mount, error) {
 	m.session.Store(id)
 
 	m.notifier = newNotifier(m)
-	m.watches = newWatchHub(func(dir string) {
-		m.log.Warn("an @watch reader fell behind; events were dropped", "dir", dir)
-	})
 	m.locks = newLockTable(m)
 	m.rep.Listen(m.listen)
 	m.notifier.start(m.rep.AppliedIndex())
@@ -261,7 +257,6 @@ func (m *Mount) listen(a replication.Applied) {
 	if m.closed.Load() {
 		return
 	}
-	m.watches.deliver(a)
 	m.locks.applied(a)
 	// The notifier works later, when the trees may have moved on.
 	a.Before, a.After = nil, nil
@@ -352,7 +347,7 @@ func (m *Mount) Unmount() error {
 	var err error
 	m.closeOnce.Do(func() {
 		m.closed.Store(true)
-		m.watches.close()
+		m.closeWatchers()
 		if m.server != nil && m.aborted() {
 			// The connection was aborted (zkfs umount --force, or a new
 			// server at the same mount point): unmounting the path now

@@ -70,28 +70,20 @@ func (w *Watch) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, 
 	if err != nil {
 		return nil, 0, toErrno(err)
 	}
-	wr := w.m.watches.add(p, id)
+	wr := w.m.openWatcher(p, id)
 	// Seekable, and a seek back replays (see watcher.replay): bash's read
 	// builtin and head -n1 read a buffer and seek back to the end of
 	// their line.
 	return wr, fuse.FOPEN_DIRECT_IO, 0
 }
 
-// watchHub routes applied events to the open @watch files.
-type watchHub struct {
-	mu     sync.Mutex
-	byDir  map[string]map[*watcher]struct{}
-	closed bool
-	onLoss func(dir string)
-}
-
-func newWatchHub(onLoss func(string)) *watchHub {
-	return &watchHub{byDir: map[string]map[*watcher]struct{}{}, onLoss: onLoss}
-}
-
-// watcher is one open @watch file.
+// watcher is one open @watch file. It holds a children watch on its
+// directory in the replica's fan-out (replication.Watches), which hands it
+// the events of the directory and of its direct children, a snapshot
+// restore's included, and leaves out those of nodes the opener may not
+// read.
 type watcher struct {
-	hub   *watchHub
+	m     *Mount
 	dir   string
 	ready chan struct{}
 	// identity is the opener's: a stranger on an --allow-other mount
@@ -111,6 +103,48 @@ type watcher struct {
 	pos  int64
 	last []byte
 }
+
+// openWatcher registers the watch of an @watch file opened on dir. On a
+// mount that is unmounting, the watcher is closed from the start.
+func (m *Mount) openWatcher(dir string, id tree.Identity) *watcher {
+	w := &watcher{m: m, dir: dir, ready: make(chan struct{}, 1), identity: id}
+	ws := m.rep.Watches()
+	// Both tables, so that NodeChildrenChanged reaches it too.
+	if !ws.Add(w, dir, replication.DataWatches, replication.WatchChildren) ||
+		!ws.Add(w, dir, replication.ChildWatches, replication.WatchChildren) {
+		ws.RemoveAll(w)
+		w.close()
+	}
+	return w
+}
+
+// closeWatchers wakes every reader of the mount's @watch files at unmount,
+// and drops their watches.
+func (m *Mount) closeWatchers() {
+	gone := m.rep.Watches().RemoveWhere(func(rw replication.Watcher) bool {
+		w, ok := rw.(*watcher)
+		return ok && w.m == m
+	})
+	for _, rw := range gone {
+		rw.(*watcher).close()
+	}
+}
+
+var _ replication.Watcher = (*watcher)(nil)
+
+// WatchEvent queues the event's line. It runs on the replica's apply
+// goroutine, under the tree's write lock, so that a reader of @watch never
+// sees a change in the tree before its event is queued; it only appends to
+// a buffer.
+func (w *watcher) WatchEvent(ev tree.Event) {
+	w.queue(fmt.Appendf(nil, "0x%x %s %s\n", ev.Zxid, ev.Type, ev.Path))
+}
+
+// WatchIdentity is the opener's identity.
+func (w *watcher) WatchIdentity() tree.Identity { return w.identity }
+
+// WatchClosed reports that the mount is unmounting.
+func (w *watcher) WatchClosed() bool { return w.m.closed.Load() }
 
 // replay returns the delivered bytes from offset off, if a reader that
 // sought back asks for them, and nil otherwise. Called with w.mu held.
@@ -135,91 +169,14 @@ func (w *watcher) delivered(out []byte) {
 	w.last = out
 }
 
-func (h *watchHub) add(dir string, id tree.Identity) *watcher {
-	w := &watcher{hub: h, dir: dir, ready: make(chan struct{}, 1), identity: id}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		w.closed = true
-		return w
-	}
-	set := h.byDir[dir]
-	if set == nil {
-		set = map[*watcher]struct{}{}
-		h.byDir[dir] = set
-	}
-	set[w] = struct{}{}
-	return w
-}
-
-func (h *watchHub) remove(w *watcher) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if set := h.byDir[w.dir]; set != nil {
-		delete(set, w)
-		if len(set) == 0 {
-			delete(h.byDir, w.dir)
-		}
-	}
-}
-
-// deliver queues an applied batch's events. It runs in the replica's
-// listener, under the apply lock, so that a reader of @watch never sees a
-// change in the tree before its event is queued; it only appends to
-// buffers.
-func (h *watchHub) deliver(a replication.Applied) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.byDir) == 0 {
-		return
-	}
-	events := a.Events
-	if a.Reset {
-		events = h.restoreEvents(a.Before, a.After)
-	}
-	for _, ev := range events {
-		targets := []string{ev.Path}
-		if ev.Path != "/" {
-			dir, _ := tree.Split(ev.Path)
-			targets = append(targets, dir)
-		}
-		var line []byte
-		for _, dir := range targets {
-			for w := range h.byDir[dir] {
-				// ZooKeeper 3.8.4 withholds events from watchers
-				// that may not read the node.
-				if !tree.Permitted(ev.ACL, tree.PermRead, w.identity) {
-					continue
-				}
-				if line == nil {
-					line = fmt.Appendf(nil, "0x%x %s %s\n", ev.Zxid, ev.Type, ev.Path)
-				}
-				w.queue(line)
-			}
-		}
-	}
-}
-
-// restoreEvents are the events that a snapshot restore, which replaces
-// the tree without its writes, implies for the watched directories and
-// their children: a reader of @watch learns of every change it would have
-// seen, and of nothing that did not change. The caller holds h.mu.
-func (h *watchHub) restoreEvents(before, after *tree.Tree) []tree.Event {
-	dirs := make([]string, 0, len(h.byDir))
-	for dir := range h.byDir {
-		dirs = append(dirs, dir)
-	}
-	return tree.DiffScope(before, after, tree.Scope{Nodes: dirs, Children: dirs})
-}
-
 func (w *watcher) queue(line []byte) {
 	w.mu.Lock()
 	if len(w.buf)+len(line) > maxWatchBacklog {
 		first := !w.lost
 		w.lost = true
 		w.mu.Unlock()
-		if first && w.hub.onLoss != nil {
-			w.hub.onLoss(w.dir)
+		if first {
+			w.m.log.Warn("an @watch reader fell behind; events were dropped", "dir", w.dir)
 		}
 		return
 	}
@@ -231,21 +188,14 @@ func (w *watcher) queue(line []byte) {
 	}
 }
 
-// close wakes every reader at unmount.
-func (h *watchHub) close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closed = true
-	for _, set := range h.byDir {
-		for w := range set {
-			w.mu.Lock()
-			w.closed = true
-			w.mu.Unlock()
-			select {
-			case w.ready <- struct{}{}:
-			default:
-			}
-		}
+// close wakes the reader for good: the mount is going.
+func (w *watcher) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	select {
+	case w.ready <- struct{}{}:
+	default:
 	}
 }
 
@@ -296,6 +246,6 @@ var _ = (fs.FileReleaser)((*watcher)(nil))
 
 // Release drops the watch.
 func (w *watcher) Release(ctx context.Context) syscall.Errno {
-	w.hub.remove(w)
+	w.m.rep.Watches().RemoveAll(w)
 	return 0
 }

@@ -9,8 +9,11 @@
 // indexes (Sync), session activity, session claims, reconfigurations and
 // the leader's commit notices. Every replica applies the log on raft's FSM
 // goroutine, or ahead of it when a commit notice says the entries are
-// committed (commit.go), and tells its listeners (the wire server's
-// watches, the mount's cache invalidations) under the tree's write lock.
+// committed (commit.go), and under the tree's write lock routes each
+// batch to the watches (Watches, watches.go: the client port's watches and
+// the mount's @watch files, one fan-out, a snapshot restore's diff
+// included) and then tells its listeners (the mount's cache invalidations,
+// commit notices, membership).
 // docs/write-path.md follows one write through every stage, naming the
 // goroutine that owns each step and what it waits for.
 //
@@ -22,6 +25,7 @@
 //   - peerlink.go: the follower's end of the stream (leaderLink, outStream).
 //   - peerserver.go: the leader's end (peerServer, inStream).
 //   - fsm.go: applying committed entries to the tree and the store.
+//   - watches.go: the watch fan-out: which change fires which watch.
 //   - commit.go: commit notices, and applying ahead of raft.
 //   - sessions.go, owners.go: session activity, expiry and ownership
 //     (SessionMoved).

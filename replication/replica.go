@@ -90,7 +90,10 @@ type Replica struct {
 	counted  *countingLogs
 	fsm      *fsm
 	raft     *raft.Raft
-	trans    raft.Transport
+	// watches routes every applied batch to the watches of the client
+	// port and of the mount (watches.go).
+	watches *Watches
+	trans   raft.Transport
 
 	sessions sessionTracker
 
@@ -244,6 +247,8 @@ func (r *Replica) start() error {
 		return err
 	}
 	r.fsm = f
+	r.watches = &Watches{}
+	f.listeners = append(f.listeners, r.watches.Apply)
 	if err := r.catchUpWithSnapshot(snaps); err != nil {
 		return err
 	}
@@ -440,7 +445,12 @@ func (r *Replica) Read(fn func(t *tree.Tree)) {
 	fn(r.fsm.tree)
 }
 
-// Listen registers a listener for applied batches; see Listener.
+// Watches returns the replica's watch fan-out, which the client port and
+// the mount register their watches with.
+func (r *Replica) Watches() *Watches { return r.watches }
+
+// Listen registers a listener for applied batches; see Listener. The
+// replica's Watches hear each batch before any listener.
 func (r *Replica) Listen(l Listener) {
 	r.fsm.mu.Lock()
 	defer r.fsm.mu.Unlock()

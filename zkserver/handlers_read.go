@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"zkfs/replication"
 	"zkfs/tree"
 	"zkfs/wire"
 )
@@ -27,7 +28,7 @@ func (c *conn) readOp(s *slot, req wire.Request, id tree.Identity) {
 			// READ, and a denied exists sets no watch.
 			st, err := t.StatAs(r.Path, id)
 			if r.Watch && !errors.Is(err, tree.ErrNoAuth) {
-				w.add(c, r.Path, watchData, modeStandard)
+				w.add(c, r.Path, replication.DataWatches, replication.WatchOnce)
 			}
 			if err != nil {
 				return nil, err
@@ -44,7 +45,7 @@ func (c *conn) readOp(s *slot, req wire.Request, id tree.Identity) {
 				return nil, err
 			}
 			if r.Watch {
-				w.add(c, r.Path, watchData, modeStandard)
+				w.add(c, r.Path, replication.DataWatches, replication.WatchOnce)
 			}
 			return &wire.GetDataResponse{Data: data, Stat: st}, nil
 		}
@@ -129,17 +130,17 @@ func (c *conn) readOp(s *slot, req wire.Request, id tree.Identity) {
 		}
 	case *wire.AddWatchRequest:
 		s.run = func(*tree.Tree) (wire.Record, error) {
-			mode := modePersistent
+			mode := replication.WatchPersistent
 			switch r.Mode {
 			case wire.AddWatchPersistent:
 			case wire.AddWatchPersistentRecursive:
-				mode = modeRecursive
+				mode = replication.WatchRecursive
 			default:
 				// ZooKeeper fails to decode the mode: MarshallingError.
 				return nil, fmt.Errorf("%w: addWatch mode %d", wire.ErrMalformed, r.Mode)
 			}
-			w.add(c, r.Path, watchData, mode)
-			w.add(c, r.Path, watchChild, mode)
+			w.add(c, r.Path, replication.DataWatches, mode)
+			w.add(c, r.Path, replication.ChildWatches, mode)
 			return &wire.ErrorResponse{Err: tree.CodeOK}, nil
 		}
 	case *wire.CheckWatchesRequest:
@@ -178,7 +179,7 @@ func (c *conn) children(t *tree.Tree, path string, watch bool, id tree.Identity)
 		return nil, tree.Stat{}, err
 	}
 	if watch {
-		c.srv.watches.add(c, path, watchChild, modeStandard)
+		c.srv.watches.add(c, path, replication.ChildWatches, replication.WatchOnce)
 	}
 	return kids, st, nil
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"zkfs/replication"
 	"zkfs/tree"
 	"zkfs/wire"
 
@@ -12,7 +13,7 @@ import (
 )
 
 func TestCollectorCountsRequestsByOperation(t *testing.T) {
-	s := &Server{metrics: newServerMetrics(), watches: newWatchRegistry(), conns: map[*conn]struct{}{}}
+	s := &Server{metrics: newServerMetrics(), watches: newWatchRegistry(&replication.Watches{}), conns: map[*conn]struct{}{}}
 	s.metrics.record(wire.OpGetData, tree.CodeOK, 0)
 	s.metrics.record(wire.OpGetData, tree.CodeNoNode, 0)
 	s.metrics.record(wire.OpCreate, tree.CodeOK, 0)

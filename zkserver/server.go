@@ -149,7 +149,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg:       cfg,
 		rep:       cfg.Replica,
 		log:       cfg.Logger,
-		watches:   newWatchRegistry(),
+		watches:   newWatchRegistry(cfg.Replica.Watches()),
 		metrics:   newServerMetrics(),
 		words:     words,
 		started:   time.Now(),
@@ -159,7 +159,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		sessions:  make(map[int64]*conn),
 		stop:      make(chan struct{}),
 	}
-	s.rep.Listen(s.onApplied)
 	s.wg.Add(1)
 	go s.sweepSessions()
 	return s, nil
@@ -297,18 +296,6 @@ func (s *Server) Close() error {
 	}
 	s.wg.Wait()
 	return nil
-}
-
-// onApplied is the replica's listener. It runs under the tree's write lock:
-// it only turns events into frames on connection queues.
-func (s *Server) onApplied(a replication.Applied) {
-	if a.Reset {
-		s.watches.reset(a.Before, a.After)
-		return
-	}
-	for _, ev := range a.Events {
-		s.watches.trigger(ev)
-	}
 }
 
 // sweepSessions closes the connections whose session the replica expired.

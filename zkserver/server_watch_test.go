@@ -270,7 +270,7 @@ func TestResetFiresWhatChanged(t *testing.T) {
 	apply(after, 5, tree.Create{Path: "/absent", ACL: tree.OpenACL})
 	apply(after, 6, tree.Create{Path: "/p", ACL: tree.OpenACL})
 	// What the replica's listener receives after a restore.
-	ts.srv.onApplied(replication.Applied{Index: 6, Reset: true, Before: before, After: after})
+	ts.srv.watches.ws.Apply(replication.Applied{Index: 6, Reset: true, Before: before, After: after})
 	w.waitEvents(4)
 	w.mustCall(wire.OpPing, &wire.PingRequest{}, nil)
 	got := eventStrings(w.events)

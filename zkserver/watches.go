@@ -4,260 +4,75 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
+	"zkfs/replication"
 	"zkfs/tree"
 	"zkfs/wire"
 )
 
-// watchKind names ZooKeeper's two watch tables. The server does not tell
-// data watches from exists watches (only clients do): both live in the
-// data table.
-type watchKind uint8
+// The client port's watches live in the replica's one watch fan-out
+// (replication.Watches), beside the mount's @watch files: it decides which
+// change fires which watch, a snapshot restore included. A connection is
+// a replication.Watcher; what is left here is the wire's side: the
+// requests that set, check and remove watches, setWatches after a
+// reconnection, and the four-letter reports, which count the client port's
+// watches alone.
 
-const (
-	watchData watchKind = iota
-	watchChild
-)
-
-// watchMode is a set of modes, because one connection may hold a one-shot
-// and a persistent watch on the same path, as ZooKeeper's WatchStats
-// allows.
-type watchMode uint8
-
-const (
-	modeStandard watchMode = 1 << iota
-	modePersistent
-	modeRecursive
-)
-
-// watchTable is one of ZooKeeper's WatchManagers: watches by path, and by
-// connection for cleanup and the wchc/wchs reports.
-type watchTable struct {
-	byPath map[string]map[*conn]watchMode
-	byConn map[*conn]map[string]struct{}
-	// recursive counts recursive watches, so that a change only walks up
-	// its ancestors when somebody holds one.
-	recursive int
+// WatchEvent queues an event for the connection, ordered by its zxid
+// among the replies (outqueue.go).
+func (c *conn) WatchEvent(ev tree.Event) {
+	c.out.pushEvent(ev.Zxid, eventFrame(wire.EventType(ev.Type), ev.Path))
 }
 
-func newWatchTable() watchTable {
-	return watchTable{byPath: make(map[string]map[*conn]watchMode), byConn: make(map[*conn]map[string]struct{})}
-}
+// WatchIdentity is the connection's identity, as it authenticated.
+func (c *conn) WatchIdentity() tree.Identity { return c.ident() }
 
-func (t *watchTable) add(c *conn, path string, m watchMode) {
-	ws := t.byPath[path]
-	if ws == nil {
-		ws = make(map[*conn]watchMode)
-		t.byPath[path] = ws
-	}
-	old := ws[c]
-	if old&modeRecursive == 0 && m&modeRecursive != 0 {
-		t.recursive++
-	}
-	ws[c] = old | m
-	ps := t.byConn[c]
-	if ps == nil {
-		ps = make(map[string]struct{})
-		t.byConn[c] = ps
-	}
-	ps[path] = struct{}{}
-}
+// WatchClosed reports that the connection is closing: its watches are
+// removed then, and no new one may be added.
+func (c *conn) WatchClosed() bool { return c.closed.Load() }
 
-// set replaces c's modes on path; zero removes the watch.
-func (t *watchTable) set(c *conn, path string, m watchMode) {
-	ws := t.byPath[path]
-	old := ws[c]
-	if old&modeRecursive != 0 && m&modeRecursive == 0 {
-		t.recursive--
-	}
-	if m != 0 {
-		ws[c] = m
-		return
-	}
-	delete(ws, c)
-	if len(ws) == 0 {
-		delete(t.byPath, path)
-	}
-	if ps := t.byConn[c]; ps != nil {
-		delete(ps, path)
-		if len(ps) == 0 {
-			delete(t.byConn, c)
-		}
-	}
-}
-
-func (t *watchTable) has(c *conn, path string) bool {
-	_, ok := t.byPath[path][c]
-	return ok
-}
-
-func (t *watchTable) removeConn(c *conn) {
-	for p := range t.byConn[c] {
-		t.set(c, p, 0)
-	}
-	delete(t.byConn, c)
-}
-
-// collect gathers the connections a change of type typ at path notifies and
-// consumes their one-shot watches, following ZooKeeper's WatchManager: every
-// watch on the path itself fires, except that a recursive watch never sees
-// NodeChildrenChanged; on ancestors only recursive watches fire.
-func (t *watchTable) collect(path string, typ wire.EventType, into map[*conn]struct{}) {
-	for c, m := range t.byPath[path] {
-		if m&(modeStandard|modePersistent) != 0 || typ != wire.EventNodeChildrenChanged {
-			into[c] = struct{}{}
-		}
-		if m&modeStandard != 0 {
-			t.set(c, path, m&^modeStandard)
-		}
-	}
-	if t.recursive == 0 || typ == wire.EventNodeChildrenChanged {
-		return
-	}
-	for p := path; p != "/"; {
-		p = tree.Parent(p)
-		for c, m := range t.byPath[p] {
-			if m&modeRecursive != 0 {
-				into[c] = struct{}{}
-			}
-		}
-	}
-}
-
-// watchRegistry holds every connection's watches. Its lock nests inside
-// the tree's lock: triggers run under the write lock (in the replica's
-// listener), registrations under the read lock of the read they belong to.
+// watchRegistry is the server's view of the replica's watches.
 type watchRegistry struct {
-	mu          sync.Mutex
-	data, child watchTable
+	ws *replication.Watches
 }
 
-func newWatchRegistry() *watchRegistry {
-	return &watchRegistry{data: newWatchTable(), child: newWatchTable()}
-}
-
-func (r *watchRegistry) table(k watchKind) *watchTable {
-	if k == watchChild {
-		return &r.child
-	}
-	return &r.data
+func newWatchRegistry(ws *replication.Watches) *watchRegistry {
+	return &watchRegistry{ws: ws}
 }
 
 // add registers a watch, unless the connection is already closed (its
 // watches would then never be removed).
-func (r *watchRegistry) add(c *conn, path string, k watchKind, m watchMode) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c.closed.Load() {
-		return
-	}
-	r.table(k).add(c, path, m)
+func (r *watchRegistry) add(c *conn, path string, k replication.WatchTable, m replication.WatchMode) {
+	r.ws.Add(c, path, k, m)
 }
 
 func (r *watchRegistry) removeConn(c *conn) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.data.removeConn(c)
-	r.child.removeConn(c)
+	r.ws.RemoveAll(c)
 }
 
 // contains answers checkWatches.
 func (r *watchRegistry) contains(c *conn, path string, typ wire.WatcherType) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	switch typ {
 	case wire.WatcherChildren:
-		return r.child.has(c, path)
+		return r.ws.Has(c, path, replication.ChildWatches)
 	case wire.WatcherData:
-		return r.data.has(c, path)
+		return r.ws.Has(c, path, replication.DataWatches)
 	case wire.WatcherAny:
-		return r.child.has(c, path) || r.data.has(c, path)
+		return r.ws.Has(c, path, replication.ChildWatches) || r.ws.Has(c, path, replication.DataWatches)
 	}
 	return false
 }
 
 // remove answers removeWatches: every mode of the selected watches goes.
 func (r *watchRegistry) remove(c *conn, path string, typ wire.WatcherType) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	removed := false
 	if typ == wire.WatcherChildren || typ == wire.WatcherAny {
-		if r.child.has(c, path) {
-			r.child.set(c, path, 0)
-			removed = true
-		}
+		removed = r.ws.Remove(c, path, replication.ChildWatches) || removed
 	}
 	if typ == wire.WatcherData || typ == wire.WatcherAny {
-		if r.data.has(c, path) {
-			r.data.set(c, path, 0)
-			removed = true
-		}
+		removed = r.ws.Remove(c, path, replication.DataWatches) || removed
 	}
 	return removed
-}
-
-// trigger delivers one applied change, mapping the tree's events onto
-// ZooKeeper's two tables as DataTree does: creations and data changes go to
-// the data table, child changes to the child table, and a deletion to both,
-// each connection being told once.
-func (r *watchRegistry) trigger(ev tree.Event) {
-	typ := wire.EventType(ev.Type)
-	r.mu.Lock()
-	if len(r.data.byPath) == 0 && len(r.child.byPath) == 0 {
-		r.mu.Unlock()
-		return
-	}
-	to := make(map[*conn]struct{})
-	switch ev.Type {
-	case tree.EventNodeCreated, tree.EventNodeDataChanged:
-		r.data.collect(ev.Path, typ, to)
-	case tree.EventNodeDeleted:
-		r.data.collect(ev.Path, typ, to)
-		r.child.collect(ev.Path, typ, to)
-	case tree.EventNodeChildrenChanged:
-		r.child.collect(ev.Path, typ, to)
-	}
-	r.mu.Unlock()
-	if len(to) == 0 {
-		return
-	}
-	frame := eventFrame(typ, ev.Path)
-	for c := range to {
-		// ZooKeeper 3.8.4 and later withhold an event from a watcher that
-		// may not read the node, so that persistent recursive watches do
-		// not disclose paths under a protected node.
-		if !tree.Permitted(ev.ACL, tree.PermRead, c.ident()) {
-			continue
-		}
-		c.out.pushEvent(ev.Zxid, frame)
-	}
-}
-
-// reset answers a snapshot restore, which replaces the tree without the
-// writes that led to it. Each watched node, and each node under a
-// recursive watch, fires what the change from the old tree to the new one
-// implies (tree.Diff), as those writes would have; an unchanged node fires
-// nothing, since a client told of a change re-reads and must find one. It
-// runs under the tree's write lock, which keeps both trees still.
-func (r *watchRegistry) reset(before, after *tree.Tree) {
-	var scope tree.Scope
-	r.mu.Lock()
-	for _, t := range []*watchTable{&r.data, &r.child} {
-		for p, ws := range t.byPath {
-			scope.Nodes = append(scope.Nodes, p)
-			for _, m := range ws {
-				if m&modeRecursive != 0 {
-					scope.Subtrees = append(scope.Subtrees, p)
-					break
-				}
-			}
-		}
-	}
-	r.mu.Unlock()
-	for _, ev := range tree.DiffScope(before, after, scope) {
-		r.trigger(ev)
-	}
 }
 
 // setWatches re-registers the watches of a reconnecting client and fires
@@ -265,12 +80,11 @@ func (r *watchRegistry) reset(before, after *tree.Tree) {
 // client saw, as ZooKeeper's DataTree.setWatches does. It runs under the
 // tree's read lock.
 func (r *watchRegistry) setWatches(c *conn, t *tree.Tree, relativeZxid int64, data, exist, child, persistent, recursive []string) {
-	var fire [][]byte
-	r.mu.Lock()
 	if c.closed.Load() {
-		r.mu.Unlock()
 		return
 	}
+	const once = replication.WatchOnce
+	var fire [][]byte
 	for _, p := range data {
 		st, err := t.Stat(p)
 		switch {
@@ -279,14 +93,14 @@ func (r *watchRegistry) setWatches(c *conn, t *tree.Tree, relativeZxid int64, da
 		case st.Mzxid > relativeZxid:
 			fire = append(fire, eventFrame(wire.EventNodeDataChanged, p))
 		default:
-			r.data.add(c, p, modeStandard)
+			r.add(c, p, replication.DataWatches, once)
 		}
 	}
 	for _, p := range exist {
 		if t.Exists(p) {
 			fire = append(fire, eventFrame(wire.EventNodeCreated, p))
 		} else {
-			r.data.add(c, p, modeStandard)
+			r.add(c, p, replication.DataWatches, once)
 		}
 	}
 	for _, p := range child {
@@ -297,21 +111,33 @@ func (r *watchRegistry) setWatches(c *conn, t *tree.Tree, relativeZxid int64, da
 		case st.Pzxid > relativeZxid:
 			fire = append(fire, eventFrame(wire.EventNodeChildrenChanged, p))
 		default:
-			r.child.add(c, p, modeStandard)
+			r.add(c, p, replication.ChildWatches, once)
 		}
 	}
 	for _, p := range persistent {
-		r.data.add(c, p, modePersistent)
-		r.child.add(c, p, modePersistent)
+		r.add(c, p, replication.DataWatches, replication.WatchPersistent)
+		r.add(c, p, replication.ChildWatches, replication.WatchPersistent)
 	}
 	for _, p := range recursive {
-		r.data.add(c, p, modeRecursive)
-		r.child.add(c, p, modeRecursive)
+		r.add(c, p, replication.DataWatches, replication.WatchRecursive)
+		r.add(c, p, replication.ChildWatches, replication.WatchRecursive)
 	}
-	r.mu.Unlock()
 	for _, f := range fire {
 		c.out.push(f)
 	}
+}
+
+// clientWatches returns the client port's watches in table k, by path and
+// by connection: the replica's fan-out also holds the mount's.
+func (r *watchRegistry) clientWatches(k replication.WatchTable) (byPath map[string][]*conn, byConn map[*conn][]string) {
+	byPath, byConn = map[string][]*conn{}, map[*conn][]string{}
+	r.ws.Each(k, func(p string, w replication.Watcher, _ replication.WatchMode) {
+		if c, ok := w.(*conn); ok {
+			byPath[p] = append(byPath[p], c)
+			byConn[c] = append(byConn[c], p)
+		}
+	})
+	return byPath, byConn
 }
 
 // watchSummary is what wchs reports.
@@ -322,10 +148,9 @@ type watchSummary struct {
 // summary answers wchs. Like ZooKeeper 3.8, whose report only looks at
 // its data watch manager, it counts data and exists watches alone.
 func (r *watchRegistry) summary() watchSummary {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := watchSummary{conns: len(r.data.byConn), paths: len(r.data.byPath)}
-	for _, ps := range r.data.byConn {
+	byPath, byConn := r.clientWatches(replication.DataWatches)
+	s := watchSummary{conns: len(byConn), paths: len(byPath)}
+	for _, ps := range byConn {
 		s.watches += len(ps)
 	}
 	return s
@@ -333,11 +158,10 @@ func (r *watchRegistry) summary() watchSummary {
 
 // total is mntr's zk_watch_count: the watches of both tables.
 func (r *watchRegistry) total() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	n := 0
-	for _, t := range []*watchTable{&r.data, &r.child} {
-		for _, ps := range t.byConn {
+	for _, k := range []replication.WatchTable{replication.DataWatches, replication.ChildWatches} {
+		_, byConn := r.clientWatches(k)
+		for _, ps := range byConn {
 			n += len(ps)
 		}
 	}
@@ -347,25 +171,24 @@ func (r *watchRegistry) total() int {
 // dump answers wchc (by session) and wchp (by path), over the data table
 // as ZooKeeper 3.8 does.
 func (r *watchRegistry) dump(byPath bool) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	conns, paths := r.clientWatches(replication.DataWatches)
 	var b strings.Builder
 	if byPath {
-		paths := make([]string, 0, len(r.data.byPath))
-		for p := range r.data.byPath {
+		paths := make([]string, 0, len(conns))
+		for p := range conns {
 			paths = append(paths, p)
 		}
 		sort.Strings(paths)
 		for _, p := range paths {
 			b.WriteString(p + "\n")
-			for _, id := range sessionsOf(r.data.byPath[p]) {
+			for _, id := range sessionsOf(conns[p]) {
 				fmt.Fprintf(&b, "\t0x%x\n", uint64(id))
 			}
 		}
 	} else {
 		bySession := make(map[int64][]string)
-		for c, ps := range r.data.byConn {
-			for p := range ps {
+		for c, ps := range paths {
+			for _, p := range ps {
 				bySession[c.session] = append(bySession[c.session], p)
 			}
 		}
@@ -387,9 +210,9 @@ func (r *watchRegistry) dump(byPath bool) string {
 	return b.String()
 }
 
-func sessionsOf(ws map[*conn]watchMode) []int64 {
-	ids := make([]int64, 0, len(ws))
-	for c := range ws {
+func sessionsOf(cs []*conn) []int64 {
+	ids := make([]int64, 0, len(cs))
+	for _, c := range cs {
 		ids = append(ids, c.session)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
