@@ -17,7 +17,14 @@ import (
 // still on their way from its old connection get ErrSessionMoved instead of
 // being applied after, or among, the ones it now sends.
 //
-// Like ZooKeeper's session tracker, the leader keeps owners in memory: a
+// As ZooKeeper's session tracker does, the leader also refuses the writes
+// of a session whose close it has put in the log (SessionExpired), checked
+// when the write reaches it: a connection's writes can come late (a
+// follower's stream held up by the network delivers them after the session
+// was closed), and nothing may be applied in a session's name after its
+// end. It remembers closed sessions for closedRetention.
+//
+// Like ZooKeeper's session tracker, the leader keeps all this in memory: a
 // new leader knows none, and accepts every connection's writes for a
 // session until that session is claimed again.
 
@@ -25,10 +32,16 @@ import (
 // session; it was not applied.
 var ErrSessionMoved = errors.New("replication: session moved to another connection")
 
+// closedRetention is how long the leader refuses the late writes of a
+// closed session; far longer than a partition lasts in which a follower
+// still holds writes for the leader.
+const closedRetention = 5 * time.Minute
+
 // sessionOwners is the leader's table of session owners.
 type sessionOwners struct {
 	mu     sync.Mutex
-	owners map[int64]int64 // session id to owner token
+	owners map[int64]int64     // session id to owner token
+	closed map[int64]time.Time // sessions whose close is in the log, and since when
 }
 
 func (o *sessionOwners) claim(session, owner int64) {
@@ -40,24 +53,45 @@ func (o *sessionOwners) claim(session, owner int64) {
 	o.mu.Unlock()
 }
 
-// check returns ErrSessionMoved if session is claimed by another owner.
-// Owner 0 (the replica's own proposals, the mount) is never checked.
+// closing records that the session's close is in the log: from now on the
+// writes of its connections are refused.
+func (o *sessionOwners) closing(session int64) {
+	o.mu.Lock()
+	if o.closed == nil {
+		o.closed = make(map[int64]time.Time)
+	}
+	o.closed[session] = time.Now()
+	o.mu.Unlock()
+}
+
+// check returns tree.ErrSessionExpired if the session is closed, and
+// ErrSessionMoved if it is claimed by another owner. Owner 0 (the
+// replica's own proposals, the mount) is never checked.
 func (o *sessionOwners) check(session, owner int64) error {
 	if owner == 0 || session == 0 {
 		return nil
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if _, ok := o.closed[session]; ok {
+		return tree.ErrSessionExpired
+	}
 	if cur, ok := o.owners[session]; ok && cur != owner {
 		return ErrSessionMoved
 	}
 	return nil
 }
 
-// keep forgets the owners of sessions that no longer exist.
+// keep forgets the owners of sessions that no longer exist, and the
+// closed sessions older than closedRetention.
 func (o *sessionOwners) keep(live []tree.Session) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	for id, at := range o.closed {
+		if time.Since(at) > closedRetention {
+			delete(o.closed, id)
+		}
+	}
 	if len(o.owners) == 0 {
 		return
 	}
@@ -74,7 +108,7 @@ func (o *sessionOwners) keep(live []tree.Session) {
 
 func (o *sessionOwners) reset() {
 	o.mu.Lock()
-	o.owners = nil
+	o.owners, o.closed = nil, nil
 	o.mu.Unlock()
 }
 
@@ -93,11 +127,16 @@ func (r *Replica) NewOwner() int64 {
 
 // ClaimSession makes owner the session's owner at the leader: writes from
 // any other connection that reach the leader after the claim are refused.
-// It does not wait: on a follower the claim goes on the stream to the
-// leader ahead of every write the new connection will forward, which is
-// the order that matters. Without a stream (no leader known) the claim is
-// not made, and ClaimSession says so.
-func (r *Replica) ClaimSession(session, owner int64) error {
+// It returns once the leader has recorded the claim, as a ZooKeeper
+// follower revalidates a resumed session with the leader before it
+// answers the client: a write the client sends on its old connection
+// after the move, through any replica, then reaches the leader behind the
+// claim. On a follower the claim goes on the stream to the leader, and a
+// ReadIndex request behind it on the same stream is its acknowledgement
+// (the leader records claims in stream order, and answers the ReadIndex
+// only while it leads). Without a stream (no leader known) the claim
+// cannot be made, and ClaimSession says so.
+func (r *Replica) ClaimSession(ctx context.Context, session, owner int64) error {
 	if r.standalone() || r.IsLeader() {
 		r.owners.claim(session, owner)
 		return nil
@@ -110,7 +149,16 @@ func (r *Replica) ClaimSession(session, owner int64) error {
 		s.fail(fmt.Errorf("%w: sending to the leader: %v", ErrTimeout, err))
 		return err
 	}
-	return nil
+	c := &streamCall{reply: make(chan *peerFrame, 1), watch: true}
+	s.call(&peerFrame{typ: frameReadIndex}, c)
+	select {
+	case f := <-c.reply:
+		return f.err()
+	case <-ctx.Done():
+		return fmt.Errorf("%w: claiming session: %v", ErrTimeout, ctx.Err())
+	case <-r.stop:
+		return ErrClosed
+	}
 }
 
 // SubmitAs is Submit on behalf of a client connection: the leader refuses

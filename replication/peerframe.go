@@ -51,7 +51,8 @@ const (
 	// term of its entry (commit.go).
 	frameCommitted frameType = 9
 	// frameClaim makes a client connection its session's owner
-	// (owners.go); it has no reply.
+	// (owners.go); it has no reply of its own: the follower sends a
+	// frameReadIndex right behind it and waits for that.
 	frameClaim frameType = 10
 )
 

@@ -164,7 +164,11 @@ func TestReadOnlyMode(t *testing.T) {
 // TestSessionMovedAcrossReplicas opens a session through one follower's
 // connection, moves it to a connection on the other follower, and checks
 // that the old connection's writes are refused with ErrSessionMoved while
-// the new one's go through; on the leader too.
+// the new one's go through; on the leader too; and that once the session
+// is closed no write of its is applied. The claim returns only once
+// the leader has it: the old connection's very next write is refused,
+// even on the leader itself, with nothing of the new connection's in
+// between.
 func TestSessionMovedAcrossReplicas(t *testing.T) {
 	e := newEnsemble(t, 3, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -188,7 +192,7 @@ func TestSessionMovedAcrossReplicas(t *testing.T) {
 		return err
 	}
 	old := fs[0].NewOwner()
-	if err := fs[0].ClaimSession(id, old); err != nil {
+	if err := fs[0].ClaimSession(ctx, id, old); err != nil {
 		t.Fatal(err)
 	}
 	if err := write(fs[0], old, "/a"); err != nil {
@@ -198,13 +202,11 @@ func TestSessionMovedAcrossReplicas(t *testing.T) {
 	if moved == old {
 		t.Fatal("two connections got the same owner token")
 	}
-	if err := fs[1].ClaimSession(id, moved); err != nil {
+	if err := fs[1].ClaimSession(ctx, id, moved); err != nil {
 		t.Fatal(err)
 	}
-	// The claim has no reply: a write of the new connection, forwarded
-	// behind it on the same stream, shows it arrived.
-	if err := write(fs[1], moved, "/c0"); err != nil {
-		t.Fatalf("write from the new connection: %v", err)
+	if err := write(leader, old, "/b0"); !errors.Is(err, ErrSessionMoved) {
+		t.Errorf("write from the old owner on the leader right after the claim: %v, want ErrSessionMoved", err)
 	}
 	if err := write(fs[0], old, "/b"); !errors.Is(err, ErrSessionMoved) {
 		t.Errorf("write from the old connection after the move: %v, want ErrSessionMoved", err)
@@ -219,8 +221,22 @@ func TestSessionMovedAcrossReplicas(t *testing.T) {
 	if err := write(fs[0], 0, "/e"); err != nil {
 		t.Errorf("write with no owner: %v", err)
 	}
-	if _, _, err := getData(leader, "/b"); !errors.Is(err, tree.ErrNoNode) {
-		t.Errorf("the refused write was applied: %v", err)
+	// Once the session is closed, nothing more is applied in its name,
+	// through the owner's connection or any other: a follower's stream
+	// held up by the network can deliver its writes after the close.
+	if err := fs[1].CloseSession(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(fs[1], moved, "/late-moved"); !errors.Is(err, tree.ErrSessionExpired) {
+		t.Errorf("write from the owner after the session's close: %v, want ErrSessionExpired", err)
+	}
+	if err := write(leader, moved, "/late-leader"); !errors.Is(err, tree.ErrSessionExpired) {
+		t.Errorf("write from the owner on the leader after the session's close: %v, want ErrSessionExpired", err)
+	}
+	for _, p := range []string{"/b0", "/b", "/d", "/late-moved", "/late-leader"} {
+		if _, _, err := getData(leader, p); !errors.Is(err, tree.ErrNoNode) {
+			t.Errorf("the refused write of %s was applied: %v", p, err)
+		}
 	}
 }
 

@@ -61,6 +61,9 @@ func (r *Replica) submit(ctx context.Context, owner, session int64, id tree.Iden
 // The tree never reads a clock, so every replica computes the same ctime
 // and mtime.
 func (r *Replica) submitLocal(cmd Command) *Proposal {
+	if c, ok := cmd.Op.(tree.CloseSession); ok {
+		r.owners.closing(c.ID)
+	}
 	cmd.Time = time.Now().UnixMilli()
 	data, err := EncodeCommand(cmd)
 	if err != nil {

@@ -109,11 +109,26 @@ func TestEnsembleSessionMoved(t *testing.T) {
 	if code := old.create("/moved-lost"); code != tree.CodeSessionMoved {
 		t.Errorf("create through the old connection after the move: code %d, want SessionMoved (%d)", code, tree.CodeSessionMoved)
 	}
+	// A session on the leader moves to a follower, and the old
+	// connection writes the moment the follower has answered: the
+	// follower answers only once the leader knows of the move, so the
+	// write is refused (it used to race the follower's claim to the
+	// leader and win).
+	onLeader := dialWire(t, leader.Addr(), 0, nil, 0)
+	if code := onLeader.create("/leader-before"); code != tree.CodeOK {
+		t.Fatalf("create through the leader: code %d", code)
+	}
+	dialWire(t, fs[0].Addr(), onLeader.SessionID, onLeader.Passwd, onLeader.zxid)
+	if code := onLeader.create("/leader-lost"); code != tree.CodeSessionMoved {
+		t.Errorf("create through the leader's old connection right after the move: code %d, want SessionMoved (%d)", code, tree.CodeSessionMoved)
+	}
 	c := connect(t, leader.Addr(), 10*time.Second)
 	if _, err := c.Sync("/"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _, err := c.Exists("/moved-lost"); err != nil || ok {
-		t.Errorf("the refused create was applied: %v %v", ok, err)
+	for _, p := range []string{"/moved-lost", "/leader-lost"} {
+		if ok, _, err := c.Exists(p); err != nil || ok {
+			t.Errorf("the refused create of %s was applied: %v %v", p, ok, err)
+		}
 	}
 }

@@ -209,12 +209,20 @@ func (c *conn) handshake(pkt []byte) readState {
 	}
 	c.session, c.timeout, c.readOnly = id, timeout, c.srv.readOnly()
 	c.owner = c.srv.rep.NewOwner()
-	if !c.readOnly {
+	if req.SessionID != 0 && !c.readOnly {
 		// From now on the writes of the session's older connections,
-		// here or on another replica, get SessionMoved. Best effort: a
-		// replica without a leader lets the client in without it.
-		if err := c.srv.rep.ClaimSession(id, c.owner); err != nil {
-			c.log.Info("session owner not recorded at the leader", "session", sessionHex(id), "err", err)
+		// here or on another replica, get SessionMoved. The client may
+		// write on one as soon as it has the answer, so the leader must
+		// have the claim first; a replica that cannot reach the leader
+		// turns the client away, as a ZooKeeper follower without a
+		// leader does. (A new session needs no claim: no other
+		// connection has it.)
+		ctx, cancel := context.WithTimeout(c.ctx, timeout)
+		err := c.srv.rep.ClaimSession(ctx, id, c.owner)
+		cancel()
+		if err != nil {
+			c.log.Info("refusing to resume session: the leader did not record its new connection; client must try again", "session", sessionHex(id), "err", err)
+			return readStop
 		}
 	}
 	c.log = c.log.With("session", sessionHex(id))

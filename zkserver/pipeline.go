@@ -66,9 +66,9 @@ func (c *conn) processLoop() {
 // answerWrite waits for a proposed write and queues its reply.
 func (c *conn) answerWrite(s *slot) bool {
 	res, zxid, err := s.prop.Wait(c.ctx)
-	if errors.Is(err, replication.ErrSessionMoved) {
+	if errors.Is(err, replication.ErrSessionMoved) || errors.Is(err, tree.ErrSessionExpired) {
 		// Not applied, and the client must hear why: the session is
-		// now another connection's.
+		// now another connection's, or closed.
 		zxid := c.srv.rep.LastZxid()
 		c.out.pushWriteReply(zxid, c.replyFrame(s, zxid, nil, err))
 		return true
