@@ -111,6 +111,12 @@ func TestImportZooKeeperFollow(t *testing.T) {
 		return nil
 	})
 
+	// The follower reads ZooKeeper through the session that holds its
+	// watch: ZooKeeper serves it one session, beside the test's two.
+	if got := sessionsOn(t, z.addr); got != 3 {
+		t.Errorf("ZooKeeper serves %d sessions, want 3 (the test's two and the follower's one)", got)
+	}
+
 	dst := connect(t, srv.Addr(), 10*time.Second)
 	if err := dst.AddAuth("digest", []byte("super:secret")); err != nil {
 		t.Fatal(err)
@@ -200,4 +206,48 @@ func TestImportZooKeeperFollow(t *testing.T) {
 		t.Fatalf("export: %v: %s", err, msg)
 	}
 	same("after the export")
+
+	// And with --follow, which reads zkfs through its watch's session.
+	exp := exec.Command(zkfsBin, "export", "zookeeper", "--to", z.addr, "--path", "/data", "--follow",
+		"--zk-auth", "digest:alice:secret", "-server", srv.Addr(), "--auth", "digest:super:secret")
+	expOut, err := exp.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expErr syncBuffer
+	exp.Stderr = &expErr
+	if err := exp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := &outputLines{}
+	expDone := make(chan error, 1)
+	go func() { lines.read(expOut); expDone <- exp.Wait() }()
+	t.Cleanup(func() { exp.Process.Kill() }) // done by then, unless the test failed
+	eventually(t, 60*time.Second, "the export's first pass", func() error {
+		if lines.count("in step") == 0 {
+			return fmt.Errorf("not in step yet; stderr %q", expErr.String())
+		}
+		return nil
+	})
+	if got := sessionsOn(t, srv.Addr()); got != 2 {
+		t.Errorf("zkfs serves %d sessions, want 2 (the test's and the exporter's)", got)
+	}
+	if _, err := dst.Create("/data/queue/item-", []byte("followed"), zk.FlagSequence, open); err != nil {
+		t.Fatal(err)
+	}
+	same("while the export follows")
+	exp.Process.Signal(syscall.SIGINT)
+	if err := <-expDone; err != nil || lines.count("stopped:") != 1 {
+		t.Fatalf("the export on SIGINT: %v; stderr %q", err, expErr.String())
+	}
+}
+
+// sessionsOn counts the sessions a server's connections hold, from cons.
+func sessionsOn(t *testing.T, addr string) int {
+	t.Helper()
+	out, err := FourLetter(addr, "cons", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(out, "sid=0x")
 }

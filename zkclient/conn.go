@@ -1,6 +1,8 @@
 // Package zkclient sends the ZooKeeper requests that go-zookeeper v1.0.4
 // cannot: persistent watches (addWatch), getEphemerals,
-// getAllChildrenNumber and whoAmI.
+// getAllChildrenNumber, whoAmI and reconfig; and the reads that a
+// command following a persistent watch makes on the watch's own session
+// (read.go), so that it opens one session, not one per client.
 //
 // go-zookeeper keeps its request path private (Conn.request and its
 // reflection-based encoder are unexported) and drops the zxid of
@@ -10,6 +12,8 @@
 // authentication, reconnection within the session timeout and the
 // re-registration of persistent watches. Everything else goes through
 // go-zookeeper; Code maps the errors of both to ZooKeeper's error codes.
+// Grow it only by what a command must send on a session go-zookeeper
+// cannot open; a request go-zookeeper gains moves back to it.
 package zkclient
 
 import (

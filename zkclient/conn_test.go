@@ -77,6 +77,7 @@ func TestAgainstZooKeeper(t *testing.T) {
 		{"recursive watch", testRecursiveWatch},
 		{"exists", testExists},
 		{"reads", testReads},
+		{"follow reads", testFollowReads},
 		{"auth", testAuth},
 		{"close", testClose},
 	}
@@ -354,5 +355,38 @@ func TestCode(t *testing.T) {
 		if code != tt.code || ok != tt.hasOne {
 			t.Errorf("Code(%v) = %d, %v; want %d, %v", tt.err, code, ok, tt.code, tt.hasOne)
 		}
+	}
+}
+
+// testFollowReads compares the reads a follow makes through zkclient with
+// go-zookeeper's answers for the same nodes.
+func testFollowReads(t *testing.T, addr string) {
+	g := goClient(t, addr)
+	c := dial(t, Config{Servers: []string{addr}})
+	acl := []zk.ACL{{Perms: zk.PermRead | zk.PermAdmin, Scheme: "world", ID: "anyone"}}
+	if _, err := g.Create("/fr", []byte("data"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if _, err := g.Create("/fr/"+k, nil, 0, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, st, err := c.Get("/fr")
+	wantData, wantSt, _ := g.Get("/fr")
+	if err != nil || string(data) != string(wantData) || zk.Stat(*st) != *wantSt {
+		t.Errorf("Get: %q %+v %v, want %q %+v", data, st, err, wantData, wantSt)
+	}
+	got, _, err := c.GetACL("/fr/a")
+	if err != nil || len(got) != 1 || got[0].Perms != acl[0].Perms || got[0].ID.Scheme != "world" || got[0].ID.ID != "anyone" {
+		t.Errorf("GetACL: %+v %v, want %+v", got, err, acl)
+	}
+	kids, st, err := c.Children("/fr")
+	slices.Sort(kids)
+	if err != nil || !slices.Equal(kids, []string{"a", "b"}) || st.NumChildren != 2 {
+		t.Errorf("Children: %q %+v %v", kids, st, err)
+	}
+	if _, _, err := c.Get("/fr/none"); !errors.Is(err, wire.ErrorOf(tree.CodeNoNode)) {
+		t.Errorf("Get of a missing node: %v, want NoNode", err)
 	}
 }

@@ -59,20 +59,36 @@ func runLive(name string, o liveOptions, export bool) int {
 		return 2
 	}
 	remote := clientOptions{server: o.remote, auth: o.remoteAuth}
-	// The remote's credentials are not the zkfs ones: keep ZKFS_AUTH off.
-	rc, err := remote.connectOnly()
-	if err != nil {
-		return fail(err)
+	// One session to each side. The source, when followed, is read
+	// through the session that holds the watch (mirror.follow), so its
+	// go-zookeeper session is not opened.
+	var rc, zc *zk.Conn
+	if !o.follow || export {
+		// The remote's credentials are not the zkfs ones: keep
+		// ZKFS_AUTH off.
+		c, err := remote.connectOnly()
+		if err != nil {
+			return fail(err)
+		}
+		defer c.Close()
+		rc = c
 	}
-	defer rc.Close()
-	zc, err := o.zkfs.connect()
-	if err != nil {
-		return fail(err)
+	if !o.follow || !export {
+		c, err := o.zkfs.connect()
+		if err != nil {
+			return fail(err)
+		}
+		defer c.Close()
+		zc = c
 	}
-	defer zc.Close()
-	m := &mirror{src: rc, dst: zc, root: o.root, resync: o.resync, progress: func(s string) { fmt.Println(s) }}
+	m := &mirror{root: o.root, resync: o.resync, progress: func(s string) { fmt.Println(s) }}
+	from, to := rc, zc
 	if export {
-		m.src, m.dst = zc, rc
+		from, to = zc, rc
+	}
+	m.dst = to
+	if from != nil { // a nil *zk.Conn would make a non-nil source
+		m.src = from
 	}
 	if !o.follow {
 		if err := m.sync(); err != nil {

@@ -27,14 +27,68 @@ import (
 // count of child creates is brought up to the source's, so that the next
 // sequential child gets the number it would have had.
 type mirror struct {
-	src, dst *zk.Conn
-	root     string
+	// src is read, dst written. While following, src is the session
+	// that holds the watch (follow sets it).
+	src  source
+	dst  *zk.Conn
+	root string
 	// resync, when positive, runs a full pass this often while following.
 	resync time.Duration
 	// progress, when set, receives a line per pass.
 	progress func(string)
 
 	stats mirrorStats
+}
+
+// source is what a pass reads: a go-zookeeper session, or while following,
+// the zkclient session that holds the persistent watch (watchSource), so
+// that the source serves one session per invocation.
+type source interface {
+	Get(p string) ([]byte, *zk.Stat, error)
+	GetACL(p string) ([]zk.ACL, *zk.Stat, error)
+	Children(p string) ([]string, *zk.Stat, error)
+	Exists(p string) (bool, *zk.Stat, error)
+}
+
+// watchSource reads through a zkclient session in go-zookeeper's types.
+type watchSource struct{ c *zkclient.Conn }
+
+func zkStat(st *wire.Stat) *zk.Stat {
+	if st == nil {
+		return nil
+	}
+	s := zk.Stat(*st)
+	return &s
+}
+
+func (s watchSource) Get(p string) ([]byte, *zk.Stat, error) {
+	data, st, err := s.c.Get(p)
+	return data, zkStat(st), err
+}
+
+func (s watchSource) GetACL(p string) ([]zk.ACL, *zk.Stat, error) {
+	acl, st, err := s.c.GetACL(p)
+	out := make([]zk.ACL, len(acl))
+	for i, a := range acl {
+		out[i] = zk.ACL{Perms: a.Perms, Scheme: a.ID.Scheme, ID: a.ID.ID}
+	}
+	return out, zkStat(st), err
+}
+
+func (s watchSource) Children(p string) ([]string, *zk.Stat, error) {
+	kids, st, err := s.c.Children(p)
+	return kids, zkStat(st), err
+}
+
+func (s watchSource) Exists(p string) (bool, *zk.Stat, error) {
+	st, _, err := s.c.Exists(p)
+	return st != nil, zkStat(st), err
+}
+
+// isCode tells whether err, from either client, carries ZooKeeper's code.
+func isCode(err error, code int32) bool {
+	c, ok := zkclient.Code(err)
+	return err != nil && ok && c == code
 }
 
 // mirrorStats counts what the passes did; the workers of a pass update it
@@ -169,7 +223,7 @@ func (m *mirror) sync() error {
 // persistent node there (it is then removed from the destination).
 func (m *mirror) syncNode(p string) (kids []string, ok bool, err error) {
 	data, st, err := m.src.Get(p)
-	if errors.Is(err, zk.ErrNoNode) || (err == nil && st.EphemeralOwner != 0) {
+	if isCode(err, tree.CodeNoNode) || (err == nil && st.EphemeralOwner != 0) {
 		if err == nil {
 			m.stats.ephemerals.Add(1)
 		}
@@ -182,7 +236,7 @@ func (m *mirror) syncNode(p string) (kids []string, ok bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("source %s: %w", p, err)
 	}
-	if kids, _, err = m.src.Children(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
+	if kids, _, err = m.src.Children(p); err != nil && !isCode(err, tree.CodeNoNode) {
 		return nil, false, fmt.Errorf("source %s: %w", p, err)
 	}
 	if err := m.put(p, data, acl); err != nil {
@@ -347,13 +401,16 @@ func sameACL(a, b []zk.ACL) bool {
 // The persistent recursive watch is set before the first full pass, so no
 // change falls between the two; each event then syncs its node and its
 // parent's counter. A reconnection (whose missed changes sent no events)
-// or a new session runs a full pass again. It needs ZooKeeper 3.6+.
+// or a new session runs a full pass again. It needs ZooKeeper 3.6+. The
+// passes read through the watch's session, the one session the source
+// serves this command.
 func (m *mirror) follow(ctx context.Context, dial func() (*zkclient.Conn, error)) error {
 	for {
 		w, err := dial()
 		if err != nil {
 			return err
 		}
+		m.src = watchSource{w}
 		err = m.followSession(ctx, w)
 		w.Close()
 		if err != nil || ctx.Err() != nil {
@@ -382,8 +439,12 @@ func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
 	}
 	// A lost connection or session (a leader election, a restart) is
 	// waited out: the next full pass catches up on whatever was missed.
+	// Once the watch's session is over, the next session starts over.
 	retry := func(err error) error {
 		for transient(err) {
+			if w.Err() != nil {
+				return nil // Events is closed: the loop below starts over
+			}
 			if m.progress != nil {
 				m.progress(fmt.Sprintf("unavailable (%v); retrying", err))
 			}
@@ -434,9 +495,9 @@ func (m *mirror) followSession(ctx context.Context, w *zkclient.Conn) error {
 	}
 }
 
-// transient tells whether err is a connection's or session's loss, which
-// a later attempt can get past.
+// transient tells whether err, from either client, is a connection's or
+// session's loss, which a later attempt can get past.
 func transient(err error) bool {
-	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrSessionExpired) ||
-		errors.Is(err, zk.ErrSessionMoved) || errors.Is(err, zk.ErrNoServer)
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
+		isCode(err, tree.CodeConnectionLoss) || isCode(err, tree.CodeSessionExpired) || isCode(err, tree.CodeSessionMoved)
 }
