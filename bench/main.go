@@ -36,13 +36,16 @@ var workloadNames = []string{"ops", "mix", "multi", "watch", "mount", "failover"
 
 // options are the harness's flags.
 type options struct {
-	zkfsBin   string
-	workDir   string
-	results   string
-	workloads []string
-	duration  time.Duration
-	warmup    time.Duration
-	rounds    int
+	zkfsBin string
+	// zkfsBefore, when set, is a second zkfs build measured in the same
+	// run by the client operations: the build before a change.
+	zkfsBefore string
+	workDir    string
+	results    string
+	workloads  []string
+	duration   time.Duration
+	warmup     time.Duration
+	rounds     int
 	// short is the write goals alone, quickly (--short).
 	short       bool
 	sessions    []int
@@ -68,6 +71,7 @@ type options struct {
 
 	zkHeap     string
 	profileDir string
+	trace      bool
 
 	out io.Writer // progress; the table goes there too
 }
@@ -105,6 +109,7 @@ func parseFlags(args []string) (*options, error) {
 	o := defaultOptions()
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	fs.StringVar(&o.zkfsBin, "zkfs", "", "zkfs binary to run; empty builds ./cmd/zkfs")
+	fs.StringVar(&o.zkfsBefore, "zkfs-before", "", "a second zkfs binary (the build before a change) whose ensemble the client operations also measure, alternating with the others: before/after ratios from the same run")
 	fs.StringVar(&o.workDir, "work-dir", "", "directory for both ensembles' data (the same disk for both); empty means a new directory under $TMPDIR, removed at the end")
 	fs.StringVar(&o.results, "results", "", "Markdown file for the results; empty means bench/results/<date>.md, - means none")
 	fs.StringSliceVar(&o.workloads, "workloads", o.workloads, "workloads to run: "+strings.Join(workloadNames, ","))
@@ -131,6 +136,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.failoverSteady, "failover-steady", o.failoverSteady, "steady load before the leader is killed")
 	fs.StringVar(&o.zkHeap, "zk-heap", o.zkHeap, "ZooKeeper's JVM heap limit (-Xmx)")
 	fs.StringVar(&o.profileDir, "profile-dir", "", "if set, save CPU, block and mutex profiles of every zkfs replica during each measurement there (adds --pprof-address)")
+	fs.BoolVar(&o.trace, "trace", false, "with --profile-dir, also save an execution trace of each replica for the first second of each measurement (go tool trace)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -216,12 +222,17 @@ func run(ctx context.Context, o *options) (*report, error) {
 	} else {
 		// A fresh start: the ensembles' directories of an earlier run
 		// would hold its tree.
-		for _, d := range []string{"zk1", "zk2", "zk3", "zkfs1", "zkfs2", "zkfs3"} {
+		for _, d := range []string{"zk1", "zk2", "zk3", "zkfs1", "zkfs2", "zkfs3", "before"} {
 			if err := os.RemoveAll(filepath.Join(work, d)); err != nil {
 				return nil, err
 			}
 		}
 		if err := os.MkdirAll(work, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if o.zkfsBefore != "" {
+		if o.zkfsBefore, err = filepath.Abs(o.zkfsBefore); err != nil {
 			return nil, err
 		}
 	}
@@ -244,12 +255,22 @@ func run(ctx context.Context, o *options) (*report, error) {
 	started := time.Now()
 	fmt.Fprintf(o.out, "starting a three-server ZooKeeper ensemble and a three-replica zkfs ensemble in %s\n", work)
 	var zk *zkEnsemble
-	var zf *zkfsEnsemble
-	var zkErr, zfErr error
+	var zf, before *zkfsEnsemble
+	var zkErr, zfErr, beforeErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); zk, zkErr = startZooKeeper(ctx, work, o.zkHeap) }()
 	go func() { defer wg.Done(); zf, zfErr = startZkfs(ctx, o.zkfsBin, work, o.profileDir != "") }()
+	if o.zkfsBefore != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			before, beforeErr = startZkfs(ctx, o.zkfsBefore, filepath.Join(work, "before"), false)
+			if before != nil {
+				before.label = "zkfs before"
+			}
+		}()
+	}
 	wg.Wait()
 	if zk != nil {
 		defer zk.close()
@@ -257,7 +278,10 @@ func run(ctx context.Context, o *options) (*report, error) {
 	if zf != nil {
 		defer zf.close()
 	}
-	if err := errors.Join(zkErr, zfErr); err != nil {
+	if before != nil {
+		defer before.close()
+	}
+	if err := errors.Join(zkErr, zfErr, beforeErr); err != nil {
 		return nil, err
 	}
 	rep := &report{out: o.out}
@@ -268,7 +292,12 @@ func run(ctx context.Context, o *options) (*report, error) {
 		names []string
 		f     func() error
 	}{
-		{[]string{"ops", "mix", "multi"}, func() error { return clientOpsWorkload(ctx, o, systems, rep) }},
+		{[]string{"ops", "mix", "multi"}, func() error {
+			if before != nil {
+				return clientOpsWorkload(ctx, o, append(systems, before), rep)
+			}
+			return clientOpsWorkload(ctx, o, systems, rep)
+		}},
 		{[]string{"watch"}, func() error { return watchWorkload(ctx, o, zk, zf, rep) }},
 		{[]string{"mount"}, func() error { return mountWorkload(ctx, o, zf, rep) }},
 		{[]string{"failover"}, func() error { return failoverWorkload(ctx, o, systems, rep) }},
@@ -347,11 +376,19 @@ func (o *options) profile(s system, what string) func() {
 		if m.pprof == "" || !m.Running() {
 			continue
 		}
-		for _, kind := range []string{"profile", "block", "mutex"} {
+		kinds := []string{"profile", "block", "mutex"}
+		if o.trace {
+			kinds = append(kinds, "trace")
+		}
+		for _, kind := range kinds {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				path := filepath.Join(o.profileDir, fmt.Sprintf("%s.r%d.%s.pprof", name, m.id, strings.Replace(kind, "profile", "cpu", 1)))
+				secs := secs
+				if kind == "trace" {
+					secs = 1 // a second of a loaded server is a large trace
+				}
 				if err := fetch(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", m.pprof, kind, secs), path); err != nil {
 					fmt.Fprintf(os.Stderr, "bench: %s profile of replica %d: %v\n", kind, m.id, err)
 				}

@@ -249,12 +249,15 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 
 	point := 0
 	// fsyncs notes zkfs's writes per fsync during each write measurement
-	// with 64 sessions.
+	// with 64 or 256 sessions.
 	fsyncs := func(i int, what string, n int, f func()) {
 		before := readLogSyncs(systems[i])
 		f()
-		if after := readLogSyncs(systems[i]); n == 64 && after.ok && after.leaderSyncs > before.leaderSyncs {
+		if after := readLogSyncs(systems[i]); (n == 64 || n == 256) && after.ok && after.leaderSyncs > before.leaderSyncs {
 			leader, followers := after.perSync(before)
+			if name := systems[i].name(); name != "zkfs" {
+				what += ", " + name
+			}
 			rep.fsync(what, leader, followers)
 		}
 	}
@@ -346,12 +349,25 @@ func isWrite(op clientOp) bool { return op == opCreate || op == opSet || op == o
 // have a p50 and a p99 no higher than ZooKeeper's; every other
 // operation's p99 is no higher than ZooKeeper's.
 func addLoadRows(rep *report, section, what string, rounds [][]loadResult, op clientOp, n int) {
-	base, z := mergeRounds(rounds, 0), mergeRounds(rounds, 1)
-	rates := func(r []loadResult) float64 { return ratioOf(r[1].rate(), r[0].rate()) }
-	r := row{section: section, name: what + " ops/s", baseline: "ZooKeeper",
+	addPair(rep, section, "ZooKeeper", what, rounds, 0, 1, op, n, true)
+	if len(rounds[0]) > 2 {
+		// A build before a change ran too: how it compares with
+		// ZooKeeper in this run, and the change's own effect.
+		addPair(rep, section+", zkfs before the change", "ZooKeeper", what, rounds, 0, 2, op, n, false)
+		addPair(rep, section+", this zkfs against the one before the change", "zkfs before", what, rounds, 2, 1, op, n, false)
+	}
+}
+
+// addPair adds the rows comparing system z with system b (their indexes
+// in each round), with the goals when goals is set.
+func addPair(rep *report, section, baseline, what string, rounds [][]loadResult, b, zi int, op clientOp, n int, goals bool) {
+	base, z := mergeRounds(rounds, b), mergeRounds(rounds, zi)
+	rates := func(r []loadResult) float64 { return ratioOf(r[zi].rate(), r[b].rate()) }
+	r := row{section: section, name: what + " ops/s", baseline: baseline,
 		base: fmtRate(base.rate()), zkfs: fmtRate(z.rate()), ratio: ratioOf(z.rate(), base.rate())}
 	r.ratioText = withRange(r.ratio, rounds, rates)
 	switch {
+	case !goals:
 	case isWrite(op) && (n == 64 || n == 256):
 		r.goal, r.met = "≥ 4×", r.ratio >= 4
 	case (op == opGet || op == opExists) && n == 64:
@@ -363,25 +379,29 @@ func addLoadRows(rep *report, section, what string, rounds [][]loadResult, op cl
 	}
 	pct := func(p float64) func([]loadResult) float64 {
 		return func(r []loadResult) float64 {
-			return ratioOf(float64(r[1].lat.percentile(p)), float64(r[0].lat.percentile(p)))
+			return ratioOf(float64(r[zi].lat.percentile(p)), float64(r[b].lat.percentile(p)))
 		}
 	}
 	p50 := ratioOf(float64(z.lat.percentile(50)), float64(base.lat.percentile(50)))
 	p99 := ratioOf(float64(z.lat.percentile(99)), float64(base.lat.percentile(99)))
-	l := row{section: section, name: what + " p50 / p99 / p99.9", baseline: "ZooKeeper",
+	l := row{section: section, name: what + " p50 / p99 / p99.9", baseline: baseline,
 		base: lat(base.lat), zkfs: lat(z.lat), ratio: p99}
 	switch {
 	case isWrite(op) && (n == 1 || n == 16):
 		l.ratio = max(p50, p99)
 		l.ratioText = "p50 " + withRange(p50, rounds, pct(50)) + ", p99 " + withRange(p99, rounds, pct(99))
-		l.goal, l.met = "p50, p99 ≤ 1×", p50 <= 1 && p99 <= 1
+		if goals {
+			l.goal, l.met = "p50, p99 ≤ 1×", p50 <= 1 && p99 <= 1
+		}
 	case op != "":
 		l.ratioText = withRange(p99, rounds, pct(99))
-		l.goal, l.met = "p99 ≤ 1×", p99 <= 1
+		if goals {
+			l.goal, l.met = "p99 ≤ 1×", p99 <= 1
+		}
 	}
 	rep.add(l)
 	if base.errs > 0 || z.errs > 0 {
-		rep.note("%s: errors: ZooKeeper %d (%v), zkfs %d (%v)", what, base.errs, base.firstErr, z.errs, z.firstErr)
+		rep.note("%s: errors: %s %d (%v), %s %d (%v)", what, baseline, base.errs, base.firstErr, "zkfs", z.errs, z.firstErr)
 	}
 }
 

@@ -50,7 +50,7 @@ type report struct {
 	checks []check
 	notes  []string
 	// fsyncs are zkfs's writes per fsync, one line per write
-	// measurement at 64 sessions.
+	// measurement at 64 and 256 sessions.
 	fsyncs []fsyncLine
 	out    io.Writer // where rows are echoed as they come, if anywhere
 }

@@ -18,6 +18,7 @@ import (
 // own zoo.cfg, data directory (fsync on, as always) and mount.
 type zkfsEnsemble struct {
 	members []*zkfsMember
+	label   string // its name in the results; "zkfs" if empty
 }
 
 type zkfsMember struct {
@@ -100,7 +101,13 @@ func writeMyID(dataDir string, id int) error {
 	return os.WriteFile(filepath.Join(dataDir, "myid"), []byte(fmt.Sprintf("%d\n", id)), 0o644)
 }
 
-func (e *zkfsEnsemble) name() string         { return "zkfs" }
+func (e *zkfsEnsemble) name() string {
+	if e.label != "" {
+		return e.label
+	}
+	return "zkfs"
+}
+
 func (e *zkfsEnsemble) size() int            { return len(e.members) }
 func (e *zkfsEnsemble) addr(i int) string    { return e.members[i].Addr() }
 func (e *zkfsEnsemble) pid(i int) int        { return e.members[i].Pid() }
