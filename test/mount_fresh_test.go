@@ -1,12 +1,15 @@
 package test
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,7 +141,13 @@ func TestMountNewNameAcrossReplicas(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		// Made on the leader, used on the followers, and the other way.
 		dir := fmt.Sprintf("d%d", i)
-		if err := os.Mkdir(filepath.Join(leader.Mnt, dir), 0o755); err != nil {
+		if err := retryLeaderChange(func(again bool) error {
+			err := os.Mkdir(filepath.Join(leader.Mnt, dir), 0o755)
+			if again && errors.Is(err, fs.ErrExist) {
+				return nil // the try that got EIO made it
+			}
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range e.members {
@@ -146,7 +155,7 @@ func TestMountNewNameAcrossReplicas(t *testing.T) {
 				continue
 			}
 			name := filepath.Join(m.Mnt, dir, fmt.Sprint("from", m.ID))
-			if err := os.WriteFile(name, []byte("x"), 0o644); err != nil {
+			if err := retryLeaderChange(func(bool) error { return os.WriteFile(name, []byte("x"), 0o644) }); err != nil {
 				t.Fatalf("round %d: writing into a directory made on the leader a moment ago, through replica %d: %v", i, m.ID, err)
 			}
 			for _, o := range e.members {
@@ -168,5 +177,20 @@ func TestMountNewNameAcrossReplicas(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// retryLeaderChange runs a write again while it fails with EIO, for at most
+// 20 s: a write in flight when the leader changes fails with EIO (as a
+// ZooKeeper client gets ConnectionLoss), and on a loaded machine elections
+// happen. again tells the write that an earlier try may have applied.
+func retryLeaderChange(write func(again bool) error) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for again := false; ; again = true {
+		err := write(again)
+		if !errors.Is(err, syscall.EIO) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
