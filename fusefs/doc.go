@@ -14,6 +14,14 @@
 // invalidations, which inotify does not report, so @watch (or `zkfs
 // watch`) is the dependable way to follow a directory.
 //
+// A name a lookup does not find is confirmed with the leader (a ReadIndex,
+// as sync does) before the mount answers ENOENT, and the kernel then keeps
+// the miss until the name's creation invalidates it. Without that, a
+// follower that had not yet heard of a commit would answer a miss that the
+// kernel keeps for an hour, and a directory made through one replica could
+// not be written into through another at once. A replica cut off from the
+// leader answers from its own view and lets the kernel keep nothing.
+//
 // # Reads
 //
 // File contents are read with direct I/O: every read(2) reaches the mount,
