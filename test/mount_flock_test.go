@@ -38,10 +38,16 @@ func TestMountFlockOnNewFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second opener commits the buffered create; a third comes once
-	// the create's event has reached the kernel's caches.
+	// the create's event has reached the kernel's caches (its entry for
+	// the name dropped, so the third open looks the name up again). A
+	// write through the mount returns from close once its own event has
+	// (fusefs's doc: a commit waits for its own invalidation), and the
+	// mount handles events in order: the marker's close is that point.
 	second := open()
 	defer second.Close()
-	time.Sleep(200 * time.Millisecond)
+	if err := os.WriteFile(m.path("marker"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	third := open()
 	defer third.Close()
 	for i, f := range []*os.File{second, third} {

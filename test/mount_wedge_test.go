@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,10 +28,22 @@ func TestMountUmountForce(t *testing.T) {
 	}
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- reader.Wait() }()
-	select {
-	case err := <-readerDone:
-		t.Fatalf("cat finished (%v) while the server was stopped; the test needs it blocked", err)
-	case <-time.After(200 * time.Millisecond):
+	// The test needs cat blocked: waiting in the kernel for the stopped
+	// server's answer to a FUSE request.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		wchan := waitingOn(reader.Process.Pid)
+		if wchan == fuseWait {
+			break
+		}
+		select {
+		case err := <-readerDone:
+			t.Fatalf("cat finished (%v) while the server was stopped; the test needs it blocked", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cat is not waiting for the mount after 20 s (its wchan: %q)", wchan)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -103,4 +116,18 @@ func TestMountRestartAbortsUnansweringMount(t *testing.T) {
 	if got := m.ok(t, "cat g"); got != "new\n" {
 		t.Errorf("the new mount after the old server stopped: %q", got)
 	}
+}
+
+// fuseWait is the kernel function in which a process waits for the answer
+// to a FUSE request (fs/fuse/dev.c).
+const fuseWait = "request_wait_answer"
+
+// waitingOn returns the kernel function a sleeping process waits in
+// (/proc/PID/wchan), or "" if it cannot be read.
+func waitingOn(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
