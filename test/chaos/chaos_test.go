@@ -96,6 +96,9 @@ func TestChaos(t *testing.T) {
 	if res.Ops == 0 || res.LinearizedOps == 0 {
 		t.Errorf("the run did nothing: %d operations, %d checked", res.Ops, res.LinearizedOps)
 	}
+	if res.Moves == 0 || res.MovedAnswers == 0 {
+		t.Errorf("the SessionMoved check did not run: %d sessions moved, %d SessionMoved answers", res.Moves, res.MovedAnswers)
+	}
 	if cfg.Fault != "none" && res.Faults == 0 {
 		t.Error("the nemesis injected no fault")
 	}

@@ -41,9 +41,13 @@ type recorder struct {
 	seqs      []*seqOp
 	sessions  []*ephSession
 	mountOps  []*mountWrite
+	moved     []*movedCycle
 	faults    []*faultRecord
 	anomalies []anomaly
 	counts    map[string]int
+	// moves counts the sessions moved to another replica, movedAnswers
+	// the SessionMoved replies their old connections got.
+	moves, movedAnswers int
 }
 
 // anomaly is one violated guarantee.
@@ -128,6 +132,26 @@ func (r *recorder) addMountWrite(w *mountWrite) {
 	r.mu.Unlock()
 	r.write("mount-write", w)
 	r.count("mount-"+w.Kind, w.Outcome)
+}
+
+func (r *recorder) addMoved(c *movedCycle) {
+	r.mu.Lock()
+	r.moved = append(r.moved, c)
+	r.mu.Unlock()
+	r.write("moved", c)
+	r.count("move-session", OK)
+}
+
+// countMoved counts one move, or one SessionMoved answer.
+func (r *recorder) countMoved(move, answer bool) {
+	r.mu.Lock()
+	if move {
+		r.moves++
+	}
+	if answer {
+		r.movedAnswers++
+	}
+	r.mu.Unlock()
 }
 
 func (r *recorder) addFault(f *faultRecord) {

@@ -50,6 +50,9 @@ type Result struct {
 	// WedgedKills counts replicas that could not exit after SIGKILL until
 	// their FUSE connection was aborted (see cluster.kill).
 	WedgedKills int64
+	// Moves counts the sessions that moved to another replica, and
+	// MovedAnswers the SessionMoved replies their old connections got.
+	Moves, MovedAnswers int
 	// Linearizable is porcupine's verdict on the registers, over
 	// LinearizedOps operations.
 	Linearizable  string
@@ -161,6 +164,10 @@ func (rn *run) execute() (*Result, error) {
 		wc := &watchClient{run: rn, id: 31 + i, rng: newRng()}
 		spawn(func() { wc.loop(workStop) })
 	}
+	for i := 0; i < 2; i++ {
+		mc := &movedClient{run: rn, id: 51 + i, rng: newRng()}
+		spawn(func() { mc.loop(workStop) })
+	}
 	monoRng := newRng()
 	spawn(func() { rn.monoWriter(41, monoRng, workStop) })
 	for _, r := range rn.cluster.nodes {
@@ -233,14 +240,23 @@ func (rn *run) setup() error {
 	}
 	defer zc.Close()
 	acl := zk.WorldACL(zk.PermAll)
+	// A leader change right after the start (the ensemble is busy
+	// electing under a loaded machine) loses a create's outcome: it is
+	// sent again, and NodeExists means an earlier try made it.
 	create := func(path, data string) error {
-		_, err := zc.Create(path, []byte(data), 0, acl)
-		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("create %s: %w", path, err)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, err := zc.Create(path, []byte(data), 0, acl)
+			if err == nil || errors.Is(err, zk.ErrNodeExists) {
+				return nil
+			}
+			if definite(err) || time.Now().After(deadline) {
+				return fmt.Errorf("create %s: %w", path, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		return nil
 	}
-	for _, p := range []string{"/chaos", "/chaos/reg", "/chaos/seq", ephParent} {
+	for _, p := range []string{"/chaos", "/chaos/reg", "/chaos/seq", ephParent, movedParent} {
 		if err := create(p, ""); err != nil {
 			return err
 		}
@@ -410,6 +426,25 @@ func (rn *run) finalChecks() error {
 	}
 	checkEphemerals(rn.rec, rn.sessions(), listing)
 
+	// Moved sessions: no refused or missing create of an old connection
+	// turned up later.
+	rn.rec.mu.Lock()
+	cycles := append([]*movedCycle(nil), rn.rec.moved...)
+	rn.rec.mu.Unlock()
+	if err := checkMovedFinal(rn.rec, cycles, func(base string) (map[string]bool, error) {
+		names, _, err := zc.Children(base)
+		if err != nil {
+			return nil, fmt.Errorf("final listing of %s: %w", base, err)
+		}
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m, nil
+	}); err != nil {
+		return err
+	}
+
 	// Mount files, through the client port, and every mount agrees.
 	final := map[string]int{}
 	contents := map[string]string{}
@@ -549,6 +584,7 @@ func (rn *run) result() *Result {
 	nf, kinds := rec.faultSummary()
 	rec.mu.Lock()
 	ops := rec.counts["ops"]
+	moves, movedAnswers := rec.moves, rec.movedAnswers
 	var anomalies []string
 	byKind := map[string]int{}
 	for _, a := range rec.anomalies {
@@ -573,10 +609,11 @@ func (rn *run) result() *Result {
 	res := &Result{
 		Ops: ops, Faults: nf, FaultKinds: kinds, Anomalies: anomalies,
 		Linearizable: linear, LinearizedOps: rn.linearOps, WedgedKills: rn.cluster.wedged.Load(),
+		Moves: moves, MovedAnswers: movedAnswers,
 		History: filepath.Join(rn.cfg.Dir, "history.jsonl"),
 	}
-	summary := fmt.Sprintf("chaos: seed=%d replicas=%d duration=%v ops=%d (reads %d, writes and others %d) faults=%d (%s) wedged-kills=%d linearizability=%s over %d register ops anomalies=%d",
-		rn.cfg.Seed, rn.cfg.Replicas, rn.cfg.Duration, ops, reads, writes, nf, kinds, res.WedgedKills, linear, rn.linearOps, len(anomalies))
+	summary := fmt.Sprintf("chaos: seed=%d replicas=%d duration=%v ops=%d (reads %d, writes and others %d) faults=%d (%s) wedged-kills=%d linearizability=%s over %d register ops session-moves=%d session-moved-answers=%d anomalies=%d",
+		rn.cfg.Seed, rn.cfg.Replicas, rn.cfg.Duration, ops, reads, writes, nf, kinds, res.WedgedKills, linear, rn.linearOps, moves, movedAnswers, len(anomalies))
 	if len(byKind) > 0 {
 		summary += " (" + joinCounts(byKind) + ")"
 	}
