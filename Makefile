@@ -4,7 +4,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DATA ?= data
 MNT ?= mnt
 
-.PHONY: build run test lint bench bench-writes chaos clean install uninstall
+.PHONY: build run test lint bench bench-writes chaos kazoo-suite clean install uninstall
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/zkfs
@@ -65,6 +65,14 @@ bench: build
 # bench/results/<date>-writes.md; BENCHFLAGS='--rounds 3' repeats each point.
 bench-writes: build
 	$(GO) run ./bench --zkfs $(BIN) --short $(BENCHFLAGS)
+
+# kazoo-suite runs kazoo's own test suite (Debian's python3-kazoo, unmodified)
+# against three zkfs replicas that kazoo's harness starts through
+# test/kazoo-suite/shim/java, then its read-only test alone READ_ONLY_RUNS
+# times. Logs stay in the directory it prints.
+READ_ONLY_RUNS ?= 10
+kazoo-suite: build
+	ZKFS=$(CURDIR)/$(BIN) test/kazoo-suite/run.sh --read-only-runs $(READ_ONLY_RUNS)
 
 clean:
 	rm -rf bin
