@@ -119,7 +119,7 @@ for e in ${excluded[@]+"${excluded[@]}"}; do
 done
 
 if [ $target = zkfs ]; then
-	servers="zkfs $("$zkfs" version 2>/dev/null || echo "$zkfs")"
+	servers=$("$zkfs" version 2>/dev/null || echo "zkfs at $zkfs")
 else
 	servers="ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper)"
 fi
