@@ -61,29 +61,27 @@ const (
 var ErrBadFrame = errors.New("replication: malformed peer frame")
 
 // peerCode is an outcome on the peer stream. Each code stands for exactly
-// one sentinel error (peerCodeErrs), which the wire package maps to
-// ZooKeeper's code and the mount to an errno, each in its one place; no
-// side ever looks at an error's text.
+// one sentinel error, which the wire package maps to ZooKeeper's code and
+// the mount to an errno, each in its one place; no side ever looks at an
+// error's text. Codes 1 to treeCodes are the tree's errors, by the numbers
+// tree gives them (tree.ErrorNumber), so that the list of the tree's errors
+// and which of them refines which live in tree alone; the codes above are
+// replication's own (peerCodeErrs).
 type peerCode uint8
 
 // The codes. Append only.
 const (
-	codeOK peerCode = iota
-	codeNoNode
-	codeNodeExists
-	codeNotEmpty
-	codeBadVersion
-	codeNoChildrenForEphemerals
-	codeBadArguments
-	codeInvalidACL
-	codeNoAuth
-	codeSessionExpired
-	codeRuntimeInconsistency
-	codeUnimplemented
-	codeInvalidPath
-	codeDataTooLarge
+	codeOK peerCode = 0
+	// treeCodes is the last of the tree's errors' codes, the highest
+	// number tree gives (tree.MaxErrorNumber) when this stream version
+	// was made. A new tree error needs a new peerVersion.
+	treeCodes peerCode = 13
+)
+
+// replication's own codes, after the tree's.
+const (
 	// codeNotLeader: the write never reached the log; it may be retried.
-	codeNotLeader
+	codeNotLeader peerCode = treeCodes + 1 + iota
 	// codeUnknownOutcome: the write may or may not be applied
 	// (ConnectionLoss to a ZooKeeper client).
 	codeUnknownOutcome
@@ -100,26 +98,11 @@ const (
 	numPeerCodes
 )
 
-// peerCodeErrs is the one mapping between codes and errors. Refinements
-// (ErrInvalidPath, ErrDataTooLarge) come before the error they refine, so
-// that codeOf finds the most precise code.
+// peerCodeErrs maps replication's own codes to its errors.
 var peerCodeErrs = []struct {
 	code peerCode
 	err  error
 }{
-	{codeNoNode, tree.ErrNoNode},
-	{codeNodeExists, tree.ErrNodeExists},
-	{codeNotEmpty, tree.ErrNotEmpty},
-	{codeBadVersion, tree.ErrBadVersion},
-	{codeNoChildrenForEphemerals, tree.ErrNoChildrenForEphemerals},
-	{codeInvalidPath, tree.ErrInvalidPath},
-	{codeDataTooLarge, tree.ErrDataTooLarge},
-	{codeBadArguments, tree.ErrBadArguments},
-	{codeInvalidACL, tree.ErrInvalidACL},
-	{codeNoAuth, tree.ErrNoAuth},
-	{codeSessionExpired, tree.ErrSessionExpired},
-	{codeRuntimeInconsistency, tree.ErrRuntimeInconsistency},
-	{codeUnimplemented, tree.ErrUnimplemented},
 	{codeNotLeader, ErrNotLeader},
 	{codeUnknownOutcome, ErrTimeout},
 	{codeClosed, ErrClosed},
@@ -129,11 +112,15 @@ var peerCodeErrs = []struct {
 	{codeReadOnly, ErrReadOnly},
 }
 
-// codeOf returns the code for err. An error with no code of its own
+// codeOf returns the code for err: the tree's error it is or wraps, most
+// precise first, else replication's. An error with no code of its own
 // leaves a write's outcome unknown to the follower.
 func codeOf(err error) peerCode {
 	if err == nil {
 		return codeOK
+	}
+	if n, ok := tree.ErrorNumber(err); ok && peerCode(n) <= treeCodes {
+		return peerCode(n)
 	}
 	for _, c := range peerCodeErrs {
 		if errors.Is(err, c.err) {
@@ -147,6 +134,11 @@ func codeOf(err error) peerCode {
 func errOf(c peerCode) error {
 	if c == codeOK {
 		return nil
+	}
+	if c <= treeCodes {
+		if err := tree.ErrorOfNumber(uint8(c)); err != nil {
+			return err
+		}
 	}
 	for _, e := range peerCodeErrs {
 		if e.code == c {

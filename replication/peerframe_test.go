@@ -128,28 +128,35 @@ func TestPeerFrameRejects(t *testing.T) {
 }
 
 // TestPeerCodesMapOneToOne checks that every code decodes to the error
-// that encodes to it, so no outcome changes on its way from the leader.
+// that encodes to it, so no outcome changes on its way from the leader:
+// the tree's errors by tree's own numbers, replication's by its table.
 func TestPeerCodesMapOneToOne(t *testing.T) {
-	seen := map[peerCode]bool{}
-	for _, c := range peerCodeErrs {
-		if seen[c.code] {
-			t.Errorf("code %d listed twice", c.code)
+	if tree.MaxErrorNumber != int(treeCodes) {
+		t.Fatalf("tree numbers %d errors, the stream carries %d: a new tree error needs its code and a new peerVersion", tree.MaxErrorNumber, treeCodes)
+	}
+	if codeNotLeader != 14 || codeReadOnly != 20 {
+		t.Errorf("replication's codes moved: NotLeader %d, ReadOnly %d", codeNotLeader, codeReadOnly)
+	}
+	seen := map[error]peerCode{}
+	for c := codeOK + 1; c < numPeerCodes; c++ {
+		err := errOf(c)
+		if errors.Is(err, ErrTimeout) && c != codeUnknownOutcome {
+			t.Errorf("code %d has no error", c)
+			continue
 		}
-		seen[c.code] = true
-		if got := codeOf(c.err); got != c.code {
-			t.Errorf("codeOf(%v) = %d, want %d", c.err, got, c.code)
+		if prev, dup := seen[err]; dup {
+			t.Errorf("%v has codes %d and %d", err, prev, c)
 		}
-		if got := errOf(c.code); got != c.err {
-			t.Errorf("errOf(%d) = %v, want %v", c.code, got, c.err)
+		seen[err] = c
+		if got := codeOf(err); got != c {
+			t.Errorf("codeOf(%v) = %d, want %d", err, got, c)
 		}
-		if got := codeOf(fmt.Errorf("wrapped: %w", c.err)); got != c.code {
-			t.Errorf("a wrapped %v codes as %d", c.err, got)
+		if got := codeOf(fmt.Errorf("wrapped: %w", err)); got != c {
+			t.Errorf("a wrapped %v codes as %d", err, got)
 		}
 	}
-	for c := codeOK + 1; c < numPeerCodes; c++ {
-		if !seen[c] {
-			t.Errorf("code %d has no error", c)
-		}
+	if got := codeOf(tree.ErrDataTooLarge); got == codeOf(tree.ErrBadArguments) {
+		t.Errorf("ErrDataTooLarge travels as ErrBadArguments (%d): the mount's EFBIG would be lost", got)
 	}
 	if got := codeOf(errors.New("something else")); got != codeUnknownOutcome {
 		t.Errorf("an unlisted error codes as %d, want codeUnknownOutcome", got)
