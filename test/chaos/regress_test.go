@@ -69,9 +69,18 @@ func TestMountCreateLostWithLeader(t *testing.T) {
 	if err := f.Close(); err == nil {
 		t.Fatal("a create through a leader without followers succeeded")
 	}
-	// The release after close tries the create once more; let that fail
-	// too before healing.
-	time.Sleep(6 * time.Second)
+	// The kernel releases the descriptor after close returns, and the
+	// release forgets the failed create: the name leads nowhere once it
+	// has run. Heal only then, so that the create is lost for good.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := os.Stat(path)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed create's name still stands 30 s after close (stat: %v)", err)
+		}
+	}
 	c.healLinks(true)
 	if err := c.waitHealthy(60 * time.Second); err != nil {
 		t.Fatal(err)
