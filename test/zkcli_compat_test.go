@@ -260,7 +260,7 @@ whoami
 addauth ip 1.2.3.4
 whoami
 addauth bogus x
-#pause
+#await state:AuthFailed
 whoami
 ls /ap
 `},

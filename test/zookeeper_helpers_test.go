@@ -144,17 +144,12 @@ func (z *zooKeeper) logTail() string {
 	return string(b)
 }
 
-// zkCliPause in a script holds the rest back until zkCli.sh has run
-// everything before it, and a second more. zkCli.sh sends some requests
-// (addauth) without waiting for their answer; the pause lets the answer
-// arrive before the next command, which would otherwise race it. The
-// shell's printwatches command, sent in its place, tells when it got
-// there: unlike version, it prints the same whether or not the session
-// is still open.
-const zkCliPause = "#pause"
-
-// zkCliMark starts what zkCli.sh's printwatches command prints.
-const zkCliMark = "printwatches is "
+// zkCliAwait, then a text, in a script holds the rest back until zkCli.sh
+// has printed that text. zkCli.sh sends some requests (addauth) without
+// waiting for their answer, and the next command would race the answer;
+// the text the answer makes zkCli.sh print (its watcher's line for the
+// new session state) is the sign that it arrived.
+const zkCliAwait = "#await "
 
 // syncBuffer is a bytes.Buffer that the feeder can read while the shell
 // writes.
@@ -200,21 +195,20 @@ func zkCliOutput(addr, script string) (string, int, error) {
 	if err := cmd.Start(); err != nil {
 		return "", 0, err
 	}
+	awaitErr := make(chan error, 1)
 	go func() {
 		defer stdin.Close()
-		pauses := 0
+		defer close(awaitErr)
 		for _, line := range strings.SplitAfter(script, "\n") {
-			if strings.TrimSpace(line) == zkCliPause {
-				pauses++
-				line = "printwatches\n"
-				if _, err := io.WriteString(stdin, line); err != nil {
-					return
-				}
+			if text, ok := strings.CutPrefix(strings.TrimSpace(line), zkCliAwait); ok {
 				deadline := time.Now().Add(time.Minute)
-				for strings.Count(out.String(), zkCliMark) < pauses && time.Now().Before(deadline) {
+				for !strings.Contains(out.String(), text) {
+					if time.Now().After(deadline) {
+						awaitErr <- fmt.Errorf("zkCli.sh did not print %q within a minute", text)
+						return
+					}
 					time.Sleep(10 * time.Millisecond)
 				}
-				time.Sleep(time.Second)
 				continue
 			}
 			// A shell that exited early closes the pipe; Wait reports why.
@@ -224,6 +218,9 @@ func zkCliOutput(addr, script string) (string, int, error) {
 		}
 	}()
 	err = cmd.Wait()
+	if aerr := <-awaitErr; aerr != nil {
+		return out.String(), 0, aerr
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() > 0 {
 		return out.String(), ee.ExitCode(), nil
