@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -33,10 +34,23 @@ func Build(moduleDir, dir string) (string, error) {
 	return bin, nil
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago. The
-// kernel may hand it to somebody else before the caller binds it; tests
-// that start many servers live with that small race.
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// server that binds it later. It picks below the kernel's ephemeral range
+// (32768 and up by default), from which every outgoing connection takes
+// its local port: a port from there can be taken by some client's
+// connection before the server binds it, which on a busy machine made
+// ZooKeeper's servers exit at start. Processes that pick at the same time
+// can still collide, with a chance of about one in ten thousand.
 func FreePort() (int, error) {
+	for range 100 {
+		p := lowPortMin + mathrand.IntN(lowPortMax-lowPortMin)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -44,6 +58,13 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// lowPortMin and lowPortMax bound FreePort's picks: below the ephemeral
+// range, above the ports services usually own.
+const (
+	lowPortMin = 12000
+	lowPortMax = 32000
+)
 
 // Server is one `zkfs server` process and the data directory it owns. The
 // port and the directory stay the same across restarts, so that clients
