@@ -3,9 +3,10 @@ package fusefs
 import "syscall"
 
 // writeState is where a writable handle's buffered content stands between
-// its open and its release. Every change of state goes through one of the
-// transitions below (edited, flushing, committed, fail), under the
-// handle's lock; nothing else assigns it.
+// its open and its release. A handle starts untouched, or unwritten when
+// its open truncated or is creating the file (openContent, createPending);
+// every later change goes through one of the transitions below (edited,
+// flushing, committed, fail), under the handle's lock.
 //
 // The states exist for one reason beyond "is there something to commit":
 // the shell's `echo x > f` opens the file with O_TRUNC (or creates it),
