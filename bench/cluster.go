@@ -271,9 +271,11 @@ func diskBytes(dir string) (int64, error) {
 	return total, err
 }
 
-// logSyncs is what a system's servers report in mntr about their Raft log:
-// synced appends and the writes they carried (zk_log_syncs, zk_log_writes;
-// zkfs only), summed over the leader and over the followers.
+// logSyncs is what a system's servers report in mntr about their log:
+// fsyncs and the writes they carried, summed over the leader and over the
+// followers. zkfs reports its Raft log's synced appends (zk_log_syncs,
+// zk_log_writes); ZooKeeper the batches its SyncRequestProcessor flushed
+// with one fsync each (the count and sum of sync_processor_batch_size).
 type logSyncs struct {
 	ok                            bool
 	leaderSyncs, leaderWrites     uint64
@@ -292,10 +294,10 @@ func readLogSyncs(s system) logSyncs {
 		for _, line := range strings.Split(text, "\n") {
 			k, v, _ := strings.Cut(line, "\t")
 			switch k {
-			case "zk_log_syncs":
+			case "zk_log_syncs", "zk_cnt_sync_processor_batch_size":
 				syncs, _ = strconv.ParseUint(v, 10, 64)
 				has = true
-			case "zk_log_writes":
+			case "zk_log_writes", "zk_sum_sync_processor_batch_size":
 				writes, _ = strconv.ParseUint(v, 10, 64)
 			case "zk_server_state":
 				leader = v == "leader"

@@ -248,17 +248,14 @@ func clientOpsWorkload(ctx context.Context, o *options, systems []system, rep *r
 	}
 
 	point := 0
-	// fsyncs notes zkfs's writes per fsync during each write measurement
-	// with 64 or 256 sessions.
+	// fsyncs notes each system's writes per fsync during each write
+	// measurement with 64 or 256 sessions.
 	fsyncs := func(i int, what string, n int, f func()) {
 		before := readLogSyncs(systems[i])
 		f()
 		if after := readLogSyncs(systems[i]); (n == 64 || n == 256) && after.ok && after.leaderSyncs > before.leaderSyncs {
 			leader, followers := after.perSync(before)
-			if name := systems[i].name(); name != "zkfs" {
-				what += ", " + name
-			}
-			rep.fsync(what, leader, followers)
+			rep.fsync(what, systems[i].name(), leader, followers)
 		}
 	}
 	// measure runs f on each system, alternating which goes first, and

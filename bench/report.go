@@ -49,7 +49,7 @@ type report struct {
 	rows   []row
 	checks []check
 	notes  []string
-	// fsyncs are zkfs's writes per fsync, one line per write
+	// fsyncs are the writes per fsync, one line per system and write
 	// measurement at 64 and 256 sessions.
 	fsyncs []fsyncLine
 	out    io.Writer // where rows are echoed as they come, if anywhere
@@ -84,16 +84,16 @@ func (r *report) failedChecks() []string {
 	return bad
 }
 
-// fsyncLine is zkfs's writes per fsync during one measurement, on the
-// leader (its own appends) and on the followers.
-type fsyncLine struct{ what, leader, followers string }
+// fsyncLine is one system's writes per fsync during one measurement, on
+// the leader (its own appends) and on the followers.
+type fsyncLine struct{ what, system, leader, followers string }
 
-func (r *report) fsync(what, leader, followers string) {
+func (r *report) fsync(what, system, leader, followers string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.fsyncs = append(r.fsyncs, fsyncLine{what, leader, followers})
+	r.fsyncs = append(r.fsyncs, fsyncLine{what, system, leader, followers})
 	if r.out != nil {
-		fmt.Fprintf(r.out, "  writes per fsync, %s: leader %s, followers %s\n", what, leader, followers)
+		fmt.Fprintf(r.out, "  writes per fsync, %s, %s: leader %s, followers %s\n", what, system, leader, followers)
 	}
 }
 
@@ -231,9 +231,9 @@ func (r *report) markdown(w io.Writer, header string) {
 	fmt.Fprintf(w, "\n## Results\n")
 	r.table(w)
 	if len(r.fsyncs) > 0 {
-		fmt.Fprintf(w, "\n### Writes per fsync (zkfs)\n\nEach Raft log append is one synced Pebble batch; the leader appends what it took from its queue, a follower what one AppendEntries brought.\n\n| workload | leader | followers |\n|---|---|---|\n")
+		fmt.Fprintf(w, "\n### Writes per fsync\n\nzkfs: each Raft log append is one synced Pebble batch; the leader appends what it took from its queue, a follower what one AppendEntries brought. ZooKeeper: each flush of a server's SyncRequestProcessor is one fsync (mntr's sync_processor_batch_size).\n\n| workload | system | leader | followers |\n|---|---|---|---|\n")
 		for _, f := range r.fsyncs {
-			fmt.Fprintf(w, "| %s | %s | %s |\n", f.what, f.leader, f.followers)
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", f.what, f.system, f.leader, f.followers)
 		}
 	}
 	if len(r.notes) > 0 {
