@@ -100,6 +100,9 @@ type Mount struct {
 	hiddenDataMu sync.Mutex
 	hiddenData   map[string]int64 // directory path to its czxid
 
+	// modes tells @watch readers when the replica is cut off and back.
+	modes modeNotices
+
 	closed    atomic.Bool
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -228,8 +231,9 @@ func New(o Options) (*Mount, error) {
 		// go-fuse would otherwise turn into 0644.
 		NullPermissions: true,
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.keepSession()
+	go m.followMode()
 	m.serveDone = make(chan struct{})
 	server, err := mountCounted(dir, m.root, opts, m.metrics, m.locks, m.serveDone)
 	if err != nil {

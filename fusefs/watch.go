@@ -108,6 +108,9 @@ type watcher struct {
 // mount that is unmounting, the watcher is closed from the start.
 func (m *Mount) openWatcher(dir string, id tree.Identity) *watcher {
 	w := &watcher{m: m, dir: dir, ready: make(chan struct{}, 1), identity: id}
+	if line := m.watchOpened(w); line != nil {
+		w.queue(line)
+	}
 	ws := m.rep.Watches()
 	// Both tables, so that NodeChildrenChanged reaches it too.
 	if !ws.Add(w, dir, replication.DataWatches, replication.WatchChildren) ||
@@ -126,6 +129,7 @@ func (m *Mount) closeWatchers() {
 		return ok && w.m == m
 	})
 	for _, rw := range gone {
+		m.watchClosed(rw.(*watcher))
 		rw.(*watcher).close()
 	}
 }
@@ -247,5 +251,6 @@ var _ = (fs.FileReleaser)((*watcher)(nil))
 // Release drops the watch.
 func (w *watcher) Release(ctx context.Context) syscall.Errno {
 	w.m.rep.Watches().RemoveAll(w)
+	w.m.watchClosed(w)
 	return 0
 }

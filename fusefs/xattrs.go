@@ -42,6 +42,7 @@ func (m *Mount) readXattrNode(n *node, p string, kind tree.Kind, skipCheck bool,
 	if err != nil {
 		return v, toErrno(err)
 	}
+	v.Mode = m.rep.Mode()
 	if !skipCheck && (czxid != n.czxid.Load() || v.Kind != kind) {
 		return v, syscall.ENOENT
 	}
@@ -50,12 +51,13 @@ func (m *Mount) readXattrNode(n *node, p string, kind tree.Kind, skipCheck bool,
 
 // denied returns the error the client port would answer for the request
 // that shows the same fact as attr: getACL for the ACL, exists for the
-// stat. The kind is the mount's own and as visible as the file type.
+// stat. The kind is the mount's own and as visible as the file type, and
+// the mode is the replica's, which srvr tells anyone.
 func (v xattrView) denied(attr string) error {
 	switch attr {
 	case xattr.ACL:
 		return v.aclErr
-	case xattr.Kind:
+	case xattr.Kind, xattr.Mode:
 		return nil
 	}
 	return v.statErr

@@ -129,6 +129,13 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 	}
 	expect("connected")
 
+	// A reader of the cut-off replica's @watch is told when it goes
+	// read-only and when it is back, and user.zk.mode says it meanwhile.
+	if got := modeXattr(t, survivor.Mnt+"/ro-data"); got != "follower" {
+		t.Errorf("user.zk.mode before the cut: %q, want follower", got)
+	}
+	watchLines := readWatch(t, survivor.Mnt+"/@watch")
+
 	for _, m := range others {
 		e.stop(m)
 	}
@@ -144,6 +151,11 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 	out, err := FourLetter(survivor.Addr(), "isro", 2*time.Second)
 	if err != nil || out != "ro" {
 		t.Errorf("isro: %q %v, want ro", out, err)
+	}
+
+	waitWatchLine(t, watchLines, " ConnectedReadOnly /")
+	if got := modeXattr(t, survivor.Mnt+"/ro-data"); got != "read-only" {
+		t.Errorf("user.zk.mode in read-only mode: %q", got)
 	}
 
 	// The mount reads, and refuses writes at once.
@@ -197,9 +209,64 @@ print("OK")
 		}
 		return nil
 	})
+	waitWatchLine(t, watchLines, " SyncConnected /")
+	if got := modeXattr(t, survivor.Mnt+"/ro-data"); got == "read-only" {
+		t.Errorf("user.zk.mode after the heal: %q", got)
+	}
 	eventually(t, 30*time.Second, "a mount write with the quorum back", func() error {
 		return os.WriteFile(survivor.Mnt+"/ro-data", []byte("healed"), 0o644)
 	})
 	expect("healed:")
 	expect("OK")
+}
+
+// modeXattr reads user.zk.mode of a path on a mount.
+func modeXattr(t *testing.T, path string) string {
+	t.Helper()
+	buf := make([]byte, 64)
+	n, err := syscall.Getxattr(path, "user.zk.mode", buf)
+	if err != nil {
+		t.Fatalf("getxattr user.zk.mode %s: %v", path, err)
+	}
+	return string(buf[:n])
+}
+
+// readWatch opens an @watch file and streams its lines until the test ends.
+func readWatch(t *testing.T, path string) <-chan string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	lines := make(chan string, 64)
+	go func() {
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+	}()
+	return lines
+}
+
+// waitWatchLine waits for an @watch line that contains want and starts
+// with a zxid.
+func waitWatchLine(t *testing.T, lines <-chan string, want string) {
+	t.Helper()
+	var seen []string
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l := <-lines:
+			seen = append(seen, l)
+			if strings.Contains(l, want) {
+				if !strings.HasPrefix(l, "0x") {
+					t.Errorf("@watch line %q has no zxid", l)
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no @watch line with %q; saw %q", want, seen)
+		}
+	}
 }

@@ -34,13 +34,18 @@ const (
 	Stat           = Prefix + "stat"
 	ACL            = Prefix + "acl"
 	Kind           = Prefix + "kind"
+	// Mode is the serving replica's role, as srvr reports it: standalone,
+	// leader, follower, observer or read-only. read-only says that the
+	// replica is cut off from the quorum and what the mount shows may be
+	// stale.
+	Mode = Prefix + "mode"
 )
 
 // names is the listing order: the stat fields in zkCli.sh's order, then the
 // composite and writable attributes.
 var names = []string{
 	Czxid, Mzxid, Pzxid, Ctime, Mtime, Version, Cversion, Aversion,
-	EphemeralOwner, DataLength, NumChildren, Stat, ACL, Kind,
+	EphemeralOwner, DataLength, NumChildren, Stat, ACL, Kind, Mode,
 }
 
 // Errors of Get and Set. The mount maps them to errnos.
@@ -58,6 +63,8 @@ type Node struct {
 	Stat tree.Stat
 	ACL  []tree.ACL
 	Kind tree.Kind
+	// Mode is the replica's, not the node's: how far to trust the rest.
+	Mode string
 }
 
 // Names returns every attribute name, in listing order.
@@ -117,6 +124,8 @@ func Get(name string, n Node) ([]byte, error) {
 		v = tree.FormatACL(n.ACL)
 	case Kind:
 		v = FormatKind(n.Kind)
+	case Mode:
+		v = n.Mode
 	default:
 		return nil, ErrNoAttr
 	}

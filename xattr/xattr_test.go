@@ -19,6 +19,7 @@ var sample = Node{
 		{Perms: tree.PermRead | tree.PermAdmin, ID: tree.ID{Scheme: "digest", ID: "bob:x1/yz="}},
 	},
 	Kind: tree.KindDir,
+	Mode: "read-only",
 }
 
 func TestGet(t *testing.T) {
@@ -39,6 +40,7 @@ func TestGet(t *testing.T) {
 		{NumChildren, "2"},
 		{ACL, "world:anyone:cdrwa,digest:bob:x1/yz=:ra"},
 		{Kind, "dir"},
+		{Mode, "read-only"},
 		{Stat, "cZxid = 0x1f\nctime = Tue Nov 14 22:13:20 UTC 2023\nmZxid = 0x2a\nmtime = Tue Nov 14 22:13:25 UTC 2023\npZxid = 0x30\ncversion = 2\ndataVersion = 3\naclVersion = 1\nephemeralOwner = 0x100000abc\ndataLength = 7\nnumChildren = 2\n"},
 	}
 	for _, tt := range tests {
@@ -96,6 +98,8 @@ func TestSet(t *testing.T) {
 		{name: Mtime, value: "0", wantErr: ErrReadOnly},
 		{name: DataLength, value: "7\n", wantErr: ErrReadOnly},
 		{name: "user.zk.bogus", value: "1", wantErr: ErrNoAttr},
+		{name: Mode, value: "read-only"},
+		{name: Mode, value: "leader", wantErr: ErrReadOnly},
 		// Kind.
 		{name: Kind, value: "dir"},
 		{name: Kind, value: "dir\n"},
