@@ -8,7 +8,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -93,7 +92,6 @@ func (rn *run) heldReader(r *replica, rng *rand.Rand, stop <-chan struct{}) {
 // counted, not flagged. A fault on the mapping (SIGBUS, from a mount that
 // died) ends the descriptor.
 func (rn *run) mmapReader(r *replica, rng *rand.Rand, stop <-chan struct{}) {
-	debug.SetPanicOnFault(true)
 	last := map[string]int{}
 	files := rn.mountFiles()
 	for !stopped(stop) {
@@ -153,6 +151,15 @@ func (rn *run) mmapReader(r *replica, rng *rand.Rand, stop <-chan struct{}) {
 var errMapFault = errors.New("fault reading the mapping")
 
 // readMapped maps the file with its current size and copies the mapping.
+//
+// The copy is made by the kernel, with write(2) of the mapping into a
+// pipe, never by touching the mapping from Go: a page fault on a mapping
+// of a replica the nemesis has paused waits for that replica, and a
+// goroutine waiting in a page fault cannot be stopped by the Go runtime,
+// so the next garbage collection would wait for it too, and the whole
+// harness, the nemesis that would resume the replica included, would
+// hang (a 5-replica run froze so). Inside a system call the goroutine
+// does not hold the runtime up.
 func readMapped(fd *os.File, shared bool) (b []byte, size int64, err error) {
 	st, err := fd.Stat()
 	if err != nil || st.Size() == 0 {
@@ -168,10 +175,50 @@ func readMapped(fd *os.File, shared bool) (b []byte, size int64, err error) {
 		return nil, 0, err
 	}
 	defer syscall.Munmap(m)
-	defer func() {
-		if recover() != nil {
-			b, err = nil, errMapFault
+	if b, err = copyMapping(m); err != nil {
+		return nil, 0, err
+	}
+	return b, size, nil
+}
+
+// copyMapping copies a mapping through a pipe (see readMapped).
+func copyMapping(m []byte) ([]byte, error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, err
+	}
+	defer syscall.Close(p[0])
+	defer syscall.Close(p[1])
+	out := make([]byte, 0, len(m))
+	buf := make([]byte, 16<<10)
+	for off := 0; off < len(m); {
+		end := min(off+len(buf), len(m))
+		n, err := syscall.Write(p[1], m[off:end])
+		if errors.Is(err, syscall.EFAULT) {
+			return nil, errMapFault // SIGBUS, had Go touched it
 		}
-	}()
-	return append([]byte(nil), m...), size, nil
+		if err != nil {
+			return nil, err
+		}
+		if _, err := io.ReadFull(pipeReader(p[0]), buf[:n]); err != nil {
+			return nil, err
+		}
+		out = append(out, buf[:n]...)
+		off += n
+	}
+	return out, nil
+}
+
+// pipeReader reads a raw descriptor.
+type pipeReader int
+
+func (r pipeReader) Read(b []byte) (int, error) {
+	n, err := syscall.Read(int(r), b)
+	if n < 0 {
+		n = 0
+	}
+	if err == nil && n == 0 {
+		err = io.EOF
+	}
+	return n, err
 }

@@ -2,11 +2,16 @@ package chaos
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"zkfs/test"
 )
@@ -102,5 +107,92 @@ func TestMountCreateLostWithLeader(t *testing.T) {
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "2\n" {
 		t.Errorf("read back %q, %v", b, err)
+	}
+}
+
+// TestMappedReadOfAPausedReplica copies a mapping of a file on the mount
+// of a replica that is stopped (SIGSTOP), as the nemesis's pauses do, and
+// meanwhile collects garbage: the collection must finish while the copy
+// waits for the replica. A 5-replica chaos run froze when the mmap reader
+// copied the mapping in Go: the goroutine waiting in the page fault could
+// not be stopped, so the collector waited for it, and with it the whole
+// harness, the nemesis that would have resumed the replica included.
+func TestMappedReadOfAPausedReplica(t *testing.T) {
+	c := startCluster(t)
+	r := c.nodes[0]
+	zc, err := dialDirect(c.nodes[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zc.Close()
+	const want = "mapped content\n"
+	if _, err := zc.Create("/mapped", []byte(want), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(r.mnt, "mapped")
+	var st os.FileInfo
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err = os.Stat(path); err == nil && st.Size() == int64(len(want)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mount never showed the file: %v", err)
+		}
+	}
+	fd, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	m, err := syscall.Mmap(int(fd.Fd()), 0, len(want), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(m)
+
+	// Nothing of the file has been read through this mount: the copy's
+	// page fault goes to the stopped replica and waits. A process of its
+	// own resumes the replica after 30 s, should this one freeze.
+	if err := syscall.Kill(r.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waker := exec.Command("sh", "-c", fmt.Sprintf("sleep 30; kill -CONT %d", r.Pid()))
+	if err := waker.Start(); err != nil {
+		syscall.Kill(r.Pid(), syscall.SIGCONT)
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(r.Pid(), syscall.SIGCONT)
+		waker.Process.Kill()
+		waker.Wait()
+	}()
+	type copied struct {
+		b   []byte
+		err error
+	}
+	done := make(chan copied, 1)
+	go func() {
+		b, err := copyMapping(m)
+		done <- copied{b, err}
+	}()
+	time.Sleep(200 * time.Millisecond) // let the copy reach the page fault
+	start := time.Now()
+	runtime.GC()
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("garbage collection took %v: it waited for the copy of a mapping of the stopped replica", d)
+	}
+	select {
+	case got := <-done:
+		t.Fatalf("the copy did not wait for the stopped replica (%q, %v): the test proves nothing", got.b, got.err)
+	default:
+	}
+	syscall.Kill(r.Pid(), syscall.SIGCONT)
+	select {
+	case got := <-done:
+		if got.err != nil || string(got.b) != want {
+			t.Errorf("copy of the mapping: %q, %v; want %q", got.b, got.err, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the copy of the mapping did not finish once the replica resumed")
 	}
 }
