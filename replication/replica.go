@@ -360,19 +360,52 @@ func (r *Replica) catchUpWithSnapshot(snaps raft.SnapshotStore) error {
 // WaitReady blocks until this replica knows a leader and has applied
 // everything committed before it started serving.
 func (r *Replica) WaitReady(ctx context.Context) error {
+	_, err := r.waitServable(ctx, false)
+	return err
+}
+
+// WaitServing blocks until this replica may serve clients: as WaitReady,
+// or else once it is in read-only mode. A ZooKeeper server that starts
+// while no quorum can be formed serves read-only clients from what it
+// loaded after the same grace, so a replica restarted during a partition
+// serves them too. A replica that is not yet a member (started with Join
+// and not added) has nothing of the ensemble's to serve and waits.
+// readOnly tells which of the two happened.
+func (r *Replica) WaitServing(ctx context.Context) (readOnly bool, err error) {
+	return r.waitServable(ctx, true)
+}
+
+// isMember reports whether raft's configuration lists this replica.
+func (r *Replica) isMember() bool {
+	f := r.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == r.cfg.ID {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Replica) waitServable(ctx context.Context, orReadOnly bool) (readOnly bool, err error) {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
 		if _, id := r.raft.LeaderWithID(); id != "" {
 			if err := r.Sync(ctx); err == nil || ctx.Err() != nil {
-				return err
+				return false, err
 			}
+		}
+		if orReadOnly && r.ReadOnly() && r.isMember() {
+			return true, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("replication: waiting for a leader: %w", ctx.Err())
+			return false, fmt.Errorf("replication: waiting for a leader: %w", ctx.Err())
 		case <-r.stop:
-			return ErrClosed
+			return false, ErrClosed
 		case <-t.C:
 		}
 	}

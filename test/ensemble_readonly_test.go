@@ -179,27 +179,7 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 
 	// A new client that accepts read-only mode gets a session of the
 	// replica's own (ZooKeeper's local session) and reads.
-	fresh := `
-import sys
-from kazoo.client import KazooClient
-from kazoo.protocol.states import KeeperState
-from kazoo.exceptions import NotReadOnlyCallError
-zk = KazooClient(hosts=sys.argv[1], read_only=True)
-zk.start(timeout=15)
-assert zk.client_state == KeeperState.CONNECTED_RO, zk.client_state
-data, _ = zk.get("/ro-data")
-assert data == b"kept", data
-try:
-    zk.create("/ro-fresh")
-    raise SystemExit("a write was accepted")
-except NotReadOnlyCallError:
-    pass
-zk.stop()
-print("OK")
-`
-	if out, err := exec.Command(kazooPython, "-c", fresh, survivor.Addr()).CombinedOutput(); err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "OK") {
-		t.Errorf("a new read-only client: %v\n%s", err, out)
-	}
+	freshReadOnlyClient(t, survivor.Addr())
 
 	e.startAll(others...)
 	io.WriteString(stdin, "healed\n")

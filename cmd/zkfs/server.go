@@ -193,17 +193,22 @@ func serve(log *slog.Logger, o serverOptions) error {
 	}()
 	// A standalone replica elects itself at once. An ensemble member
 	// waits for its peers however long they take to start, as a ZooKeeper
-	// server does, until it is stopped.
+	// server does, until it is stopped; if they do not come within the
+	// read-only grace, it serves read-only clients meanwhile, as
+	// ZooKeeper's read-only server does.
 	readyCtx, cancel := ctx, context.CancelFunc(func() {})
 	if len(rcfg.Peers) == 0 {
 		readyCtx, cancel = context.WithTimeout(ctx, time.Minute)
 	} else {
 		log.Info("waiting for the ensemble", "id", rcfg.ID, "peers", len(rcfg.Peers), "join", rcfg.Join)
 	}
-	err = rep.WaitReady(readyCtx)
+	readOnly, err := rep.WaitServing(readyCtx)
 	cancel()
 	if err != nil {
-		return err
+		return stoppedWaiting(ctx, log, err)
+	}
+	if readOnly {
+		log.Warn("no quorum yet: serving read-only clients until one forms")
 	}
 	srv, err := zkserver.NewServer(zkserver.ServerConfig{
 		Replica:           rep,
@@ -257,6 +262,14 @@ func serve(log *slog.Logger, o serverOptions) error {
 	a := &admin{log: log, rep: rep, srv: srv, maxLag: o.admin.maxLag,
 		maxContact: 2 * time.Duration(o.tickTime) * time.Millisecond}
 	if o.mount.dir != "" {
+		if readOnly {
+			// The mount's session is the leader's to create.
+			log.Info("the mount waits for a quorum", "mount", o.mount.dir)
+			if err := rep.WaitReady(ctx); err != nil {
+				srv.Close()
+				return stoppedWaiting(ctx, log, err)
+			}
+		}
 		mnt, err := startMount(log, rep, o)
 		if err != nil {
 			srv.Close()
@@ -294,6 +307,16 @@ func serve(log *slog.Logger, o serverOptions) error {
 	// Connections close; sessions stay, to be resumed after a restart or
 	// to expire as usual.
 	srv.Close()
+	return err
+}
+
+// stoppedWaiting is the end of a wait for the ensemble: a stop asked for
+// by a signal is a clean one, anything else fails the server.
+func stoppedWaiting(ctx context.Context, log *slog.Logger, err error) error {
+	if ctx.Err() != nil {
+		log.Info("shutting down")
+		return nil
+	}
 	return err
 }
 
