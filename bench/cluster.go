@@ -189,6 +189,15 @@ func dial(ctx context.Context, servers ...string) (*zk.Conn, error) {
 // sessions opens n sessions spread over the servers: session i uses
 // server i mod size only, so that a load is spread evenly.
 func sessions(ctx context.Context, s system, n int) ([]*zk.Conn, error) {
+	order := make([]int, s.size())
+	for i := range order {
+		order[i] = i
+	}
+	return sessionsIn(ctx, s, n, order)
+}
+
+// sessionsIn opens n sessions, session i on server order[i mod len(order)].
+func sessionsIn(ctx context.Context, s system, n int, order []int) ([]*zk.Conn, error) {
 	conns := make([]*zk.Conn, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -199,7 +208,7 @@ func sessions(ctx context.Context, s system, n int) ([]*zk.Conn, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conns[i], errs[i] = dial(ctx, s.addr(i%s.size()))
+			conns[i], errs[i] = dial(ctx, s.addr(order[i%len(order)]))
 		}()
 	}
 	wg.Wait()
@@ -208,6 +217,24 @@ func sessions(ctx context.Context, s system, n int) ([]*zk.Conn, error) {
 		return nil, fmt.Errorf("%s: %w", s.name(), err)
 	}
 	return conns, nil
+}
+
+// followersFirst orders the servers with the leader last, so that the
+// first sessions of a workload, and a lone session, reach a follower on
+// either system: which server leads is the election's choice, and a write
+// through the leader skips a hop that a write through a follower makes.
+func followersFirst(ctx context.Context, s system) ([]int, error) {
+	l, err := leader(ctx, s, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	var order []int
+	for i := 0; i < s.size(); i++ {
+		if i != l {
+			order = append(order, i)
+		}
+	}
+	return append(order, l), nil
 }
 
 func closeAll(conns []*zk.Conn) {

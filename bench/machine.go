@@ -24,7 +24,7 @@ func describeMachine(work, zkVersion, zkfsVersion string, o *options) string {
 	fmt.Fprintf(&b, "\n## Systems\n\n")
 	fmt.Fprintf(&b, "- ZooKeeper %s, three servers from Debian's package (`zkServer.sh start-foreground`), JVM heap `-Xmx%s` (SERVER_JVMFLAGS), tickTime %d ms, forceSync on, snapCount 100,000, maxClientCnxns 0.\n", zkVersion, o.zkHeap, zkfsTickTime)
 	fmt.Fprintf(&b, "- zkfs %s, three replicas from zoo.cfg files, each with its own data directory and FUSE mount, tickTime %d ms, fsync on, snapCount 100,000.\n", zkfsVersion, zkfsTickTime)
-	fmt.Fprintf(&b, "- Both on 127.0.0.1, data on the same disk, driven by one harness process through go-zookeeper; session i of n uses server i mod 3 alone; the systems alternate at every measurement, which lasts %v (client operations, after a %v warm-up of each).\n", o.duration, o.warmup)
+	fmt.Fprintf(&b, "- Both on 127.0.0.1, data on the same disk, driven by one harness process through go-zookeeper; session i of n uses the (i mod 3)-th server alone, the followers first and the leader last (a lone session writes through a follower on both systems); the systems alternate at every measurement, which lasts %v (client operations, after a %v warm-up of each).\n", o.duration, o.warmup)
 	if o.profileDir != "" {
 		fmt.Fprintf(&b, "- zkfs ran with --pprof-address and was profiled during the run: its figures are slightly pessimistic.\n")
 	}

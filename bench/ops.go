@@ -34,7 +34,11 @@ const opsRoot = "/bench/ops"
 func sessionDir(i int) string { return fmt.Sprintf("%s/s%d", opsRoot, i) }
 
 func newOpsState(ctx context.Context, s system, n int) (*opsState, error) {
-	conns, err := sessions(ctx, s, n)
+	order, err := followersFirst(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	conns, err := sessionsIn(ctx, s, n, order)
 	if err != nil {
 		return nil, err
 	}
