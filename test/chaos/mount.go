@@ -178,7 +178,10 @@ func (rn *run) flockCounter(r *replica, st *counterState, worker int, stop <-cha
 			sleep(stop, 200*time.Millisecond)
 			continue
 		}
-		if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		rn.flockWaiting.Add(1)
+		err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX)
+		rn.flockWaiting.Add(-1)
+		if err != nil {
 			lf.Close()
 			if !errors.Is(err, syscall.EIO) && !errors.Is(err, syscall.EROFS) && !errors.Is(err, syscall.ENOTCONN) &&
 				!errors.Is(err, syscall.ECONNABORTED) && !errors.Is(err, syscall.EINTR) {
@@ -187,6 +190,12 @@ func (rn *run) flockCounter(r *replica, st *counterState, worker int, stop <-cha
 			rn.rec.count("mount-flock", Fail)
 			sleep(stop, 200*time.Millisecond)
 			continue
+		}
+		if stopped(stop) {
+			// A wait that outlasted the workload (see execute): the
+			// final checks may have begun.
+			lf.Close()
+			return
 		}
 		rn.incrementLocked(r, st, cnt)
 		syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -77,6 +78,9 @@ type run struct {
 
 	linear    string // porcupine's verdict
 	linearOps int
+
+	// flockWaiting counts the flock calls under way.
+	flockWaiting atomic.Int64
 }
 
 // Run starts an ensemble, runs clients and the nemesis against it for
@@ -208,7 +212,21 @@ func (rn *run) execute() (*Result, error) {
 	rn.cluster.healLinks(false)
 	rn.clients.heal(false)
 	close(workStop)
-	work.Wait()
+	// The workload stops within seconds once everything is healed. A
+	// flock that waits on after that waits for a lock nobody will
+	// release: that is an anomaly, and the run goes on to its checks
+	// (the full restart ends the waits).
+	workDone := make(chan struct{})
+	go func() {
+		work.Wait()
+		close(workDone)
+	}()
+	select {
+	case <-workDone:
+	case <-time.After(2 * time.Minute):
+		rn.rec.anomaly("workload-stuck", "the workload did not stop within 2 minutes of the healing; %d flock calls still wait, for a lock nobody releases",
+			rn.flockWaiting.Load())
+	}
 	close(dogStop)
 	<-dogDone
 	rn.logf("workload stopped at %.1fs; checking recovery", secs(rn.rec.now()))
