@@ -10,17 +10,22 @@
 # JVM properties). So the harness's own zoo.cfg, ports, restarts and stops
 # drive three zkfs processes, and each test talks to them through kazoo.
 #
-# Usage: test/kazoo-suite/run.sh [--zookeeper] [--read-only-runs N] [PYTEST_ARGS...]
+# Usage: test/kazoo-suite/run.sh [--zookeeper] [--read-only-runs N] [--reruns N] [PYTEST_ARGS...]
 #   --zookeeper         run the same suite, the same way, against Debian's
 #                       ZooKeeper 3.8 instead (the harness's own java), as
 #                       the baseline for telling a zkfs bug from a test that
 #                       is flaky on this machine
 #   --read-only-runs N  afterwards run test_read_only alone N times (default 0)
+#   --reruns N          run a failed test again up to N times (make test: 2);
+#                       one that passes again is listed as rerun in the
+#                       summary, one that fails every time fails the run
 #   PYTEST_ARGS         passed to pytest for the whole-suite run, e.g. -x
 # Environment:
 #   ZKFS                the zkfs binary (default: bin/zkfs, built by make)
-#   KAZOO_PORT_OFFSET   first port of the harness's ensemble (default 20000;
-#                       it uses 24 ports from there)
+#   KAZOO_PORT_OFFSET   first port of the harness's ensemble, which uses 24
+#                       ports from there (default: a free block of 24 ports
+#                       between 20000 and 32000, so that two runs on one
+#                       machine do not meet)
 #   KAZOO_SUITE_DIR     where logs and results go (default: a new temp dir)
 # It installs the Debian packages the suite needs when run as root. Exits 0
 # only when every selected test passed and every read-only run passed.
@@ -30,12 +35,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 zkfs=${ZKFS:-$repo/bin/zkfs}
 read_only_runs=0
+reruns=0
 target=zkfs
 while [ $# -gt 0 ]; do
 	case $1 in
 	--zookeeper) target=zookeeper ;;
 	--read-only-runs)
 		read_only_runs=${2:?--read-only-runs needs a number}
+		shift
+		;;
+	--reruns)
+		reruns=${2:?--reruns needs a number}
 		shift
 		;;
 	*) break ;;
@@ -53,8 +63,9 @@ excluded=(
 )
 
 # The suite's own dependencies, as Debian's kazoo package builds with them
-# (its Build-Depends-Indep), plus pytest-timeout so that a hung test fails.
-packages=(python3-kazoo python3-pytest python3-pytest-timeout python3-mock python3-objgraph
+# (its Build-Depends-Indep), plus pytest-timeout so that a hung test fails
+# and pytest-rerunfailures for --reruns.
+packages=(python3-kazoo python3-pytest python3-pytest-timeout python3-pytest-rerunfailures python3-mock python3-objgraph
 	python3-gevent python3-eventlet python3-pure-sasl)
 if [ $target = zookeeper ]; then
 	packages+=(zookeeper)
@@ -70,7 +81,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 		exit 1
 	fi
 	echo "kazoo-suite: installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if [ $target = zkfs ] && [ ! -x "$zkfs" ]; then
 	echo "kazoo-suite: no zkfs binary at $zkfs (run make build, or set ZKFS)" >&2
@@ -108,7 +119,28 @@ else
 	export ZOOKEEPER_CLASSPATH=/usr/share/java/zookeeper.jar # its manifest names the rest
 fi
 export ZOOKEEPER_VERSION=3.8.0 ZOOKEEPER_CLUSTER_SIZE=3
-export ZOOKEEPER_PORT_OFFSET=${KAZOO_PORT_OFFSET:-20000}
+if [ -z "${KAZOO_PORT_OFFSET:-}" ]; then
+	# A block whose 24 ports all bind on loopback now, below Linux's
+	# ephemeral range; the harness binds them a moment later.
+	KAZOO_PORT_OFFSET=$("$python" -c '
+import random, socket
+for base in random.sample(range(20000, 32000, 100), 120):
+    socks = []
+    try:
+        for port in range(base, base + 24):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", port))
+        print(base)
+        break
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            s.close()
+')
+fi
+export ZOOKEEPER_PORT_OFFSET=${KAZOO_PORT_OFFSET:?no free block of 24 ports between 20000 and 32000}
 export TMPDIR=$dir/tmp # the harness's working directories (zoo.cfg, data)
 export TRAVIS=1
 unset ZOOKEEPER_PATH ZOOKEEPER_OBSERVER_START_ID ZOOKEEPER_JAAS_AUTH
@@ -123,12 +155,12 @@ if [ $target = zkfs ]; then
 else
 	servers="ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper)"
 fi
-echo "kazoo-suite: python3-kazoo $version, tests in $tests, servers: $servers, logs in $dir"
+echo "kazoo-suite: python3-kazoo $version, tests in $tests, servers: $servers on ports from $ZOOKEEPER_PORT_OFFSET, logs in $dir"
 cd "$dir"
 start=$(date +%s)
 status=0
 # -p no:cacheprovider: pytest would write its cache under /usr/lib.
-"$python" -m pytest -p no:cacheprovider --rootdir "$tests" -rfEs --timeout 180 --junitxml="$dir/junit.xml" \
+"$python" -m pytest -p no:cacheprovider --rootdir "$tests" -rfEsR --timeout 180 --reruns "$reruns" --junitxml="$dir/junit.xml" \
 	${deselect[@]+"${deselect[@]}"} "$@" "$tests" 2>&1 | tee "$dir/suite.txt" || status=$?
 suite_secs=$(($(date +%s) - start))
 
@@ -150,6 +182,7 @@ echo "kazoo-suite summary (python3-kazoo $version against 3 replicas of $servers
 # pytest's closing line; kazoo's clients may log after it at exit.
 result=$(grep -E '[0-9]+ (passed|failed|errors?|skipped|deselected).* in [0-9.]+s' "$dir/suite.txt" | tail -1 | tr -d '=' | sed 's/^ *//;s/ *$//' || true)
 echo "whole suite: ${result:-no pytest summary, see $dir/suite.txt}, ${suite_secs}s wall"
+grep -E '^RERUN ' "$dir/suite.txt" | sed -E 's/^RERUN (.*kazoo\/tests\/)?/reran after a failure: /' | sort | uniq -c || true
 for e in ${excluded[@]+"${excluded[@]}"}; do
 	echo "excluded: ${e%%|*}: ${e#*|}"
 done
