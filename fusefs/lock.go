@@ -37,6 +37,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -168,15 +169,41 @@ func (lt *lockTable) removeLocked(owner uint64, i int) {
 }
 
 // release deletes a held lock's contender. A contender already gone (its
-// session expired) is no error.
+// session expired) is no error. A delete that fails (no quorum, a leader
+// change, the write timeout) is tried again in the background until it is
+// done: the contender would otherwise hold the lock against every other
+// process for as long as the mount's session lives, while the kernel
+// already counts it released.
 func (lt *lockTable) release(l *heldLock) {
+	if lt.releaseOnce(l) {
+		return
+	}
+	go func() {
+		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+			select {
+			case <-lt.m.stop:
+				return
+			case <-time.After(wait):
+			}
+			if lt.releaseOnce(l) {
+				return
+			}
+		}
+	}()
+}
+
+// releaseOnce tries to delete the contender once, and reports whether it
+// is gone.
+func (lt *lockTable) releaseOnce(l *heldLock) bool {
 	if l.session != lt.m.session.Load() {
-		return // gone with its session
+		return true // gone with its session
 	}
 	_, err := lt.m.propose(tree.Delete{Path: tree.Join(l.dir, l.node), Version: -1})
 	if err != nil && !errors.Is(err, tree.ErrNoNode) {
-		lt.m.log.Warn("releasing a lock", "lock", l.dir, "err", err)
+		lt.m.log.Warn("releasing a lock; trying again", "lock", l.dir, "err", err)
+		return false
 	}
+	return true
 }
 
 // sessionExpired says which locks the expiry of the mount's session took:

@@ -384,3 +384,47 @@ func criticalSection(m *member, inside, overlaps *atomic.Int32) error {
 	inside.Add(-1) // before the unlock, after which another may enter
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
+
+// TestMountLockReleasedAfterQuorumReturns closes a flock'ed file while its
+// replica has no quorum, so that the release's delete of the contender
+// fails; once the quorum is back the lock must be free for the other
+// replicas. The chaos harness found every flock worker waiting for ever
+// behind such a contender, which the release had given up on while the
+// mount's session, its owner, lived on.
+func TestMountLockReleasedAfterQuorumReturns(t *testing.T) {
+	e := newTestEnsemble(t, 3, 0)
+	ms := e.members
+	path := func(m *member) string { return filepath.Join(m.Mnt, "relock") }
+	if err := os.WriteFile(path(ms[0]), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the lock file on replica 2", fileIs(path(ms[1]), "x\n"))
+	f, err := os.OpenFile(path(ms[0]), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	e.stop(ms[1])
+	e.stop(ms[2])
+	f.Close() // the release goes out now, and fails: no quorum
+	eventually(t, 60*time.Second, "replica 1 failing to release the lock", func() error {
+		if !strings.Contains(ms[0].LogTail(20000), "releasing a lock") {
+			return errors.New("no failed release in the log yet")
+		}
+		return nil
+	})
+	e.startAll(ms[1], ms[2])
+	eventually(t, 60*time.Second, "the lock free on replica 2", func() error {
+		g, err := os.OpenFile(path(ms[1]), os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		if err := syscall.Flock(int(g.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			return fmt.Errorf("flock on replica 2: %w", err)
+		}
+		return nil
+	})
+}
