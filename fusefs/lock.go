@@ -192,6 +192,41 @@ func (lt *lockTable) release(l *heldLock) {
 	}()
 }
 
+// abandon cleans up after a contender's create that failed: if its
+// outcome was unknown (a timeout, a leader change), the contender may be
+// in the tree, or get there later, and would hold the lock for as long as
+// the mount's session lives. Its name starts with prefix, unique to the
+// attempt (as kazoo finds its node after a lost connection), so it is
+// looked for, and deleted, for a minute in the background.
+func (lt *lockTable) abandon(dir, prefix string, session int64) {
+	go func() {
+		end := time.Now().Add(time.Minute)
+		for wait := 100 * time.Millisecond; time.Now().Before(end); wait = min(2*wait, 2*time.Second) {
+			select {
+			case <-lt.m.stop:
+				return
+			case <-time.After(wait):
+			}
+			var node string
+			lt.m.rep.Read(func(t *tree.Tree) {
+				kids, _, err := t.Children(dir)
+				if err != nil {
+					return
+				}
+				for _, k := range kids {
+					if strings.HasPrefix(k, prefix) {
+						node = k
+					}
+				}
+			})
+			if node != "" {
+				lt.release(&heldLock{dir: dir, node: node, session: session})
+				return
+			}
+		}
+	}()
+}
+
 // releaseOnce tries to delete the contender once, and reports whether it
 // is gone.
 func (lt *lockTable) releaseOnce(l *heldLock) bool {
@@ -364,6 +399,7 @@ func (lt *lockTable) lock(ctx context.Context, dir string, owner, ino uint64, sh
 			continue // the container was reaped meanwhile
 		}
 		if err != nil {
+			lt.abandon(dir, prefix, session)
 			return toErrno(err)
 		}
 		_, node := tree.Split(res.Path)
