@@ -135,8 +135,11 @@ func (e *testEnsemble) startAll(ms ...*member) {
 			e.t.Fatal(err)
 		}
 	}
+	// A member that found no quorum within the read-only grace serves
+	// read-only clients before its mount is up: the mount waits for the
+	// quorum, as long as a start may.
 	for _, m := range ms {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for !isMounted(m.Mnt) {
 			if time.Now().After(deadline) {
 				e.t.Fatalf("server %d: no mount at %s", m.ID, m.Mnt)

@@ -156,10 +156,13 @@ func (c *cluster) startAll() error {
 // there. A replica that cannot reach a quorum keeps trying in the
 // background; the error says it was not serving yet.
 func (c *cluster) start(r *replica, timeout time.Duration) error {
+	start := time.Now()
 	if err := r.Start(timeout); err != nil {
 		return fmt.Errorf("replica %d: %w", r.id, err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// A replica that found no quorum within the read-only grace serves
+	// read-only clients before its mount, which waits for the quorum.
+	deadline := start.Add(timeout + 10*time.Second)
 	for !isMounted(r.mnt) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("replica %d: no mount at %s", r.id, r.mnt)
