@@ -24,9 +24,13 @@ import (
 // was closed), and nothing may be applied in a session's name after its
 // end. It remembers closed sessions for closedRetention.
 //
-// Like ZooKeeper's session tracker, the leader keeps all this in memory: a
-// new leader knows none, and accepts every connection's writes for a
-// session until that session is claimed again.
+// Like ZooKeeper's session tracker, the leader keeps all this in memory.
+// A new leader learns the owners again from each replica's claims for its
+// client connections, which every replica sends first on a new stream
+// (and a new leader takes from its own); until a replica's stream is up,
+// the new leader accepts every connection's writes for its sessions.
+// (ZooKeeper's followers close their client connections on a leader
+// change instead.)
 
 // ErrSessionMoved reports a write from a connection that no longer owns its
 // session; it was not applied.
@@ -51,6 +55,75 @@ func (o *sessionOwners) claim(session, owner int64) {
 	}
 	o.owners[session] = owner
 	o.mu.Unlock()
+}
+
+// claimIfAbsent claims a session no connection has claimed here yet.
+func (o *sessionOwners) claimIfAbsent(session, owner int64) {
+	o.mu.Lock()
+	if o.owners == nil {
+		o.owners = make(map[int64]int64)
+	}
+	if _, ok := o.owners[session]; !ok {
+		o.owners[session] = owner
+	}
+	o.mu.Unlock()
+}
+
+// localClaims are the claims of this replica's own client connections,
+// sent again to every new leader.
+type localClaims struct {
+	mu     sync.Mutex
+	claims map[int64]int64 // session id to owner token
+}
+
+func (c *localClaims) add(session, owner int64) {
+	c.mu.Lock()
+	if c.claims == nil {
+		c.claims = make(map[int64]int64)
+	}
+	c.claims[session] = owner
+	c.mu.Unlock()
+}
+
+func (c *localClaims) drop(session, owner int64) {
+	c.mu.Lock()
+	if c.claims[session] == owner {
+		delete(c.claims, session)
+	}
+	c.mu.Unlock()
+}
+
+func (c *localClaims) all() map[int64]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[int64]int64, len(c.claims))
+	for s, o := range c.claims {
+		out[s] = o
+	}
+	return out
+}
+
+// DropClaim forgets the claim of a client connection that closed.
+func (r *Replica) DropClaim(session, owner int64) {
+	r.claims.drop(session, owner)
+}
+
+// resendClaims sends this replica's claims first on a new stream to a
+// leader, which knows no owners yet.
+func (r *Replica) resendClaims(s *outStream) error {
+	for session, owner := range r.claims.all() {
+		if err := s.send(&peerFrame{typ: frameClaim, session: session, owner: owner}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeOwnClaims gives a new leader the claims of its own connections.
+func (r *Replica) takeOwnClaims() {
+	for session, owner := range r.claims.all() {
+		r.owners.claimIfAbsent(session, owner)
+	}
 }
 
 // closing records that the session's close is in the log: from now on the
@@ -139,6 +212,7 @@ func (r *Replica) NewOwner() int64 {
 func (r *Replica) ClaimSession(ctx context.Context, session, owner int64) error {
 	if r.standalone() || r.IsLeader() {
 		r.owners.claim(session, owner)
+		r.claims.add(session, owner)
 		return nil
 	}
 	s := r.link.current()
@@ -153,7 +227,11 @@ func (r *Replica) ClaimSession(ctx context.Context, session, owner int64) error 
 	s.call(&peerFrame{typ: frameReadIndex}, c)
 	select {
 	case f := <-c.reply:
-		return f.err()
+		if err := f.err(); err != nil {
+			return err
+		}
+		r.claims.add(session, owner)
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%w: claiming session: %v", ErrTimeout, ctx.Err())
 	case <-r.stop:

@@ -63,6 +63,7 @@ func (l *leaderLink) follow() {
 	// on this tick, if no write reopened it first.
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	leading := false
 	for {
 		select {
 		case <-l.r.stop:
@@ -73,10 +74,16 @@ func (l *leaderLink) follow() {
 		_, id := l.r.raft.LeaderWithID()
 		l.r.noteLeader(id != "")
 		if string(id) == l.r.cfg.ID {
-			// This replica leads now: it needs no stream of its own.
+			// This replica leads now: it needs no stream of its own,
+			// and takes its own connections' claims once.
+			if !leading {
+				leading = true
+				l.r.takeOwnClaims()
+			}
 			l.drop(errLeaderChanged)
 			continue
 		}
+		leading = false
 		// It does not lead (any more): the followers whose streams it
 		// serves must go to the leader, and a later term starts with no
 		// owners, as a new leader does.
@@ -187,6 +194,11 @@ func (l *leaderLink) open(leader, addr string) (*outStream, error) {
 		err = fmt.Errorf("%w: want hello version %d, got frame %d version %d", ErrBadFrame, peerVersion, f.typ, f.version)
 	}
 	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	// The claims first, ahead of every write this replica forwards.
+	if err := l.r.resendClaims(s); err != nil {
 		nc.Close()
 		return nil, err
 	}

@@ -319,3 +319,75 @@ func TestGoroutinesFlatUnderLoad(t *testing.T) {
 		t.Errorf("goroutines grew from %d to %d under a steady load", base, peak)
 	}
 }
+
+// TestSessionOwnersSurviveLeaderChange moves a session to a connection on
+// one follower, stops the leader, and writes through the session's old
+// connection on the other follower: the new leader, which starts with no
+// owners, has learnt the move from the claim the first follower sends
+// first on its new stream, and refuses the write. (The chaos harness saw
+// the old connection's writes applied after a leader change.)
+func TestSessionOwnersSurviveLeaderChange(t *testing.T) {
+	e := newEnsemble(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lead := e.leader()
+	var fi []int
+	for i := range e.reps {
+		if i != lead {
+			fi = append(fi, i)
+		}
+	}
+	oldRep, newRep := e.reps[fi[0]], e.reps[fi[1]]
+	id, _, err := oldRep.CreateSession(ctx, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(r *Replica, owner int64, path string) error {
+		res, _, err := r.SubmitAs(ctx, owner, id, tree.Identity{}, tree.Create{Path: path, ACL: tree.OpenACL}).Wait(ctx)
+		if err == nil {
+			err = res.Err
+		}
+		return err
+	}
+	old := oldRep.NewOwner() // a new session's connection claims nothing
+	if err := write(oldRep, old, "/before"); err != nil {
+		t.Fatal(err)
+	}
+	moved := newRep.NewOwner()
+	if err := newRep.ClaimSession(ctx, id, moved); err != nil {
+		t.Fatal(err)
+	}
+	e.stop(lead)
+	// Wait for a new leader and for the new connection's replica to be
+	// it or to have its stream to it.
+	for {
+		if ctx.Err() != nil {
+			t.Fatal("no new leader with the moved connection's replica following it")
+		}
+		if newRep.IsLeader() || (oldRep.IsLeader() && newRep.link.current() != nil) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A round trip on that stream: the leader has read what came first.
+	if err := newRep.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		err := write(oldRep, old, "/after")
+		if errors.Is(err, ErrTimeout) || errors.Is(err, ErrNotLeader) {
+			if ctx.Err() != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue // the old connection's replica is still finding the leader
+		}
+		if !errors.Is(err, ErrSessionMoved) {
+			t.Errorf("write from the old connection after the leader change: %v, want ErrSessionMoved", err)
+		}
+		break
+	}
+	if err := write(newRep, moved, "/moved"); err != nil {
+		t.Errorf("write from the new connection after the leader change: %v", err)
+	}
+}

@@ -106,6 +106,7 @@ type Replica struct {
 	// owners is the leader's table of session owners (owners.go);
 	// ownerBase starts this process's owner tokens.
 	owners    sessionOwners
+	claims    localClaims
 	ownerOnce sync.Once
 	ownerBase int64
 	peersMu   sync.Mutex
