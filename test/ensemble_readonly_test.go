@@ -211,19 +211,24 @@ func modeXattr(t *testing.T, path string) string {
 	return string(buf[:n])
 }
 
-// readWatch opens an @watch file and streams its lines until the test ends.
+// readWatch opens an @watch file and streams its lines until its mount
+// goes. The reader closes the file itself: a close from another goroutine
+// would wait for the read in progress, which an event stream never ends.
 func readWatch(t *testing.T, path string) <-chan string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	lines := make(chan string, 64)
+	lines := make(chan string, 1024)
 	go func() {
+		defer f.Close()
 		s := bufio.NewScanner(f)
 		for s.Scan() {
-			lines <- s.Text()
+			select {
+			case lines <- s.Text():
+			default: // nobody reads any more
+			}
 		}
 	}()
 	return lines
