@@ -142,8 +142,10 @@ func (s *Server) Start(timeout time.Duration) error {
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// Its own process group, so that a signal meant for the test run does
-	// not reach it and SIGSTOP affects it alone.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// not reach it and SIGSTOP affects it alone. SIGTERM when the test
+	// binary dies (a -timeout panic runs no cleanup), so that the server
+	// unmounts and exits instead of living on with its mount.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		s.mu.Unlock()
