@@ -10,15 +10,19 @@
 # JVM properties). So the harness's own zoo.cfg, ports, restarts and stops
 # drive three zkfs processes, and each test talks to them through kazoo.
 #
-# Usage: test/kazoo-suite/run.sh [--zookeeper] [--read-only-runs N] [--reruns N] [PYTEST_ARGS...]
+# Usage: test/kazoo-suite/run.sh [--zookeeper] [--read-only-runs N] [--reruns N] [--untimed] [PYTEST_ARGS...]
 #   --zookeeper         run the same suite, the same way, against Debian's
 #                       ZooKeeper 3.8 instead (the harness's own java), as
 #                       the baseline for telling a zkfs bug from a test that
 #                       is flaky on this machine
 #   --read-only-runs N  afterwards run test_read_only alone N times (default 0)
-#   --reruns N          run a failed test again up to N times (make test: 2);
-#                       one that passes again is listed as rerun in the
-#                       summary, one that fails every time fails the run
+#   --reruns N          run a failed test again up to N times; one that
+#                       passes again is listed as rerun in the summary, one
+#                       that fails every time fails the run
+#   --untimed           leave out the tests whose sub-second windows a
+#                       loaded machine misses (listed with their reasons
+#                       below): make test runs the suite this way, once,
+#                       since a test run twice until it passes hides bugs
 #   PYTEST_ARGS         passed to pytest for the whole-suite run, e.g. -x
 # Environment:
 #   ZKFS                the zkfs binary (default: bin/zkfs, built by make)
@@ -36,6 +40,7 @@ repo=$(cd "$here/../.." && pwd)
 zkfs=${ZKFS:-$repo/bin/zkfs}
 read_only_runs=0
 reruns=0
+untimed=0
 target=zkfs
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -48,6 +53,7 @@ while [ $# -gt 0 ]; do
 		reruns=${2:?--reruns needs a number}
 		shift
 		;;
+	--untimed) untimed=1 ;;
 	*) break ;;
 	esac
 	shift
@@ -61,6 +67,16 @@ excluded=(
 	"test_sasl.py::TestSASLDigestAuthentication::test_connect_sasl_auth|SASL (DIGEST-MD5 through the JAAS file): zkfs serves no SASL"
 	"test_sasl.py::TestSASLDigestAuthentication::test_invalid_sasl_auth|SASL (DIGEST-MD5 through the JAAS file): zkfs serves no SASL"
 )
+
+# Tests left out by --untimed: each asserts a window shorter than a loaded
+# 2-core machine keeps. `make kazoo-suite` runs them.
+timed=(
+	"test_watchers.py::KazooPatientChildrenWatcherTests::test_watch_iterations|timed: asserts that a child event has not arrived within 0.42 s; missed at load 15 (ZooKeeper too), passed 8 of 8 alone"
+	"test_connection.py::TestReadOnlyMode::test_read_only|timed: a replica restarted just before turns read-only about 3 s after its peers stop instead of 2 s and turns the client away meanwhile, so kazoo's backoff can miss the test's 6 s window (open zkfs issue; make kazoo-suite runs it 10 times alone)"
+)
+if [ $untimed = 1 ]; then
+	excluded+=("${timed[@]}")
+fi
 
 # The suite's own dependencies, as Debian's kazoo package builds with them
 # (its Build-Depends-Indep), plus pytest-timeout so that a hung test fails
