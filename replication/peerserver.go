@@ -103,13 +103,31 @@ func (s *peerServer) dropAll() {
 	s.each(func(st *inStream) { st.close() })
 }
 
+// closeWait bounds how long close waits for the streams' goroutines.
+const closeWait = 5 * time.Second
+
+// close stops serving. It runs after raft's shutdown, and a reply loop can
+// still wait on a leadership check that raft never answers: VerifyLeader
+// queues its future on a buffered channel, and one queued just as raft's
+// main loop ends is left unresolved (hashicorp/raft 1.8). The process is
+// ending, so such a goroutine is left behind rather than waited for; a
+// server hung in its shutdown for minutes before.
 func (s *peerServer) close() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
 	s.ln.Close()
 	s.dropAll()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		s.r.log.Warn("peer streams still waiting for raft at shutdown; not waiting for them", "after", closeWait)
+	}
 }
 
 // inStream is one follower's stream, as the leader serves it.
