@@ -176,7 +176,9 @@ cd "$dir"
 start=$(date +%s)
 status=0
 # -p no:cacheprovider: pytest would write its cache under /usr/lib.
-"$python" -m pytest -p no:cacheprovider --rootdir "$tests" -rfEsR --timeout 180 --reruns "$reruns" --junitxml="$dir/junit.xml" \
+# timeout: a hang outside any one test (the harness waits for ever on a
+# server that does not stop) fails the run instead of stalling it.
+timeout --kill-after=30s 20m "$python" -m pytest -p no:cacheprovider --rootdir "$tests" -rfEsR --timeout 180 --reruns "$reruns" --junitxml="$dir/junit.xml" \
 	${deselect[@]+"${deselect[@]}"} "$@" "$tests" 2>&1 | tee "$dir/suite.txt" || status=$?
 suite_secs=$(($(date +%s) - start))
 
