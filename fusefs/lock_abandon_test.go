@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -25,29 +24,7 @@ import (
 // follower returns, the leader (whose log is the longer) is elected again
 // and commits the create. The lock must still be free.
 func TestLockCreateAppliedAfterItFailed(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting FUSE here needs root")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no /dev/fuse: %v", err)
-	}
-	var addrs []string
-	var lns []net.Listener
-	for i := 0; i < 4; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	peers := []replication.Peer{
-		{ID: "1", RaftAddr: addrs[0], RPCAddr: addrs[1]},
-		{ID: "2", RaftAddr: addrs[2], RPCAddr: addrs[3]},
-	}
+	peers := twoPeers(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dirs := map[string]string{"1": t.TempDir(), "2": t.TempDir()}
 	open := func(id string) *replication.Replica {

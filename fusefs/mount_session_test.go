@@ -21,29 +21,7 @@ import (
 // forwarded. Here the mount starts on one replica of two, with no leader;
 // it must keep trying and mount once the second replica comes up.
 func TestMountWaitsForALeader(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting FUSE here needs root")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skipf("no /dev/fuse: %v", err)
-	}
-	var addrs []string
-	var lns []net.Listener
-	for i := 0; i < 4; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	peers := []replication.Peer{
-		{ID: "1", RaftAddr: addrs[0], RPCAddr: addrs[1]},
-		{ID: "2", RaftAddr: addrs[2], RPCAddr: addrs[3]},
-	}
+	peers := twoPeers(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	open := func(id string) *replication.Replica {
 		r, err := replication.Open(replication.Config{
@@ -144,3 +122,32 @@ func (h retryCounter) Handle(_ context.Context, r slog.Record) error {
 func (h retryCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
 
 func (h retryCounter) WithGroup(string) slog.Handler { return h }
+
+// twoPeers skips a test that cannot mount FUSE here, and returns the
+// members of a two-replica ensemble on free loopback ports.
+func twoPeers(t *testing.T) []replication.Peer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting FUSE here needs root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("no /dev/fuse: %v", err)
+	}
+	var addrs []string
+	var lns []net.Listener
+	for i := 0; i < 4; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return []replication.Peer{
+		{ID: "1", RaftAddr: addrs[0], RPCAddr: addrs[1]},
+		{ID: "2", RaftAddr: addrs[2], RPCAddr: addrs[3]},
+	}
+}
