@@ -99,6 +99,9 @@ func TestChaos(t *testing.T) {
 	if res.Moves == 0 || res.MovedAnswers == 0 {
 		t.Errorf("the SessionMoved check did not run: %d sessions moved, %d SessionMoved answers", res.Moves, res.MovedAnswers)
 	}
+	if res.WatchesFired == 0 {
+		t.Error("the watch check did not run: no data watch fired")
+	}
 	if cfg.Fault != "none" && res.Faults == 0 {
 		t.Error("the nemesis injected no fault")
 	}

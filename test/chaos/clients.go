@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -79,22 +81,51 @@ type zkConn struct {
 	*zk.Conn
 	replica int
 
-	mu       sync.Mutex
-	expired  bool
-	connects int // sessions established (reconnections included)
-	onEvent  func(zk.Event)
+	mu      sync.Mutex
+	expired bool
+	onEvent func(zk.Event)
 }
 
 // dialZK connects a client to a replica through its proxy and waits for
 // a session.
 func dialZK(n *clientNet, client int, r *replica, sessionTimeout time.Duration, onEvent func(zk.Event)) (*zkConn, error) {
+	return connectZK(n, client, r, sessionTimeout, onEvent, nil)
+}
+
+// errOneConnection refuses the reconnections of a connection that may
+// make only one.
+var errOneConnection = errors.New("chaos: this client makes one connection per session")
+
+// dialZKOnce is dialZK for a client that holds watches: its connection
+// never reconnects, and a client that loses it starts a new session.
+//
+// go-zookeeper v1.0.4 (the newest) sets a reconnected session's watches
+// again from one goroutine while its receiving goroutine already updates
+// the last zxid that the same request carries: a data race inside the
+// library, which the race detector reports. A connection that never
+// reconnects never sets watches again.
+func dialZKOnce(n *clientNet, client int, r *replica, sessionTimeout time.Duration, onEvent func(zk.Event)) (*zkConn, error) {
+	var dialed atomic.Bool
+	dial := func(network, addr string, timeout time.Duration) (net.Conn, error) {
+		if dialed.Swap(true) {
+			return nil, errOneConnection
+		}
+		return net.DialTimeout(network, addr, timeout)
+	}
+	return connectZK(n, client, r, sessionTimeout, onEvent, dial)
+}
+
+func connectZK(n *clientNet, client int, r *replica, sessionTimeout time.Duration, onEvent func(zk.Event), dial zk.Dialer) (*zkConn, error) {
 	p, err := n.route(client, r)
 	if err != nil {
 		return nil, err
 	}
 	zc := &zkConn{replica: r.id, onEvent: onEvent}
+	if dial == nil {
+		dial = net.DialTimeout
+	}
 	conn, _, err := zk.Connect([]string{p.Addr()}, sessionTimeout,
-		zk.WithLogger(quietLogger{}), zk.WithEventCallback(zc.event))
+		zk.WithLogger(quietLogger{}), zk.WithEventCallback(zc.event), zk.WithDialer(dial))
 	if err != nil {
 		return nil, err
 	}
@@ -114,11 +145,8 @@ func dialZK(n *clientNet, client int, r *replica, sessionTimeout time.Duration, 
 // connection's packets.
 func (zc *zkConn) event(e zk.Event) {
 	zc.mu.Lock()
-	switch {
-	case e.Type == zk.EventSession && e.State == zk.StateExpired:
+	if e.Type == zk.EventSession && e.State == zk.StateExpired {
 		zc.expired = true
-	case e.Type == zk.EventSession && e.State == zk.StateHasSession:
-		zc.connects++
 	}
 	cb := zc.onEvent
 	zc.mu.Unlock()
@@ -132,14 +160,6 @@ func (zc *zkConn) isExpired() bool {
 	zc.mu.Lock()
 	defer zc.mu.Unlock()
 	return zc.expired
-}
-
-// generation counts the sessions established on this connection so far:
-// it changes with every reconnection.
-func (zc *zkConn) generation() int {
-	zc.mu.Lock()
-	defer zc.mu.Unlock()
-	return zc.connects
 }
 
 // within runs f, and if it has not returned after d closes the connection,

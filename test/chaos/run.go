@@ -54,6 +54,8 @@ type Result struct {
 	// Moves counts the sessions that moved to another replica, and
 	// MovedAnswers the SessionMoved replies their old connections got.
 	Moves, MovedAnswers int
+	// WatchesFired counts the data watches that fired and were checked.
+	WatchesFired int
 	// Linearizable is porcupine's verdict on the registers, over
 	// LinearizedOps operations.
 	Linearizable  string
@@ -603,6 +605,7 @@ func (rn *run) result() *Result {
 	rec.mu.Lock()
 	ops := rec.counts["ops"]
 	moves, movedAnswers := rec.moves, rec.movedAnswers
+	fired := rec.counts["watch-fired "+string(OK)]
 	var anomalies []string
 	byKind := map[string]int{}
 	for _, a := range rec.anomalies {
@@ -627,11 +630,11 @@ func (rn *run) result() *Result {
 	res := &Result{
 		Ops: ops, Faults: nf, FaultKinds: kinds, Anomalies: anomalies,
 		Linearizable: linear, LinearizedOps: rn.linearOps, WedgedKills: rn.cluster.wedged.Load(),
-		Moves: moves, MovedAnswers: movedAnswers,
+		Moves: moves, MovedAnswers: movedAnswers, WatchesFired: fired,
 		History: filepath.Join(rn.cfg.Dir, "history.jsonl"),
 	}
-	summary := fmt.Sprintf("chaos: seed=%d replicas=%d duration=%v ops=%d (reads %d, writes and others %d) faults=%d (%s) wedged-kills=%d linearizability=%s over %d register ops session-moves=%d session-moved-answers=%d anomalies=%d",
-		rn.cfg.Seed, rn.cfg.Replicas, rn.cfg.Duration, ops, reads, writes, nf, kinds, res.WedgedKills, linear, rn.linearOps, moves, movedAnswers, len(anomalies))
+	summary := fmt.Sprintf("chaos: seed=%d replicas=%d duration=%v ops=%d (reads %d, writes and others %d) faults=%d (%s) wedged-kills=%d linearizability=%s over %d register ops session-moves=%d session-moved-answers=%d watches-fired=%d anomalies=%d",
+		rn.cfg.Seed, rn.cfg.Replicas, rn.cfg.Duration, ops, reads, writes, nf, kinds, res.WedgedKills, linear, rn.linearOps, moves, movedAnswers, fired, len(anomalies))
 	if len(byKind) > 0 {
 		summary += " (" + joinCounts(byKind) + ")"
 	}

@@ -44,7 +44,7 @@ func (wc *watchClient) loop(stop <-chan struct{}) {
 		wc.mu.Lock()
 		wc.events = map[string]int{}
 		wc.mu.Unlock()
-		zc, err := dialZK(wc.run.clients, wc.id, wc.run.cluster.pick(wc.rng), regSessionTimeout, wc.onEvent)
+		zc, err := dialZKOnce(wc.run.clients, wc.id, wc.run.cluster.pick(wc.rng), regSessionTimeout, wc.onEvent)
 		if err != nil {
 			sleep(stop, 300*time.Millisecond)
 			continue
@@ -67,7 +67,6 @@ func (wc *watchClient) watchOnce(zc *zkConn, stop <-chan struct{}) bool {
 	wc.events[path] = 0
 	wc.mu.Unlock()
 
-	gen := zc.generation()
 	var (
 		st  *zk.Stat
 		ch  <-chan zk.Event
@@ -121,26 +120,10 @@ func (wc *watchClient) watchOnce(zc *zkConn, stop <-chan struct{}) bool {
 			return fired(ev)
 		default:
 		}
-		if zc.generation() == gen {
-			wc.run.rec.anomaly("data-before-event", "client %d on replica %d read %s at version %d before the event of its watch set at version %d (%.3fs)",
-				wc.id, zc.replica, path, cur.Version, v0, secs(set))
-			return false
-		}
-		// go-zookeeper sets its watches again after a reconnection on a
-		// goroutine of its own, racing the client's next requests; the
-		// event may come a little later, but it must come.
-		select {
-		case ev := <-ch:
-			return fired(ev)
-		case <-stop:
-			return false
-		case <-time.After(10 * time.Second):
-			if zc.isExpired() || zc.State() != zk.StateHasSession {
-				return false
-			}
-			wc.run.rec.anomaly("watch-lost", "client %d on replica %d: watch on %s set at version %d never fired though the node reached version %d",
-				wc.id, zc.replica, path, v0, cur.Version)
-			return false
-		}
+		// One connection carries the watch and the reply (dialZKOnce), so
+		// the event must have come first.
+		wc.run.rec.anomaly("data-before-event", "client %d on replica %d read %s at version %d before the event of its watch set at version %d (%.3fs)",
+			wc.id, zc.replica, path, cur.Version, v0, secs(set))
+		return false
 	}
 }
