@@ -163,27 +163,17 @@ func (c *conn) adminInfo(full bool) map[string]any {
 	if !full || !c.ready.Load() || c.closed.Load() {
 		return m
 	}
-	st.mu.Lock()
-	lop, lcxid, lzxid, lresp, llat := "NA", st.lastXid, st.lastZxid, st.lastResp, st.lastLat
-	if st.hasLast {
-		lop = st.lastOp.Abbrev()
-	}
-	st.mu.Unlock()
-	minL, avg, maxL, _ := st.latency.snapshot()
-	var resp int64
-	if !lresp.IsZero() {
-		resp = lresp.UnixMilli()
-	}
+	l := st.last()
 	m["session_id"] = c.session
-	m["last_operation"] = lop
+	m["last_operation"] = l.op
 	m["established"] = st.established.UnixMilli()
 	m["session_timeout"] = c.timeout.Milliseconds()
-	m["last_cxid"] = lcxid
-	m["last_zxid"] = lzxid
-	m["last_response_time"] = resp
-	m["last_latency"] = llat.Milliseconds()
-	m["min_latency"] = minL.Milliseconds()
-	m["avg_latency"] = avg.Milliseconds()
-	m["max_latency"] = maxL.Milliseconds()
+	m["last_cxid"] = l.cxid
+	m["last_zxid"] = l.zxid
+	m["last_response_time"] = l.respMillis
+	m["last_latency"] = l.latency.Milliseconds()
+	m["min_latency"] = l.min.Milliseconds()
+	m["avg_latency"] = l.avg.Milliseconds()
+	m["max_latency"] = l.max.Milliseconds()
 	return m
 }

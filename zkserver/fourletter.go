@@ -168,21 +168,11 @@ func (c *conn) detail() string {
 		return c.brief()
 	}
 	st := &c.stats
-	st.mu.Lock()
-	lop, lcxid, lzxid, lresp, llat := "NA", st.lastXid, st.lastZxid, st.lastResp, st.lastLat
-	if st.hasLast {
-		lop = st.lastOp.Abbrev()
-	}
-	st.mu.Unlock()
-	minL, avg, maxL, _ := st.latency.snapshot()
-	var resp int64
-	if !lresp.IsZero() {
-		resp = lresp.UnixMilli()
-	}
+	l := st.last()
 	return fmt.Sprintf(" /%s[%d](queued=%d,recved=%d,sent=%d,sid=0x%x,lop=%s,est=%d,to=%d,lcxid=0x%x,lzxid=0x%x,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d)",
 		c.nc.RemoteAddr(), c.interest(), len(c.slots), st.received.Load(), st.sent.Load(),
-		uint64(c.session), lop, st.established.UnixMilli(), c.timeout.Milliseconds(),
-		uint32(lcxid), uint64(lzxid), resp, llat.Milliseconds(), minL.Milliseconds(), avg.Milliseconds(), maxL.Milliseconds())
+		uint64(c.session), l.op, st.established.UnixMilli(), c.timeout.Milliseconds(),
+		uint32(l.cxid), uint64(l.zxid), l.respMillis, l.latency.Milliseconds(), l.min.Milliseconds(), l.avg.Milliseconds(), l.max.Milliseconds())
 }
 
 // interest mirrors the selector interest ZooKeeper prints: 1 while the

@@ -70,6 +70,33 @@ type connStats struct {
 	hasLast  bool
 }
 
+// lastOp is what cons and the AdminServer's connections command say
+// about a connection's latest request, read under one lock so that its
+// figures belong to one request.
+type lastOp struct {
+	op            string // its abbreviation, or NA before the first
+	cxid          int32
+	zxid          int64
+	respMillis    int64 // when it was answered, in Unix milliseconds; 0 before
+	latency       time.Duration
+	min, avg, max time.Duration // over the connection's life
+}
+
+func (s *connStats) last() lastOp {
+	s.mu.Lock()
+	l := lastOp{op: "NA", cxid: s.lastXid, zxid: s.lastZxid, latency: s.lastLat}
+	if s.hasLast {
+		l.op = s.lastOp.Abbrev()
+	}
+	resp := s.lastResp
+	s.mu.Unlock()
+	if !resp.IsZero() {
+		l.respMillis = resp.UnixMilli()
+	}
+	l.min, l.avg, l.max, _ = s.latency.snapshot()
+	return l
+}
+
 func (s *connStats) record(xid int32, zxid int64, op wire.OpCode, lat time.Duration) {
 	s.latency.record(lat)
 	s.mu.Lock()
