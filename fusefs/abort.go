@@ -22,7 +22,8 @@ import (
 // avoids the wait, so the way out is the abort: fusectl's
 // /sys/fs/fuse/connections/N/abort fails every waiting request with
 // ENOTCONN, the lock is released, the notifier's write returns and the old
-// process exits. `zkfs server` does it when the mount point it is given is
+// process exits. The mount's guard does it when its server is killed
+// (guard.go); `zkfs server` does it when the mount point it is given is
 // held by a zkfs mount that does not answer, and `zkfs umount --force`
 // does it by hand.
 

@@ -90,7 +90,8 @@
 // holds a lock. Even so, an entry invalidation waits for the directory's
 // lock and a page invalidation for the lock of a page being read, and a
 // server killed during that wait cannot exit while the lock's holder waits
-// for its reply. abort.go has the way out: the connection is aborted
-// through fusectl by the next server at the same mount point, or by `zkfs
-// umount --force`.
+// for its reply. The way out is to abort the connection through fusectl
+// (abort.go): the mount's guard process does it the moment its server is
+// killed (guard.go), and failing that the next server at the same mount
+// point, or `zkfs umount --force`.
 package fusefs

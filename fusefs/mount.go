@@ -81,6 +81,7 @@ type Mount struct {
 
 	server *fuse.Server
 	dev    uint64 // the mount's device number, which names its connection
+	guard  *guard // guard.go; nil unless StartGuard
 	// serveDone is closed when the serve loop ends.
 	serveDone chan struct{}
 	metrics   *opMetrics
@@ -362,6 +363,9 @@ func (m *Mount) Unmount() error {
 				m.log.Warn("mount busy; detaching it", "err", uerr)
 				err = detach(m.dir)
 			}
+		}
+		if m.guard != nil {
+			m.guard.stopGuard()
 		}
 		m.shutdown()
 		// Briefly: without a quorum the session expires on its own.

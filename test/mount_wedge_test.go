@@ -1,12 +1,16 @@
 package test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -130,4 +134,98 @@ func waitingOn(pid int) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// TestMountGuard follows the guard process that a server starts beside its
+// mount (fusefs/guard.go): it ignores a SIGUSR1 sent while the server
+// lives, and when the server is killed with its mount attached it aborts
+// the mount's connection and exits. (A kill that catches the server stuck
+// in the kernel is what the guard is for; the chaos harness counts those
+// as wedged kills, which the guard ends.)
+func TestMountGuard(t *testing.T) {
+	m := startMounted(t)
+	m.ok(t, "echo hello > f")
+	pid := m.Pid()
+	var guard int
+	eventually(t, 10*time.Second, "the mount's guard process", func() error {
+		if guard = childRunning(pid, "mount-guard"); guard == 0 {
+			return errors.New("none")
+		}
+		return nil
+	})
+	if err := syscall.Kill(guard, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the guard to ignore a SIGUSR1 while its server lives", func() error {
+		return logHas(m.Server, "the server lives on; ignored")
+	})
+	if got := m.ok(t, "cat f"); got != "hello\n" {
+		t.Errorf("the mount after a stray SIGUSR1 to its guard: %q", got)
+	}
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the guard to abort the killed server's mount", func() error {
+		return logHas(m.Server, "mount-guard: the server died with its mount attached")
+	})
+	eventually(t, 10*time.Second, "the guard to exit", func() error {
+		if processAlive(guard) {
+			return errors.New("still running")
+		}
+		return nil
+	})
+	// The aborted mount answers at once, with an error; a new server
+	// takes the mount point over.
+	r := shIn(t, "/", "stat "+m.path("f"))
+	if r.Code == 0 || !strings.Contains(r.Stderr, "not connected") {
+		t.Errorf("stat on the aborted mount: exit %d, stderr %q; want ENOTCONN", r.Code, r.Stderr)
+	}
+	m.start(t)
+	if got := m.ok(t, "cat f"); got != "hello\n" {
+		t.Errorf("after the restart: %q", got)
+	}
+}
+
+// childRunning returns the pid of a running child of parent whose command
+// line contains word, or 0.
+func childRunning(parent int, word string) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if bytes.Contains(cmdline, []byte(word)) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// processAlive reports whether pid runs (a zombie does not).
+func processAlive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// logHas is nil once the server's log holds line.
+func logHas(s *Server, line string) error {
+	if !strings.Contains(s.LogTail(1<<16), line) {
+		return fmt.Errorf("not in the log yet: %q", line)
+	}
+	return nil
 }
