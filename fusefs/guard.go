@@ -45,11 +45,11 @@ type guard struct {
 	done chan error    // the guard's exit
 }
 
-// StartGuard starts the mount's guard: argv runs the guard (the zkfs
-// binary's hidden mount-guard command), to which the server's pid, the
-// connection's device number and the mount point are appended, the form
-// RunGuard parses. Unmount stops it.
-func (m *Mount) StartGuard(argv ...string) error {
+// startGuard starts the mount's guard: argv runs the guard (the zkfs
+// binary's hidden mount-guard command, Options.Guard), to which the
+// server's pid, the connection's device number and the mount point are
+// appended, the form RunGuard parses. Unmount stops it.
+func (m *Mount) startGuard(argv []string) error {
 	if m.dev == 0 {
 		return errors.New("fusefs: the mount's FUSE connection is unknown; no guard")
 	}

@@ -57,6 +57,11 @@ type Options struct {
 	DataDir string
 	// Logger receives the mount's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Guard, when set, is the command of the mount's guard process
+	// (guard.go), which New starts as soon as the mount exists: before
+	// go-fuse's first request, since even the open that go-fuse makes on
+	// the new mount can wedge a server killed meanwhile.
+	Guard []string
 	// Debug logs every FUSE request.
 	Debug bool
 }
@@ -236,8 +241,22 @@ func New(o Options) (*Mount, error) {
 	go m.keepSession()
 	go m.followMode()
 	m.serveDone = make(chan struct{})
-	server, err := mountCounted(dir, m.root, opts, m.metrics, m.locks, m.serveDone)
+	mounted := func() {
+		if e, ok := mountEntryAt(dir); ok {
+			m.dev = e.dev
+		}
+		if len(o.Guard) == 0 {
+			return
+		}
+		if err := m.startGuard(o.Guard); err != nil {
+			m.log.Warn("no guard for the mount: a kill that catches the server inside the kernel may leave it wedged until zkfs umount --force", "err", err)
+		}
+	}
+	server, err := mountCounted(dir, m.root, opts, m.metrics, m.locks, m.serveDone, mounted)
 	if err != nil {
+		if m.guard != nil {
+			m.guard.stopGuard()
+		}
 		m.shutdown()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
@@ -246,9 +265,6 @@ func New(o Options) (*Mount, error) {
 	m.wg.Add(1)
 	go m.notifier.run()
 	m.server = server
-	if e, ok := mountEntryAt(dir); ok {
-		m.dev = e.dev
-	}
 	m.log.Info("mounted", "uid", m.uid, "gid", m.gid, "session", fmt.Sprintf("0x%x", id))
 	return m, nil
 }
@@ -498,13 +514,15 @@ func (m *Mount) aborted() bool {
 	}
 }
 
-// mountCounted is fs.Mount with every operation measured on its way in.
-func mountCounted(dir string, root fs.InodeEmbedder, opts *fs.Options, m *opMetrics, locks *lockTable, done chan struct{}) (*fuse.Server, error) {
+// mountCounted is fs.Mount with every operation measured on its way in;
+// mounted runs once the mount exists, before any request is served.
+func mountCounted(dir string, root fs.InodeEmbedder, opts *fs.Options, m *opMetrics, locks *lockTable, done chan struct{}, mounted func()) (*fuse.Server, error) {
 	raw := countingFS{RawFileSystem: lockingFS{RawFileSystem: fs.NewNodeFS(root, opts), locks: locks}, m: m}
 	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {
 		return nil, err
 	}
+	mounted()
 	go func() {
 		server.Serve()
 		close(done)

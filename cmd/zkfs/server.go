@@ -276,11 +276,6 @@ func serve(log *slog.Logger, o serverOptions) error {
 			return err
 		}
 		defer mnt.Unmount()
-		// /proc/self/exe: the guard is this very binary even when a newer
-		// one has replaced it on disk.
-		if err := mnt.StartGuard("/proc/self/exe", "mount-guard"); err != nil {
-			log.Warn("no guard for the mount: a kill that catches the server inside the kernel may leave it wedged until zkfs umount --force", "err", err)
-		}
 		collectors = append(collectors, mnt.Collector())
 		a.mount = mnt
 	}
@@ -343,6 +338,9 @@ func startMount(log *slog.Logger, rep *replication.Replica, o serverOptions) (*f
 		MaxDataSize:  o.maxDataSize,
 		DataDir:      o.dataDir,
 		Logger:       log,
+		// /proc/self/exe: the guard is this very binary even when a newer
+		// one has replaced it on disk.
+		Guard: []string{"/proc/self/exe", "mount-guard"},
 	})
 }
 
