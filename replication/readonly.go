@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -59,4 +60,39 @@ func (r *Replica) ReadOnly() bool {
 		lost = s
 	}
 	return lost != 0 && time.Since(time.Unix(0, lost)) >= r.readOnlyGrace()
+}
+
+// AwaitLeaderOrReadOnly waits until the replica can reach a leader (it
+// leads, or its stream to the leader is up) or is in read-only mode, and
+// reports which. The client port holds the handshake of a client that
+// accepts read-only mode in it while the replica looks for a leader, as
+// the alternative, turning it away, sends the client on a back-off that
+// can outlast the grace: the client then finds the replica read-only
+// seconds after it could have been served. It waits at most the grace and
+// a tick, or until ctx ends.
+func (r *Replica) AwaitLeaderOrReadOnly(ctx context.Context) (readOnly bool, err error) {
+	if r.standalone() {
+		return false, nil
+	}
+	deadline := time.NewTimer(r.readOnlyGrace() + r.cfg.TickTime)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		switch {
+		case r.IsLeader() || r.link.current() != nil:
+			return false, nil
+		case r.ReadOnly():
+			return true, nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return false, errNoLeader
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-r.stop:
+			return false, ErrClosed
+		}
+	}
 }

@@ -33,7 +33,7 @@ def wait_state(want, limit):
         time.sleep(0.02)
     return time.time() - t0
 
-zk = KazooClient(hosts=sys.argv[1], read_only=True, timeout=30)
+zk = KazooClient(hosts=sys.argv[1], read_only=True, timeout=30, randomize_hosts=False)
 zk.start(timeout=15)
 print("connected", flush=True)
 sys.stdin.readline()
@@ -51,7 +51,7 @@ except NotReadOnlyCallError:
 print("read-only: connected read-only %.2fs after the cut, read ok, write NotReadOnly" % took, flush=True)
 sys.stdin.readline()
 took = wait_state(KeeperState.CONNECTED, 60)
-zk.create("/ro-healed")
+zk.create("/ro-healed-", sequence=True)
 print("healed: read-write again %.2fs after the heal, write ok" % took, flush=True)
 zk.stop()
 print("OK", flush=True)
@@ -68,12 +68,17 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 	requireKazoo(t)
 	e := newTestEnsemble(t, 3, 0)
 	leader := e.leader()
+	// others stop in this order: the leader first, so that the client
+	// on the other follower moves to the survivor after the survivor lost
+	// its leader and before it is read-only.
 	var survivor *member
-	var others []*member
+	others := []*member{leader}
 	for _, m := range e.members {
-		if m != leader && survivor == nil {
+		switch {
+		case m == leader:
+		case survivor == nil:
 			survivor = m
-		} else {
+		default:
 			others = append(others, m)
 		}
 	}
@@ -82,51 +87,12 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	py := exec.Command(kazooPython, "-c", readOnlyScript, survivor.Addr())
-	stdin, err := py.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := py.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	py.Stderr = py.Stdout
-	if err := py.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { py.Process.Kill(); py.Wait() })
-	lines := make(chan string, 16)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			lines <- s.Text()
-		}
-		close(lines)
-	}()
-	expect := func(prefix string) {
-		t.Helper()
-		var seen []string
-		timeout := time.After(90 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("kazoo exited before %q:\n%s", prefix, strings.Join(seen, "\n"))
-				}
-				seen = append(seen, l)
-				if strings.HasPrefix(l, prefix) {
-					t.Log("kazoo: " + l)
-					return
-				}
-				if strings.HasPrefix(l, "FAIL") {
-					t.Fatalf("kazoo: %s", strings.Join(seen, "\n"))
-				}
-			case <-timeout:
-				t.Fatalf("no %q from kazoo:\n%s", prefix, strings.Join(seen, "\n"))
-			}
-		}
-	}
+	stdin, expect := startReadOnlyClient(t, survivor.Addr())
+	// A second client, on a replica that will stop, resumes its session
+	// on the survivor while the survivor still looks for a leader, as in
+	// kazoo's own test_read_only.
+	movedIn, movedExpect := startReadOnlyClient(t, others[1].Addr()+","+survivor.Addr())
+	movedExpect("connected")
 	expect("connected")
 
 	// A reader of the cut-off replica's @watch is told when it goes
@@ -141,6 +107,8 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 	}
 	cut := time.Now()
 	io.WriteString(stdin, "cut\n")
+	io.WriteString(movedIn, "cut\n")
+	logBefore := len(survivor.LogTail(1 << 30))
 	eventually(t, 30*time.Second, "srvr reporting read-only", func() error {
 		if got := mode(survivor); got != "read-only" {
 			return fmt.Errorf("mode %q", got)
@@ -176,6 +144,12 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 		t.Logf("mount %s in read-only mode failed after %v", what, time.Since(start).Round(time.Millisecond))
 	}
 	expect("read-only:")
+	movedExpect("read-only:")
+	// While it looked for a leader, the survivor held the handshakes of
+	// clients that take read-only mode instead of turning them away.
+	if log := survivor.LogTail(1 << 30)[logBefore:]; strings.Contains(log, "refusing to resume session") || strings.Contains(log, "not yet read-only") {
+		t.Errorf("the survivor turned a read-only client away during the grace:\n%s", grepLines(log, "refusing to resume session")+grepLines(log, "not yet read-only"))
+	}
 
 	// A new client that accepts read-only mode gets a session of the
 	// replica's own (ZooKeeper's local session) and reads.
@@ -183,6 +157,7 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 
 	e.startAll(others...)
 	io.WriteString(stdin, "healed\n")
+	io.WriteString(movedIn, "healed\n")
 	eventually(t, 30*time.Second, "srvr leaving read-only", func() error {
 		if got := mode(survivor); got == "read-only" || got == "" {
 			return fmt.Errorf("mode %q", got)
@@ -198,6 +173,61 @@ func TestEnsembleReadOnlyMode(t *testing.T) {
 	})
 	expect("healed:")
 	expect("OK")
+	movedExpect("healed:")
+	movedExpect("OK")
+}
+
+// startReadOnlyClient runs readOnlyScript against hosts (tried in their
+// order); it returns the script's standard input and a function that waits
+// for a line with a prefix, failing the test on a FAIL line.
+func startReadOnlyClient(t *testing.T, hosts string) (io.Writer, func(prefix string)) {
+	t.Helper()
+	py := exec.Command(kazooPython, "-c", readOnlyScript, hosts)
+	stdin, err := py.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := py.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	py.Stderr = py.Stdout
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { py.Process.Kill(); py.Wait() })
+	lines := make(chan string, 16)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	expect := func(prefix string) {
+		t.Helper()
+		var seen []string
+		timeout := time.After(90 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("kazoo (%s) exited before %q:\n%s", hosts, prefix, strings.Join(seen, "\n"))
+				}
+				seen = append(seen, l)
+				if strings.HasPrefix(l, prefix) {
+					t.Logf("kazoo (%s): %s", hosts, l)
+					return
+				}
+				if strings.HasPrefix(l, "FAIL") {
+					t.Fatalf("kazoo (%s): %s", hosts, strings.Join(seen, "\n"))
+				}
+			case <-timeout:
+				t.Fatalf("no %q from kazoo (%s):\n%s", prefix, hosts, strings.Join(seen, "\n"))
+			}
+		}
+	}
+	return stdin, expect
 }
 
 // modeXattr reads user.zk.mode of a path on a mount.

@@ -174,6 +174,15 @@ func (c *conn) handshake(pkt []byte) readState {
 		c.log.Warn(fmt.Sprintf("refusing session request: client has seen zxid 0x%x, our last zxid is 0x%x; client must try another server", req.LastZxidSeen, last))
 		return readStop
 	}
+	if req.ReadOnly && !c.srv.readOnly() {
+		// The client would take a read-only session: while this replica
+		// looks for a leader, it waits for one or for read-only mode
+		// instead of being turned away (AwaitLeaderOrReadOnly).
+		if _, err := c.srv.rep.AwaitLeaderOrReadOnly(c.ctx); err != nil {
+			c.log.Info("closing the connection: no leader, and not yet read-only", "err", err)
+			return readStop
+		}
+	}
 	timeout := c.srv.negotiateTimeout(req.TimeOut)
 	id, pw := req.SessionID, req.Passwd
 	if id == 0 && c.srv.readOnly() {
@@ -220,6 +229,18 @@ func (c *conn) handshake(pkt []byte) readState {
 		ctx, cancel := context.WithTimeout(c.ctx, timeout)
 		err := c.srv.rep.ClaimSession(ctx, id, c.owner)
 		cancel()
+		if err != nil && req.ReadOnly {
+			// The leader went away during the claim: a client that takes
+			// read-only mode gets it if the replica turns read-only, and
+			// a second claim if a leader comes instead.
+			if ro, werr := c.srv.rep.AwaitLeaderOrReadOnly(c.ctx); werr == nil && ro {
+				c.readOnly, err = true, nil
+			} else if werr == nil {
+				ctx, cancel := context.WithTimeout(c.ctx, timeout)
+				err = c.srv.rep.ClaimSession(ctx, id, c.owner)
+				cancel()
+			}
+		}
 		if err != nil {
 			c.log.Info("refusing to resume session: the leader did not record its new connection; client must try again", "session", sessionHex(id), "err", err)
 			return readStop
