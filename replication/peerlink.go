@@ -72,7 +72,7 @@ func (l *leaderLink) follow() {
 		case <-t.C:
 		}
 		_, id := l.r.raft.LeaderWithID()
-		l.r.noteLeader(id != "")
+		l.r.readOnly.noteLeader(id != "")
 		if string(id) == l.r.cfg.ID {
 			// This replica leads now: it needs no stream of its own,
 			// and takes its own connections' claims once.
@@ -203,7 +203,7 @@ func (l *leaderLink) open(leader, addr string) (*outStream, error) {
 		return nil, err
 	}
 	nc.SetDeadline(time.Time{})
-	l.r.streamLostAt.Store(0)
+	l.r.readOnly.noteStreamUp()
 	l.wg.Add(1)
 	go s.readLoop()
 	return s, nil
@@ -366,7 +366,7 @@ func (s *outStream) readLoop() {
 				err = fmt.Errorf("%w: the leader sent nothing for %v", ErrTimeout, s.stall)
 			} else {
 				if s.alive() {
-					r.noteStreamLost() // the leader closed it, not this replica
+					r.readOnly.noteStreamLost() // the leader closed it, not this replica
 				}
 				err = fmt.Errorf("%w: stream to the leader: %v", ErrTimeout, err)
 			}

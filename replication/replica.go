@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -112,12 +111,8 @@ type Replica struct {
 	peersMu   sync.Mutex
 	peers     map[string]Peer
 
-	// leaderLostAt is when raft last stopped knowing a leader, in Unix
-	// nanoseconds; 0 while it knows one (readonly.go).
-	leaderLostAt atomic.Int64
-	// streamLostAt is when the stream to the leader last broke, 0 once a
-	// new one is open (readonly.go).
-	streamLostAt atomic.Int64
+	// readOnly decides read-only mode (readonly.go).
+	readOnly *readOnlyMode
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -159,10 +154,8 @@ func Open(cfg Config) (*Replica, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replication: data directory: %w", err)
 	}
-	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), peers: make(map[string]Peer)}
-	// A replica that starts with no quorum to join goes read-only after
-	// the grace period, as one that loses it does.
-	r.leaderLostAt.Store(time.Now().UnixNano())
+	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), peers: make(map[string]Peer),
+		readOnly: newReadOnlyMode(cfg.TickTime)}
 	r.sessions.lastSeen = make(map[int64]time.Time)
 	r.sessions.pending = make(map[int64]struct{})
 	for _, p := range cfg.Peers {
