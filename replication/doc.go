@@ -25,6 +25,7 @@
 //   - peerlink.go: the follower's end of the stream (leaderLink, outStream).
 //   - peerserver.go: the leader's end (peerServer, inStream).
 //   - fsm.go: applying committed entries to the tree and the store.
+//   - reads.go: Sync's read index and read-your-writes (readIndex).
 //   - watches.go: the watch fan-out: which change fires which watch.
 //   - commit.go: commit notices, and applying ahead of raft.
 //   - sessions.go, owners.go: session activity, expiry and ownership

@@ -218,3 +218,18 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 func (s *fsmSnapshot) Release() {
 	s.snap.Close()
 }
+
+// appliedIndex returns the last applied index.
+func (f *fsm) appliedIndex() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.applied
+}
+
+// appliedWait returns the last applied index and a channel closed when it
+// next advances, read together so that no advance falls between them.
+func (f *fsm) appliedWait() (uint64, <-chan struct{}) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.applied, f.appliedCh
+}

@@ -39,7 +39,7 @@ func (r *Replica) Reconfig(ctx context.Context, add []Peer, remove []string) err
 		return fmt.Errorf("%w: a standalone replica has no ensemble to change", ErrBadReconfig)
 	}
 	if !r.IsLeader() {
-		f, err := r.callLeader(ctx, &peerFrame{typ: frameReconfig, add: add, remove: remove}, false)
+		f, err := r.link.call(ctx, &peerFrame{typ: frameReconfig, add: add, remove: remove}, false)
 		if err != nil {
 			return err
 		}

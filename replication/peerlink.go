@@ -422,14 +422,14 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.err }
 
-// callLeader sends a request on the stream to the leader and waits for
+// call sends a request on the stream to the leader and waits for
 // its reply, or for ctx to end. While no leader is known it waits for
 // one. A watched request ends the stream if the leader does not answer
 // within the write timeout.
-func (r *Replica) callLeader(ctx context.Context, f *peerFrame, watch bool) (*peerFrame, error) {
+func (l *leaderLink) call(ctx context.Context, f *peerFrame, watch bool) (*peerFrame, error) {
 	var retry *time.Timer
 	for {
-		s, err := r.link.stream()
+		s, err := l.stream()
 		if err == nil {
 			c := &streamCall{reply: make(chan *peerFrame, 1), watch: watch}
 			s.call(f, c)
@@ -438,14 +438,14 @@ func (r *Replica) callLeader(ctx context.Context, f *peerFrame, watch bool) (*pe
 				return reply, nil
 			case <-ctx.Done():
 				return nil, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
-			case <-r.stop:
+			case <-l.r.stop:
 				return nil, ErrClosed
 			}
 		}
 		if errors.Is(err, ErrClosed) || errors.Is(err, ErrNotLeader) {
 			return nil, err
 		}
-		if r.ReadOnly() {
+		if l.r.ReadOnly() {
 			return nil, ErrReadOnly
 		}
 		if retry == nil {
@@ -456,13 +456,13 @@ func (r *Replica) callLeader(ctx context.Context, f *peerFrame, watch bool) (*pe
 		}
 		select {
 		case <-retry.C:
-		case <-r.link.waitChange():
+		case <-l.waitChange():
 			if !retry.Stop() {
 				<-retry.C
 			}
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %v: %v", ErrTimeout, ctx.Err(), err)
-		case <-r.stop:
+		case <-l.r.stop:
 			return nil, ErrClosed
 		}
 	}

@@ -289,7 +289,7 @@ func (st *inStream) replyLoop() {
 		switch {
 		case it.verified != nil:
 			f = &peerFrame{typ: frameReadIndexReply, id: it.id}
-			idx, err := r.leaderReadIndex(it.target, it.verified)
+			idx, err := r.reads.atLeader(it.target, it.verified)
 			f.code, f.index = codeOf(err), idx
 		default:
 			f = &peerFrame{typ: frameForwardReply, id: it.id}

@@ -91,7 +91,7 @@ func (p *Proposal) Wait(ctx context.Context) (tree.Result, int64, error) {
 		if out.err != nil {
 			return tree.Result{}, 0, out.err
 		}
-		if err := p.r.waitApplied(ctx, out.index); err != nil {
+		if err := p.r.reads.wait(ctx, out.index); err != nil {
 			return tree.Result{}, 0, err
 		}
 		return out.result, int64(out.index), nil
@@ -145,23 +145,4 @@ func (r *Replica) Propose(ctx context.Context, session int64, id tree.Identity, 
 // reports the same value, whether it applied live or reloaded its store.
 func (r *Replica) LastZxid() int64 {
 	return int64(r.AppliedIndex())
-}
-
-// waitApplied blocks until this replica has applied index.
-func (r *Replica) waitApplied(ctx context.Context, index uint64) error {
-	for {
-		r.fsm.mu.RLock()
-		applied, ch := r.fsm.applied, r.fsm.appliedCh
-		r.fsm.mu.RUnlock()
-		if applied >= index {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: waiting to apply index %d: %v", ErrTimeout, index, ctx.Err())
-		case <-r.stop:
-			return ErrClosed
-		}
-	}
 }

@@ -89,6 +89,8 @@ type Replica struct {
 	counted  *countingLogs
 	fsm      *fsm
 	raft     *raft.Raft
+	// reads serves Sync and read-your-writes (reads.go).
+	reads *readIndex
 	// watches routes every applied batch to the watches of the client
 	// port and of the mount (watches.go).
 	watches *Watches
@@ -308,6 +310,7 @@ func (r *Replica) start() error {
 		return err
 	}
 	r.raftLogs = logs
+	r.reads = &readIndex{fsm: f, logs: logs, stop: r.stop}
 	ra, err := raft.NewRaft(rc, f, logs, r.logs, snaps, r.trans)
 	if err != nil {
 		return fmt.Errorf("replication: start raft: %w", err)
@@ -409,59 +412,20 @@ func (r *Replica) waitServable(ctx context.Context, orReadOnly bool) (readOnly b
 // when Sync was called, so that a read after it is linearizable. It is a
 // ReadIndex, with no log entry: the leader notes its last log index, confirms
 // with a round of heartbeats that a quorum still follows it, and this replica
-// waits until it has applied up to that index. Like ZooKeeper's sync, it
-// also waits for the writes the leader had in flight.
+// waits until it has applied up to that index (reads.go). Like ZooKeeper's
+// sync, it also waits for the writes the leader had in flight.
 func (r *Replica) Sync(ctx context.Context) error {
 	var idx uint64
 	var err error
 	if r.IsLeader() || r.standalone() {
-		idx, err = r.leaderReadIndex(r.raft.LastIndex(), r.raft.VerifyLeader())
+		idx, err = r.reads.atLeader(r.raft.LastIndex(), r.raft.VerifyLeader())
 	} else {
-		idx, err = r.remoteReadIndex(ctx)
+		idx, err = r.reads.fromLeader(ctx, r.link)
 	}
 	if err != nil {
 		return err
 	}
-	return r.waitApplied(ctx, idx)
-}
-
-// leaderReadIndex waits for the leadership check that followed noting
-// target, the leader's last log index, and returns the index a reader must
-// have applied. The last index is at least every committed one, also
-// before the leader commits an entry of its own term, which its commit
-// index is not.
-func (r *Replica) leaderReadIndex(target uint64, verified raft.Future) (uint64, error) {
-	if err := verified.Error(); err != nil {
-		return 0, raftError(err)
-	}
-	return r.visibleIndex(target), nil
-}
-
-// visibleIndex returns the last index at or before target that the FSM
-// records as applied. Raft keeps its no-op and barrier entries from the
-// FSM, so the applied index never lands on one: a reader waiting for a
-// new leader's no-op would wait for ever on an idle ensemble.
-func (r *Replica) visibleIndex(target uint64) uint64 {
-	for i := target; i > 0; i-- {
-		var l raft.Log
-		if err := r.raftLogs.GetLog(i, &l); err != nil {
-			// Compacted into a snapshot, so applied here: the applied
-			// index covers what of it the FSM saw.
-			return min(i, r.AppliedIndex())
-		}
-		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
-			return i
-		}
-	}
-	return 0
-}
-
-func (r *Replica) remoteReadIndex(ctx context.Context) (uint64, error) {
-	f, err := r.callLeader(ctx, &peerFrame{typ: frameReadIndex}, true)
-	if err != nil {
-		return 0, err
-	}
-	return f.index, f.err()
+	return r.reads.wait(ctx, idx)
 }
 
 // Read runs fn with the tree under a read lock. fn must not keep the tree
@@ -485,11 +449,7 @@ func (r *Replica) Listen(l Listener) {
 }
 
 // AppliedIndex returns the last applied Raft index.
-func (r *Replica) AppliedIndex() uint64 {
-	r.fsm.mu.RLock()
-	defer r.fsm.mu.RUnlock()
-	return r.fsm.applied
-}
+func (r *Replica) AppliedIndex() uint64 { return r.fsm.appliedIndex() }
 
 // IsLeader reports whether this replica is the Raft leader.
 func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
