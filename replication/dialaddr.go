@@ -14,8 +14,8 @@ import (
 
 // staticPeer returns the peer as this replica's own configuration lists
 // it.
-func (r *Replica) staticPeer(id string) (Peer, bool) {
-	for _, p := range r.cfg.Peers {
+func (m *membership) staticPeer(id string) (Peer, bool) {
+	for _, p := range m.static {
 		if p.ID == id {
 			return p, true
 		}
@@ -25,21 +25,21 @@ func (r *Replica) staticPeer(id string) (Peer, bool) {
 
 // withLocalAddrs keeps this replica's own addresses for a peer that its
 // configuration lists, whatever the published configuration says.
-func (r *Replica) withLocalAddrs(p Peer) Peer {
-	if s, ok := r.staticPeer(p.ID); ok {
+func (m *membership) withLocalAddrs(p Peer) Peer {
+	if s, ok := m.staticPeer(p.ID); ok {
 		p.RaftAddr, p.RPCAddr = s.RaftAddr, s.RPCAddr
 	}
 	return p
 }
 
 // raftAddrs resolves Raft server ids for the network transport.
-type raftAddrs struct{ r *Replica }
+type raftAddrs struct{ m *membership }
 
 // ServerAddr returns the Raft address this replica knows the server by;
 // an error makes the transport fall back to the address in Raft's
 // configuration.
 func (a raftAddrs) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
-	if p, ok := a.r.peer(string(id)); ok {
+	if p, ok := a.m.peer(string(id)); ok {
 		return raft.ServerAddress(p.RaftAddr), nil
 	}
 	return "", fmt.Errorf("replication: no address for server %s", id)

@@ -121,7 +121,7 @@ func TestPeersDialedAtLocalAddresses(t *testing.T) {
 	if r1.IsLeader() {
 		t.Fatal("replica 1 leads; the test needs the leader among 2 and 3")
 	}
-	if p, _ := r1.peer("2"); p.RPCAddr != local[1].RPCAddr {
+	if p, _ := r1.members.peer("2"); p.RPCAddr != local[1].RPCAddr {
 		t.Fatalf("replica 1 reaches server 2's RPC port at %s, want its own route %s", p.RPCAddr, local[1].RPCAddr)
 	}
 

@@ -31,7 +31,8 @@
 //   - sessions.go, owners.go: session activity, expiry and ownership
 //     (SessionMoved).
 //   - readonly.go: read-only mode for a replica cut off from its quorum.
-//   - membership.go, peers.go, dialaddr.go, tls.go: the ensemble.
+//   - membership.go (membership), peers.go, dialaddr.go, tls.go: the
+//     ensemble's members, their addresses and reconfiguration.
 //   - command.go: the log's command encoding.
 //
 // Errors are sentinels (ErrTimeout, ErrNotLeader, ErrClosed, ErrReadOnly,

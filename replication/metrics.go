@@ -70,7 +70,7 @@ func (c replicaCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descZnodes, float64(nodes))
 	gauge(descSessions, float64(len(sessions)))
 	gauge(descEphemerals, float64(ephemerals))
-	members := len(r.Peers())
+	members := len(r.members.all())
 	if r.standalone() {
 		members = 1
 	}

@@ -116,7 +116,7 @@ func (l *leaderLink) stream() (*outStream, error) {
 	case l.r.cfg.ID:
 		return nil, fmt.Errorf("%w: this replica became the leader", ErrNotLeader)
 	}
-	p, ok := l.r.peer(string(id))
+	p, ok := l.r.members.peer(string(id))
 	if !ok {
 		return nil, fmt.Errorf("%w: leader %s has no known address", ErrTimeout, id)
 	}

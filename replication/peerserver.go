@@ -322,7 +322,7 @@ func (st *inStream) reconfig(f *peerFrame) {
 		err = ErrNotLeader
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), reconfigTimeout)
-		err = r.reconfigLocal(ctx, f.add, f.remove)
+		err = r.members.reconfig(ctx, f.add, f.remove)
 		cancel()
 	}
 	if err != nil {

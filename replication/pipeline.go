@@ -139,6 +139,13 @@ func (r *Replica) Propose(ctx context.Context, session int64, id tree.Identity, 
 	}
 }
 
+// proposeFunc replicates one operation and returns its result once this
+// replica has applied it (Replica.Propose). The stages that write to the
+// log on their own account (membership, sessions) get it passed in, so
+// that they depend on the write path's entry and not on the whole
+// replica.
+type proposeFunc func(ctx context.Context, session int64, id tree.Identity, op tree.Op) (tree.Result, error)
+
 // LastZxid returns the zxid that ZooKeeper puts in the header of every
 // read reply: the last applied Raft index. It counts Raft's own entries
 // too, so that every replica that applied the same prefix of the log

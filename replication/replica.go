@@ -110,8 +110,8 @@ type Replica struct {
 	claims    localClaims
 	ownerOnce sync.Once
 	ownerBase int64
-	peersMu   sync.Mutex
-	peers     map[string]Peer
+	// members is the peer table and its changes (membership.go).
+	members *membership
 
 	// readOnly decides read-only mode (readonly.go).
 	readOnly *readOnlyMode
@@ -156,15 +156,16 @@ func Open(cfg Config) (*Replica, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("replication: data directory: %w", err)
 	}
-	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), peers: make(map[string]Peer),
-		readOnly: newReadOnlyMode(cfg.TickTime)}
+	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), readOnly: newReadOnlyMode(cfg.TickTime)}
+	r.members = &membership{static: cfg.Peers, log: log, writeTimeout: cfg.WriteTimeout,
+		propose: r.Propose, read: r.Read, stop: r.stop, wg: &r.wg, peers: make(map[string]Peer)}
 	r.sessions.lastSeen = make(map[int64]time.Time)
 	r.sessions.pending = make(map[int64]struct{})
 	for _, p := range cfg.Peers {
-		r.peers[p.ID] = p
+		r.members.peers[p.ID] = p
 	}
 	if !r.standalone() {
-		if _, ok := r.peers[cfg.ID]; !ok {
+		if _, ok := r.members.peer(cfg.ID); !ok {
 			return nil, fmt.Errorf("replication: server id %s is not among the configured servers", cfg.ID)
 		}
 	}
@@ -194,8 +195,8 @@ func Open(cfg Config) (*Replica, error) {
 		go r.touchLoop(cfg.SessionTick)
 		go r.link.follow()
 		r.startCommitNotices()
-		r.watchConfig()
-		r.publishOnLeadership()
+		r.members.watch(r.Listen)
+		r.members.publishOnLeadership()
 	}
 	return r, nil
 }
@@ -263,11 +264,11 @@ func (r *Replica) start() error {
 	rc.NoSnapshotRestoreOnStart = true
 	raftTimings(rc, cfg.TickTime, r.standalone())
 
-	boot := membership(cfg)
+	boot := bootConfiguration(cfg)
 	if r.standalone() {
 		_, r.trans = raft.NewInmemTransport(standaloneAddr(cfg.ID))
 	} else {
-		self := r.peers[cfg.ID]
+		self, _ := r.members.peer(cfg.ID)
 		adv, err := net.ResolveTCPAddr("tcp", self.RaftAddr)
 		if err != nil {
 			return fmt.Errorf("replication: peer address %s: %w", self.RaftAddr, err)
@@ -281,7 +282,7 @@ func (r *Replica) start() error {
 			stream = &tlsStreamLayer{Listener: ln, advertise: adv, client: cfg.TLS.Client}
 		}
 		r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			ServerAddressProvider: raftAddrs{r},
+			ServerAddressProvider: raftAddrs{r.members},
 			Logger:                hlog,
 			Stream:                stream,
 			MaxPool:               3,
@@ -316,6 +317,7 @@ func (r *Replica) start() error {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
 	r.raft = ra
+	r.members.raft = ra
 	if r.peerSrv != nil {
 		// Peers forward writes and ask for read indexes as soon as the
 		// port answers; before Raft exists that was a nil dereference.
@@ -465,7 +467,7 @@ func (r *Replica) Mode() string {
 	case r.ReadOnly():
 		return "read-only"
 	}
-	if p, ok := r.peer(r.cfg.ID); ok && p.Observer {
+	if p, ok := r.members.peer(r.cfg.ID); ok && p.Observer {
 		return "observer"
 	}
 	return "follower"
@@ -476,13 +478,6 @@ func (r *Replica) Mode() string {
 // writes wait for the new leader.
 func (r *Replica) HasQuorum() bool {
 	return !r.ReadOnly()
-}
-
-func (r *Replica) peer(id string) (Peer, bool) {
-	r.peersMu.Lock()
-	defer r.peersMu.Unlock()
-	p, ok := r.peers[id]
-	return p, ok
 }
 
 // Snapshot takes a Raft snapshot now and compacts the log behind it.

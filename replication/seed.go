@@ -144,7 +144,7 @@ func seedInto(cfg Config, dir string, fill func(*storage.Store) error) (uint64, 
 	// metadata; Raft reads the configuration.
 	_, trans := raft.NewInmemTransport("")
 	defer trans.Close()
-	sink, err := snaps.Create(raft.SnapshotVersionMax, index, 1, membership(cfg), index, trans)
+	sink, err := snaps.Create(raft.SnapshotVersionMax, index, 1, bootConfiguration(cfg), index, trans)
 	if err != nil {
 		return 0, fmt.Errorf("replication: seed snapshot: %w", err)
 	}
@@ -158,10 +158,10 @@ func seedInto(cfg Config, dir string, fill func(*storage.Store) error) (uint64, 
 	return index, nil
 }
 
-// membership is the Raft configuration that a new cluster of cfg starts
+// bootConfiguration is the Raft configuration that a new cluster of cfg starts
 // with: cfg.ID alone when standalone, else every peer, observers as
 // non-voters.
-func membership(cfg Config) raft.Configuration {
+func bootConfiguration(cfg Config) raft.Configuration {
 	var c raft.Configuration
 	if len(cfg.Peers) == 0 {
 		c.Servers = []raft.Server{{ID: raft.ServerID(cfg.ID), Address: standaloneAddr(cfg.ID), Suffrage: raft.Voter}}
