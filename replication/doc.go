@@ -28,8 +28,8 @@
 //   - reads.go: Sync's read index and read-your-writes (readIndex).
 //   - watches.go: the watch fan-out: which change fires which watch.
 //   - commit.go: commit notices, and applying ahead of raft.
-//   - sessions.go, owners.go: session activity, expiry and ownership
-//     (SessionMoved).
+//   - sessions.go, owners.go: session ids, activity, expiry and
+//     ownership (sessions; SessionMoved).
 //   - readonly.go: read-only mode for a replica cut off from its quorum.
 //   - membership.go (membership), peers.go, dialaddr.go, tls.go: the
 //     ensemble's members, their addresses and reconfiguration.

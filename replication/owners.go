@@ -103,16 +103,11 @@ func (c *localClaims) all() map[int64]int64 {
 	return out
 }
 
-// DropClaim forgets the claim of a client connection that closed.
-func (r *Replica) DropClaim(session, owner int64) {
-	r.claims.drop(session, owner)
-}
-
 // resendClaims sends this replica's claims first on a new stream to a
 // leader, which knows no owners yet.
-func (r *Replica) resendClaims(s *outStream) error {
-	for session, owner := range r.claims.all() {
-		if err := s.send(&peerFrame{typ: frameClaim, session: session, owner: owner}); err != nil {
+func (s *sessions) resendClaims(st *outStream) error {
+	for session, owner := range s.claims.all() {
+		if err := st.send(&peerFrame{typ: frameClaim, session: session, owner: owner}); err != nil {
 			return err
 		}
 	}
@@ -120,9 +115,9 @@ func (r *Replica) resendClaims(s *outStream) error {
 }
 
 // takeOwnClaims gives a new leader the claims of its own connections.
-func (r *Replica) takeOwnClaims() {
-	for session, owner := range r.claims.all() {
-		r.owners.claimIfAbsent(session, owner)
+func (s *sessions) takeOwnClaims() {
+	for session, owner := range s.claims.all() {
+		s.owners.claimIfAbsent(session, owner)
 	}
 }
 
@@ -188,15 +183,50 @@ func (o *sessionOwners) reset() {
 // ownerSeq numbers the owner tokens of this process.
 var ownerSeq atomic.Int64
 
+// newOwner returns a token for one client connection (NewOwner).
+func (s *sessions) newOwner() int64 {
+	s.ownerOnce.Do(func() {
+		s.ownerBase = int64(s.serverByte)<<56 | (time.Now().UnixMilli()&0xffffff)<<32
+	})
+	return s.ownerBase | ownerSeq.Add(1)&0xffffffff
+}
+
+// claim makes owner the session's owner at the leader (ClaimSession). It
+// runs on the client's connection goroutine and waits for the leader.
+func (s *sessions) claim(ctx context.Context, session, owner int64) error {
+	if s.standalone || s.isLeader() {
+		s.owners.claim(session, owner)
+		s.claims.add(session, owner)
+		return nil
+	}
+	st := s.link.current()
+	if st == nil {
+		return errNoLeader
+	}
+	if err := st.send(&peerFrame{typ: frameClaim, session: session, owner: owner}); err != nil {
+		st.fail(fmt.Errorf("%w: sending to the leader: %v", ErrTimeout, err))
+		return err
+	}
+	c := &streamCall{reply: make(chan *peerFrame, 1), watch: true}
+	st.call(&peerFrame{typ: frameReadIndex}, c)
+	select {
+	case f := <-c.reply:
+		if err := f.err(); err != nil {
+			return err
+		}
+		s.claims.add(session, owner)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: claiming session: %v", ErrTimeout, ctx.Err())
+	case <-s.stop:
+		return ErrClosed
+	}
+}
+
 // NewOwner returns a token for one client connection, unique across the
 // ensemble: the server id in the top byte, as in session ids, then this
 // process's start time and a counter.
-func (r *Replica) NewOwner() int64 {
-	r.ownerOnce.Do(func() {
-		r.ownerBase = int64(r.serverByte())<<56 | (time.Now().UnixMilli()&0xffffff)<<32
-	})
-	return r.ownerBase | ownerSeq.Add(1)&0xffffffff
-}
+func (r *Replica) NewOwner() int64 { return r.sessions.newOwner() }
 
 // ClaimSession makes owner the session's owner at the leader: writes from
 // any other connection that reach the leader after the claim are refused.
@@ -210,33 +240,12 @@ func (r *Replica) NewOwner() int64 {
 // only while it leads). Without a stream (no leader known) the claim
 // cannot be made, and ClaimSession says so.
 func (r *Replica) ClaimSession(ctx context.Context, session, owner int64) error {
-	if r.standalone() || r.IsLeader() {
-		r.owners.claim(session, owner)
-		r.claims.add(session, owner)
-		return nil
-	}
-	s := r.link.current()
-	if s == nil {
-		return errNoLeader
-	}
-	if err := s.send(&peerFrame{typ: frameClaim, session: session, owner: owner}); err != nil {
-		s.fail(fmt.Errorf("%w: sending to the leader: %v", ErrTimeout, err))
-		return err
-	}
-	c := &streamCall{reply: make(chan *peerFrame, 1), watch: true}
-	s.call(&peerFrame{typ: frameReadIndex}, c)
-	select {
-	case f := <-c.reply:
-		if err := f.err(); err != nil {
-			return err
-		}
-		r.claims.add(session, owner)
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%w: claiming session: %v", ErrTimeout, ctx.Err())
-	case <-r.stop:
-		return ErrClosed
-	}
+	return r.sessions.claim(ctx, session, owner)
+}
+
+// DropClaim forgets the claim of a client connection that closed.
+func (r *Replica) DropClaim(session, owner int64) {
+	r.sessions.claims.drop(session, owner)
 }
 
 // SubmitAs is Submit on behalf of a client connection: the leader refuses

@@ -78,7 +78,7 @@ func (l *leaderLink) follow() {
 			// and takes its own connections' claims once.
 			if !leading {
 				leading = true
-				l.r.takeOwnClaims()
+				l.r.sessions.takeOwnClaims()
 			}
 			l.drop(errLeaderChanged)
 			continue
@@ -88,7 +88,7 @@ func (l *leaderLink) follow() {
 		// serves must go to the leader, and a later term starts with no
 		// owners, as a new leader does.
 		l.r.peerSrv.dropAll()
-		l.r.owners.reset()
+		l.r.sessions.owners.reset()
 		if _, err := l.stream(); err != nil && !errors.Is(err, errNoLeader) {
 			l.r.log.Debug("no stream to the leader", "err", err)
 		}
@@ -198,7 +198,7 @@ func (l *leaderLink) open(leader, addr string) (*outStream, error) {
 		return nil, err
 	}
 	// The claims first, ahead of every write this replica forwards.
-	if err := l.r.resendClaims(s); err != nil {
+	if err := l.r.sessions.resendClaims(s); err != nil {
 		nc.Close()
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func (st *inStream) readLoop() {
 			}
 			it.props = make([]*Proposal, len(f.commands))
 			for i, b := range f.commands {
-				if err := r.owners.check(f.owners[i].session, f.owners[i].owner); err != nil {
+				if err := r.sessions.owners.check(f.owners[i].session, f.owners[i].owner); err != nil {
 					it.props[i] = &Proposal{err: err}
 					continue
 				}
@@ -225,13 +225,13 @@ func (st *inStream) readLoop() {
 				return
 			}
 		case frameTouch:
-			r.sessions.touchAll(f.sessions)
+			r.sessions.tracker.touchAll(f.sessions)
 		case frameClaim:
 			// Recorded here, in stream order: the follower's writes
 			// sent before the claim are checked before it, the new
 			// connection's after.
 			if r.IsLeader() {
-				r.owners.claim(f.session, f.owner)
+				r.sessions.owners.claim(f.session, f.owner)
 			}
 		case frameReconfig:
 			st.srv.wg.Add(1)

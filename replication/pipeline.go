@@ -34,7 +34,7 @@ func (r *Replica) Submit(ctx context.Context, session int64, id tree.Identity, o
 func (r *Replica) submit(ctx context.Context, owner, session int64, id tree.Identity, op tree.Op) *Proposal {
 	cmd := Command{Session: session, Identity: id, Op: op}
 	if r.IsLeader() || r.standalone() {
-		if err := r.owners.check(session, owner); err != nil {
+		if err := r.sessions.owners.check(session, owner); err != nil {
 			return &Proposal{err: err}
 		}
 		return r.submitLocal(cmd)
@@ -62,7 +62,7 @@ func (r *Replica) submit(ctx context.Context, owner, session int64, id tree.Iden
 // and mtime.
 func (r *Replica) submitLocal(cmd Command) *Proposal {
 	if c, ok := cmd.Op.(tree.CloseSession); ok {
-		r.owners.closing(c.ID)
+		r.sessions.owners.closing(c.ID)
 	}
 	cmd.Time = time.Now().UnixMilli()
 	data, err := EncodeCommand(cmd)

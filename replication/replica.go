@@ -96,7 +96,9 @@ type Replica struct {
 	watches *Watches
 	trans   raft.Transport
 
-	sessions sessionTracker
+	// sessions owns session ids, activity, expiry and owners
+	// (sessions.go, owners.go).
+	sessions *sessions
 
 	// Ensemble plumbing; unused by a standalone replica. peerSrv serves
 	// the followers' streams while this replica leads; link is this
@@ -104,12 +106,6 @@ type Replica struct {
 	peerSrv *peerServer
 	link    *leaderLink
 	fwd     *forwarder
-	// owners is the leader's table of session owners (owners.go);
-	// ownerBase starts this process's owner tokens.
-	owners    sessionOwners
-	claims    localClaims
-	ownerOnce sync.Once
-	ownerBase int64
 	// members is the peer table and its changes (membership.go).
 	members *membership
 
@@ -159,8 +155,7 @@ func Open(cfg Config) (*Replica, error) {
 	r := &Replica{cfg: cfg, log: log, stop: make(chan struct{}), readOnly: newReadOnlyMode(cfg.TickTime)}
 	r.members = &membership{static: cfg.Peers, log: log, writeTimeout: cfg.WriteTimeout,
 		propose: r.Propose, read: r.Read, stop: r.stop, wg: &r.wg, peers: make(map[string]Peer)}
-	r.sessions.lastSeen = make(map[int64]time.Time)
-	r.sessions.pending = make(map[int64]struct{})
+	r.sessions = newSessions(cfg, r.IsLeader, r.Propose, r.Read, r.stop, &r.wg)
 	for _, p := range cfg.Peers {
 		r.members.peers[p.ID] = p
 	}
@@ -187,12 +182,12 @@ func Open(cfg Config) (*Replica, error) {
 	}
 	r.wg.Add(2)
 	go r.reapLoop()
-	go r.expireLoop(cfg.SessionTick)
+	go r.sessions.expireLoop(cfg.SessionTick)
 	if !r.standalone() {
 		r.fwd = &forwarder{r: r, queue: make(chan *pendingForward, 4096)}
 		r.wg.Add(3)
 		go r.fwd.run()
-		go r.touchLoop(cfg.SessionTick)
+		go r.sessions.touchLoop(cfg.SessionTick)
 		go r.link.follow()
 		r.startCommitNotices()
 		r.members.watch(r.Listen)
@@ -323,6 +318,7 @@ func (r *Replica) start() error {
 		// port answers; before Raft exists that was a nil dereference.
 		r.peerSrv.serve()
 		r.link = newLeaderLink(r)
+		r.sessions.link = r.link
 	}
 	return nil
 }

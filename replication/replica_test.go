@@ -288,7 +288,7 @@ func TestNewSessionGetsItsWholeTimeout(t *testing.T) {
 	r := openTest(t, t.TempDir(), func(c *Config) { c.SessionTick = time.Hour })
 	defer r.Close()
 	start := time.Now()
-	if got := r.expiredSessions(start); len(got) != 0 {
+	if got := r.sessions.expired(start); len(got) != 0 {
 		t.Fatalf("expired with no sessions: %x", got)
 	}
 	const id = 0x42
@@ -304,7 +304,7 @@ func TestNewSessionGetsItsWholeTimeout(t *testing.T) {
 		{6*time.Second + 100*time.Millisecond, []int64{id}},
 	}
 	for _, tt := range tests {
-		if got := r.expiredSessions(start.Add(tt.after)); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+		if got := r.sessions.expired(start.Add(tt.after)); fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("after %v: expired %x, want %x", tt.after, got, tt.want)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -18,6 +19,49 @@ var ErrNoSession = errors.New("replication: no such session")
 
 // sessionPasswordLen is the length of ZooKeeper's session passwords.
 const sessionPasswordLen = 16
+
+// sessions is the session stage: session ids, activity and expiry, and who
+// owns each session (owners.go). Its state is its own; what it needs of the
+// rest of the replica (raft's view of leadership, the write path's Propose,
+// a read of the tree, the stream to the leader) is passed in when the
+// replica is built. Its goroutines are touchLoop (a follower's reports of
+// activity to the leader) and expireLoop (the leader's expiry); the client
+// port calls the rest from each connection's goroutines, and the leader's
+// stream readers from theirs (touches and claims in stream order).
+type sessions struct {
+	tracker sessionTracker
+	// owners is the leader's table of session owners, claims this
+	// replica's own connections' claims, sent again to each new leader.
+	owners sessionOwners
+	claims localClaims
+	// serverByte is the top byte of this server's session ids and owner
+	// tokens; ownerBase starts this process's owner tokens.
+	serverByte byte
+	ownerOnce  sync.Once
+	ownerBase  int64
+
+	log        *slog.Logger
+	standalone bool
+	isLeader   func() bool
+	propose    proposeFunc
+	read       func(func(*tree.Tree))
+	// link is the stream to the leader, nil on a standalone replica; set
+	// by start, which makes the link once raft exists.
+	link *leaderLink
+	// stop and wg are the replica's lifetime, which the session
+	// goroutines share.
+	stop <-chan struct{}
+	wg   *sync.WaitGroup
+}
+
+// newSessions makes the session stage of a replica configured by cfg.
+func newSessions(cfg Config, isLeader func() bool, propose proposeFunc, read func(func(*tree.Tree)), stop <-chan struct{}, wg *sync.WaitGroup) *sessions {
+	s := &sessions{serverByte: serverByte(cfg.ID), log: cfg.Logger, standalone: len(cfg.Peers) == 0,
+		isLeader: isLeader, propose: propose, read: read, stop: stop, wg: wg}
+	s.tracker.lastSeen = make(map[int64]time.Time)
+	s.tracker.pending = make(map[int64]struct{})
+	return s
+}
 
 // sessionTracker records when each session was last heard from. Every
 // replica tracks the sessions of its own clients; the leader expires
@@ -70,21 +114,21 @@ func (s *sessionTracker) takePending() []int64 {
 
 // touchLoop reports this replica's session activity to the leader in
 // batches, since the leader alone expires sessions.
-func (r *Replica) touchLoop(tick time.Duration) {
-	defer r.wg.Done()
+func (s *sessions) touchLoop(tick time.Duration) {
+	defer s.wg.Done()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
-		case <-r.stop:
+		case <-s.stop:
 			return
 		case <-t.C:
 		}
-		ids := r.sessions.takePending()
-		if len(ids) == 0 || r.IsLeader() {
+		ids := s.tracker.takePending()
+		if len(ids) == 0 || s.isLeader() {
 			continue
 		}
-		st, err := r.link.stream()
+		st, err := s.link.stream()
 		if err != nil {
 			continue // no leader: the next one starts every timeout afresh
 		}
@@ -101,16 +145,16 @@ func (s *sessionTracker) forget(id int64) {
 	s.mu.Unlock()
 }
 
-// CreateSession registers a new session through the log and returns its id
-// and password.
-func (r *Replica) CreateSession(ctx context.Context, timeout time.Duration) (int64, []byte, error) {
+// create registers a new session through the log and returns its id and
+// password.
+func (s *sessions) create(ctx context.Context, timeout time.Duration) (int64, []byte, error) {
 	pw := make([]byte, sessionPasswordLen)
 	if _, err := rand.Read(pw); err != nil {
 		return 0, nil, err
 	}
 	for {
-		id := r.newSessionID()
-		res, err := r.Propose(ctx, 0, tree.Identity{Super: true},
+		id := s.newID()
+		res, err := s.propose(ctx, 0, tree.Identity{Super: true},
 			tree.CreateSession{ID: id, Timeout: int32(timeout.Milliseconds()), Password: pw})
 		if err != nil {
 			return 0, nil, err
@@ -121,68 +165,62 @@ func (r *Replica) CreateSession(ctx context.Context, timeout time.Duration) (int
 		if res.Err != nil {
 			return 0, nil, res.Err
 		}
-		r.sessions.touch(id, time.Now())
+		s.tracker.touch(id, time.Now())
 		return id, pw, nil
 	}
 }
 
-// LocalSession returns the id and password of a session that a replica in
-// read-only mode hands out without the log, as ZooKeeper's read-only server
-// does: it lives only on this replica and only while the client stays
-// connected. Its id comes from the same sequence as logged sessions, so it
-// never names one.
-func (r *Replica) LocalSession() (int64, []byte, error) {
+// local returns the id and password of a session that lives only on this
+// replica (LocalSession).
+func (s *sessions) local() (int64, []byte, error) {
 	pw := make([]byte, sessionPasswordLen)
 	if _, err := rand.Read(pw); err != nil {
 		return 0, nil, err
 	}
-	return r.newSessionID(), pw, nil
+	return s.newID(), pw, nil
 }
 
-// newSessionID builds ids as ZooKeeper does: the server id in the top byte
-// and the clock in the middle, so that ids stay unique across restarts.
-func (r *Replica) newSessionID() int64 {
-	r.sessions.mu.Lock()
-	defer r.sessions.mu.Unlock()
-	if r.sessions.nextID == 0 {
+// newID builds ids as ZooKeeper does: the server id in the top byte and
+// the clock in the middle, so that ids stay unique across restarts.
+func (s *sessions) newID() int64 {
+	s.tracker.mu.Lock()
+	defer s.tracker.mu.Unlock()
+	if s.tracker.nextID == 0 {
 		base := int64(uint64(time.Now().UnixMilli()<<24) >> 8)
-		r.sessions.nextID = base | int64(r.serverByte())<<56
+		s.tracker.nextID = base | int64(s.serverByte)<<56
 	}
-	id := r.sessions.nextID
-	r.sessions.nextID++
+	id := s.tracker.nextID
+	s.tracker.nextID++
 	return id
 }
 
-func (r *Replica) serverByte() byte {
+// serverByte is the server id's low byte, which session ids and owner
+// tokens start with.
+func serverByte(id string) byte {
 	var n int
-	fmt.Sscan(r.cfg.ID, &n)
+	fmt.Sscan(id, &n)
 	return byte(n)
 }
 
-// CheckSession reports whether a session exists with this password.
-func (r *Replica) CheckSession(id int64, password []byte) error {
-	var s tree.Session
+// check reports whether a session exists with this password.
+func (s *sessions) check(id int64, password []byte) error {
+	var sess tree.Session
 	var ok bool
-	r.Read(func(t *tree.Tree) { s, ok = t.Session(id) })
-	if !ok || subtle.ConstantTimeCompare(s.Password, password) != 1 {
+	s.read(func(t *tree.Tree) { sess, ok = t.Session(id) })
+	if !ok || subtle.ConstantTimeCompare(sess.Password, password) != 1 {
 		return ErrNoSession
 	}
 	return nil
 }
 
-// TouchSession records activity on a session, postponing its expiry.
-func (r *Replica) TouchSession(id int64) {
-	r.sessions.touch(id, time.Now())
-}
-
-// CloseSession ends a session through the log; its ephemeral nodes go in
-// the same command.
-func (r *Replica) CloseSession(ctx context.Context, id int64) error {
-	res, err := r.Propose(ctx, id, tree.Identity{Super: true}, tree.CloseSession{ID: id})
+// close ends a session through the log; its ephemeral nodes go in the
+// same command.
+func (s *sessions) close(ctx context.Context, id int64) error {
+	res, err := s.propose(ctx, id, tree.Identity{Super: true}, tree.CloseSession{ID: id})
 	if err != nil {
 		return err
 	}
-	r.sessions.forget(id)
+	s.tracker.forget(id)
 	if res.Err != nil && !errors.Is(res.Err, tree.ErrSessionExpired) {
 		return res.Err
 	}
@@ -191,65 +229,95 @@ func (r *Replica) CloseSession(ctx context.Context, id int64) error {
 
 // expireLoop closes the sessions whose clients went quiet for longer than
 // their timeout. Only the leader proposes.
-func (r *Replica) expireLoop(tick time.Duration) {
-	defer r.wg.Done()
+func (s *sessions) expireLoop(tick time.Duration) {
+	defer s.wg.Done()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
-		case <-r.stop:
+		case <-s.stop:
 			return
 		case <-t.C:
 		}
-		for _, id := range r.expiredSessions(time.Now()) {
+		for _, id := range s.expired(time.Now()) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := r.CloseSession(ctx, id)
+			err := s.close(ctx, id)
 			cancel()
 			if err != nil {
-				r.log.Warn("expiring a session failed", "session", fmt.Sprintf("0x%x", id), "err", err)
+				s.log.Warn("expiring a session failed", "session", fmt.Sprintf("0x%x", id), "err", err)
 				break
 			}
-			r.log.Info("session expired", "session", fmt.Sprintf("0x%x", id))
+			s.log.Info("session expired", "session", fmt.Sprintf("0x%x", id))
 		}
 	}
 }
 
-func (r *Replica) expiredSessions(now time.Time) []int64 {
-	leader := r.IsLeader()
-	var sessions []tree.Session
+// expired returns the sessions to expire now; only the leader has any.
+func (s *sessions) expired(now time.Time) []int64 {
+	leader := s.isLeader()
+	var live []tree.Session
 	if leader {
-		r.Read(func(t *tree.Tree) { sessions = t.Sessions() })
-		r.owners.keep(sessions)
+		s.read(func(t *tree.Tree) { live = t.Sessions() })
+		s.owners.keep(live)
 	}
-	s := &r.sessions
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	tr := &s.tracker
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
 	if !leader {
-		s.wasLeader = false
+		tr.wasLeader = false
 		return nil
 	}
-	if !s.wasLeader {
-		s.wasLeader = true
-		s.leaderSince = now
+	if !tr.wasLeader {
+		tr.wasLeader = true
+		tr.leaderSince = now
 	}
 	var out []int64
-	for _, sess := range sessions {
-		last, ok := s.lastSeen[sess.ID]
+	for _, sess := range live {
+		last, ok := tr.lastSeen[sess.ID]
 		if !ok {
 			// First sighting: a session committed a moment ago, by a client
 			// of this replica not yet touched or of another replica not yet
 			// reported. Its timeout starts now, as ZooKeeper's leader starts
 			// it when it commits the createSession; leaderSince would
 			// expire it at once.
-			s.lastSeen[sess.ID] = now
+			tr.lastSeen[sess.ID] = now
 			continue
 		}
-		if last.Before(s.leaderSince) {
-			last = s.leaderSince
+		if last.Before(tr.leaderSince) {
+			last = tr.leaderSince
 		}
 		if now.Sub(last) > time.Duration(sess.Timeout)*time.Millisecond {
 			out = append(out, sess.ID)
 		}
 	}
 	return out
+}
+
+// CreateSession registers a new session through the log and returns its id
+// and password.
+func (r *Replica) CreateSession(ctx context.Context, timeout time.Duration) (int64, []byte, error) {
+	return r.sessions.create(ctx, timeout)
+}
+
+// LocalSession returns the id and password of a session that a replica in
+// read-only mode hands out without the log, as ZooKeeper's read-only server
+// does: it lives only on this replica and only while the client stays
+// connected. Its id comes from the same sequence as logged sessions, so it
+// never names one.
+func (r *Replica) LocalSession() (int64, []byte, error) { return r.sessions.local() }
+
+// CheckSession reports whether a session exists with this password.
+func (r *Replica) CheckSession(id int64, password []byte) error {
+	return r.sessions.check(id, password)
+}
+
+// TouchSession records activity on a session, postponing its expiry.
+func (r *Replica) TouchSession(id int64) {
+	r.sessions.tracker.touch(id, time.Now())
+}
+
+// CloseSession ends a session through the log; its ephemeral nodes go in
+// the same command.
+func (r *Replica) CloseSession(ctx context.Context, id int64) error {
+	return r.sessions.close(ctx, id)
 }
