@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -48,12 +49,13 @@ import (
 // further behind is catching up, which raft does well enough.
 const maxApplyAhead = 4096
 
-// applyAhead applies the log entries up to index, if this replica holds
-// the entry at index with the given term: by Raft's log matching property
-// its log then equals the leader's up to there, and the leader applied
-// index, so all of it is committed.
-func (r *Replica) applyAhead(index, term uint64) {
-	f := r.fsm
+// applyAhead applies the entries of logs (the log as raft reads it) up to
+// index, if logs holds the entry at index with the given term: by Raft's
+// log matching property this replica's log then equals the leader's up to
+// there, and the leader applied index, so all of it is committed. It runs
+// on the stream reader of the follower's link to the leader
+// (outStream.readLoop).
+func (f *fsm) applyAhead(logs raft.LogStore, index, term uint64) {
 	f.aheadMu.Lock()
 	defer f.aheadMu.Unlock()
 	if f.aheadStopped {
@@ -62,17 +64,17 @@ func (r *Replica) applyAhead(index, term uint64) {
 	f.mu.RLock()
 	applied := f.applied
 	f.mu.RUnlock()
-	if index <= applied || index-applied > maxApplyAhead || r.raftLogs == nil {
+	if index <= applied || index-applied > maxApplyAhead || logs == nil {
 		return
 	}
 	var last raft.Log
-	if err := r.raftLogs.GetLog(index, &last); err != nil || last.Term != term {
+	if err := logs.GetLog(index, &last); err != nil || last.Term != term {
 		return // not appended here yet, or another leader's entry
 	}
 	entries := make([]*raft.Log, 0, index-applied)
 	for i := applied + 1; i < index; i++ {
 		l := new(raft.Log)
-		if err := r.raftLogs.GetLog(i, l); err != nil {
+		if err := logs.GetLog(i, l); err != nil {
 			return // compacted meanwhile; raft will deliver
 		}
 		entries = append(entries, l)
@@ -83,27 +85,33 @@ func (r *Replica) applyAhead(index, term uint64) {
 
 // stopApplyAhead waits for a notice being applied and refuses later ones,
 // whose RPCs may still arrive while the replica closes its stores.
-func (r *Replica) stopApplyAhead() {
-	if r.fsm == nil {
-		return
-	}
-	r.fsm.aheadMu.Lock()
-	r.fsm.aheadStopped = true
-	r.fsm.aheadMu.Unlock()
+func (f *fsm) stopApplyAhead() {
+	f.aheadMu.Lock()
+	f.aheadStopped = true
+	f.aheadMu.Unlock()
 }
 
 // commitNotices sends the leader's applied index on every follower's
 // stream, from one goroutine, always with the newest index.
 type commitNotices struct {
-	r      *Replica
 	latest atomic.Uint64
 	kick   chan struct{}
+
+	isLeader func() bool
+	// logs gives the term of the announced entry; streams are the
+	// followers' streams that this replica serves while it leads.
+	logs    raft.LogStore
+	streams *peerServer
+	stop    <-chan struct{}
+	wg      *sync.WaitGroup
 }
 
-// startCommitNotices makes the leader announce every applied batch.
-func (r *Replica) startCommitNotices() {
-	n := &commitNotices{r: r, kick: make(chan struct{}, 1)}
-	r.Listen(func(a Applied) {
+// startCommitNotices makes the leader announce every applied batch: a
+// listener registered through listen notes each batch's index, and the
+// notice goroutine sends the newest.
+func startCommitNotices(listen func(Listener), isLeader func() bool, logs raft.LogStore, streams *peerServer, stop <-chan struct{}, wg *sync.WaitGroup) {
+	n := &commitNotices{kick: make(chan struct{}, 1), isLeader: isLeader, logs: logs, streams: streams, stop: stop, wg: wg}
+	listen(func(a Applied) {
 		// Under the apply lock: only note the index and wake the sender.
 		if a.Reset {
 			return
@@ -114,26 +122,26 @@ func (r *Replica) startCommitNotices() {
 		default:
 		}
 	})
-	r.wg.Add(1)
+	n.wg.Add(1)
 	go n.run()
 }
 
 func (n *commitNotices) run() {
-	defer n.r.wg.Done()
+	defer n.wg.Done()
 	for {
 		select {
 		case <-n.kick:
-		case <-n.r.stop:
+		case <-n.stop:
 			return
 		}
-		if !n.r.IsLeader() {
+		if !n.isLeader() {
 			continue
 		}
 		idx := n.latest.Load()
 		var l raft.Log
-		if err := n.r.raftLogs.GetLog(idx, &l); err != nil {
+		if err := n.logs.GetLog(idx, &l); err != nil {
 			continue
 		}
-		n.r.peerSrv.each(func(st *inStream) { st.notice(idx, l.Term) })
+		n.streams.each(func(st *inStream) { st.notice(idx, l.Term) })
 	}
 }

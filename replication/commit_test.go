@@ -70,7 +70,7 @@ func TestApplyAhead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := aheadReplica(t)
 			appendCreates(t, r, 1, tt.logLast, tt.logTerm)
-			r.applyAhead(tt.index, tt.term)
+			r.fsm.applyAhead(r.raftLogs, tt.index, tt.term)
 			if got := r.AppliedIndex(); got != tt.wantApplied {
 				t.Errorf("applied index %d, want %d", got, tt.wantApplied)
 			}
@@ -89,7 +89,7 @@ func TestApplyAhead(t *testing.T) {
 func TestApplyAheadThenRaft(t *testing.T) {
 	r := aheadReplica(t)
 	appendCreates(t, r, 1, 4, 1)
-	r.applyAhead(3, 1)
+	r.fsm.applyAhead(r.raftLogs, 3, 1)
 	var logs []*raft.Log
 	for i := uint64(1); i <= 4; i++ {
 		l := new(raft.Log)

@@ -395,7 +395,7 @@ func (s *outStream) readLoop() {
 			}
 			c.reply <- f
 		case frameCommitted:
-			r.applyAhead(f.index, f.term)
+			r.fsm.applyAhead(r.raftLogs, f.index, f.term)
 		default:
 			s.fail(fmt.Errorf("%w: unexpected frame %d from the leader", ErrBadFrame, f.typ))
 			return

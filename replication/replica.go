@@ -189,7 +189,7 @@ func Open(cfg Config) (*Replica, error) {
 		go r.fwd.run()
 		go r.sessions.touchLoop(cfg.SessionTick)
 		go r.link.follow()
-		r.startCommitNotices()
+		startCommitNotices(r.Listen, r.IsLeader, r.raftLogs, r.peerSrv, r.stop, &r.wg)
 		r.members.watch(r.Listen)
 		r.members.publishOnLeadership()
 	}
@@ -485,7 +485,7 @@ func (r *Replica) Snapshot() error {
 func (r *Replica) Close() error {
 	close(r.stop)
 	r.wg.Wait()
-	r.stopApplyAhead()
+	r.fsm.stopApplyAhead()
 	err := r.raft.Shutdown().Error()
 	if r.link != nil {
 		r.link.close()
