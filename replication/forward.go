@@ -2,6 +2,7 @@ package replication
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"zkfs/tree"
@@ -37,23 +38,32 @@ type forwardOutcome struct {
 }
 
 // forwarder sends a follower's writes to the leader in batches, in the
-// order in which they were submitted: one goroutine writes every batch to
-// the one stream, and the stream keeps the order.
+// order in which they were submitted: one goroutine (run) writes every
+// batch to the one stream, and the stream keeps the order. The queue and
+// the retry timer are its own; the stream to the leader, read-only mode
+// and the replica's lifetime are passed in.
 type forwarder struct {
-	r     *Replica
 	queue chan *pendingForward
 	retry *time.Timer
+
+	link *leaderLink
+	// readOnly reports whether the replica is cut off from its quorum,
+	// so that a batch with no leader to go to fails at once.
+	readOnly     func() bool
+	writeTimeout time.Duration
+	stop         <-chan struct{}
+	wg           *sync.WaitGroup
 }
 
 func (f *forwarder) run() {
-	defer f.r.wg.Done()
+	defer f.wg.Done()
 	f.retry = time.NewTimer(time.Hour)
 	f.retry.Stop()
 	for {
 		var first *pendingForward
 		select {
 		case first = <-f.queue:
-		case <-f.r.stop:
+		case <-f.stop:
 			return
 		}
 		batch := []*pendingForward{first}
@@ -78,9 +88,9 @@ func (f *forwarder) run() {
 // timeout: nothing was sent, so it cannot be applied twice, and later
 // batches queue behind it, which keeps their order.
 func (f *forwarder) send(batch []*pendingForward) {
-	deadline := time.Now().Add(f.r.cfg.WriteTimeout)
+	deadline := time.Now().Add(f.writeTimeout)
 	for {
-		s, err := f.r.link.stream()
+		s, err := f.link.stream()
 		if err == nil {
 			frame := &peerFrame{typ: frameForward, commands: make([][]byte, len(batch)), owners: make([]sessionOwner, len(batch))}
 			for i, p := range batch {
@@ -90,7 +100,7 @@ func (f *forwarder) send(batch []*pendingForward) {
 			s.call(frame, &streamCall{fwd: batch, watch: true})
 			return
 		}
-		if f.r.ReadOnly() {
+		if f.readOnly() {
 			err = ErrReadOnly // nothing was sent: the writes were not applied
 		}
 		if errors.Is(err, ErrClosed) || errors.Is(err, ErrNotLeader) || errors.Is(err, ErrReadOnly) || time.Now().After(deadline) {
@@ -102,11 +112,11 @@ func (f *forwarder) send(batch []*pendingForward) {
 		f.retry.Reset(leaderRetry)
 		select {
 		case <-f.retry.C:
-		case <-f.r.link.waitChange():
+		case <-f.link.waitChange():
 			if !f.retry.Stop() {
 				<-f.retry.C
 			}
-		case <-f.r.stop:
+		case <-f.stop:
 			for _, p := range batch {
 				p.done <- forwardOutcome{err: ErrClosed}
 			}

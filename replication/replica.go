@@ -184,7 +184,8 @@ func Open(cfg Config) (*Replica, error) {
 	go r.reapLoop()
 	go r.sessions.expireLoop(cfg.SessionTick)
 	if !r.standalone() {
-		r.fwd = &forwarder{r: r, queue: make(chan *pendingForward, 4096)}
+		r.fwd = &forwarder{queue: make(chan *pendingForward, 4096), link: r.link, readOnly: r.ReadOnly,
+			writeTimeout: cfg.WriteTimeout, stop: r.stop, wg: &r.wg}
 		r.wg.Add(3)
 		go r.fwd.run()
 		go r.sessions.touchLoop(cfg.SessionTick)
