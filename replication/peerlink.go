@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -28,10 +29,40 @@ var errLeaderChanged = fmt.Errorf("%w: the leader changed", ErrTimeout)
 // errNoLeader reports that raft knows no leader right now.
 var errNoLeader = fmt.Errorf("%w: no leader", ErrTimeout)
 
-// leaderLink keeps a follower's stream to the leader.
+// leaderLink keeps a follower's stream to the leader. Its goroutine
+// (follow) replaces the stream at each leader change; each stream's reader
+// (outStream.readLoop) delivers replies and applies commit notices. The
+// stream and its replacement signal are its own; what it needs of the rest
+// of the replica is passed in by start, once raft exists.
 type leaderLink struct {
-	r  *Replica
-	wg sync.WaitGroup
+	self string // this replica's server id
+	raft *raft.Raft
+	// tls secures the stream when set; stall is the write timeout, past
+	// which a leader that answers nothing is stuck.
+	tls   *PeerTLS
+	stall time.Duration
+	// members gives the leader's address; readOnly hears of leaders and
+	// streams won and lost, and readOnlyNow tells whether a caller
+	// should stop waiting for a leader.
+	members     *membership
+	readOnly    *readOnlyMode
+	readOnlyNow func() bool
+	// sessions' claims go first on each new stream, and to this replica
+	// when it becomes the leader.
+	sessions *sessions
+	// streams are the followers' streams this replica serves while it
+	// leads, dropped when it stops.
+	streams *peerServer
+	// fsm applies ahead on the leader's commit notices, from logs, the
+	// log as raft reads it.
+	fsm  *fsm
+	logs raft.LogStore
+	log  *slog.Logger
+	// stop and replicaWG are the replica's lifetime, which follow shares;
+	// wg counts the streams' readers.
+	stop      <-chan struct{}
+	replicaWG *sync.WaitGroup
+	wg        sync.WaitGroup
 
 	mu  sync.Mutex
 	cur *outStream
@@ -43,22 +74,18 @@ type leaderLink struct {
 	closed  bool
 }
 
-func newLeaderLink(r *Replica) *leaderLink {
-	return &leaderLink{r: r, changed: make(chan struct{})}
-}
-
 // follow replaces the stream whenever raft's view of the leader changes,
 // and opens the new one at once, so that commit notices flow to a
 // follower that forwards nothing.
 func (l *leaderLink) follow() {
-	defer l.r.wg.Done()
+	defer l.replicaWG.Done()
 	obs := make(chan raft.Observation, 16)
 	o := raft.NewObserver(obs, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
 	})
-	l.r.raft.RegisterObserver(o)
-	defer l.r.raft.DeregisterObserver(o)
+	l.raft.RegisterObserver(o)
+	defer l.raft.DeregisterObserver(o)
 	// A stream that broke while the leader stayed the same is reopened
 	// on this tick, if no write reopened it first.
 	t := time.NewTicker(time.Second)
@@ -66,19 +93,19 @@ func (l *leaderLink) follow() {
 	leading := false
 	for {
 		select {
-		case <-l.r.stop:
+		case <-l.stop:
 			return
 		case <-obs:
 		case <-t.C:
 		}
-		_, id := l.r.raft.LeaderWithID()
-		l.r.readOnly.noteLeader(id != "")
-		if string(id) == l.r.cfg.ID {
+		_, id := l.raft.LeaderWithID()
+		l.readOnly.noteLeader(id != "")
+		if string(id) == l.self {
 			// This replica leads now: it needs no stream of its own,
 			// and takes its own connections' claims once.
 			if !leading {
 				leading = true
-				l.r.sessions.takeOwnClaims()
+				l.sessions.takeOwnClaims()
 			}
 			l.drop(errLeaderChanged)
 			continue
@@ -87,10 +114,10 @@ func (l *leaderLink) follow() {
 		// It does not lead (any more): the followers whose streams it
 		// serves must go to the leader, and a later term starts with no
 		// owners, as a new leader does.
-		l.r.peerSrv.dropAll()
-		l.r.sessions.owners.reset()
+		l.streams.dropAll()
+		l.sessions.owners.reset()
 		if _, err := l.stream(); err != nil && !errors.Is(err, errNoLeader) {
-			l.r.log.Debug("no stream to the leader", "err", err)
+			l.log.Debug("no stream to the leader", "err", err)
 		}
 	}
 }
@@ -98,7 +125,7 @@ func (l *leaderLink) follow() {
 // stream returns a live stream to the leader that raft knows now, opening
 // it when needed.
 func (l *leaderLink) stream() (*outStream, error) {
-	_, id := l.r.raft.LeaderWithID()
+	_, id := l.raft.LeaderWithID()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -113,10 +140,10 @@ func (l *leaderLink) stream() (*outStream, error) {
 	switch string(id) {
 	case "":
 		return nil, errNoLeader
-	case l.r.cfg.ID:
+	case l.self:
 		return nil, fmt.Errorf("%w: this replica became the leader", ErrNotLeader)
 	}
-	p, ok := l.r.members.peer(string(id))
+	p, ok := l.members.peer(string(id))
 	if !ok {
 		return nil, fmt.Errorf("%w: leader %s has no known address", ErrTimeout, id)
 	}
@@ -131,7 +158,7 @@ func (l *leaderLink) stream() (*outStream, error) {
 // current returns the live stream to the leader raft knows now, or nil;
 // it never dials.
 func (l *leaderLink) current() *outStream {
-	_, id := l.r.raft.LeaderWithID()
+	_, id := l.raft.LeaderWithID()
 	if s := l.live.Load(); s != nil && s.leader == string(id) && s.alive() {
 		return s
 	}
@@ -178,14 +205,14 @@ func (l *leaderLink) close() {
 
 // open dials the leader and exchanges hellos.
 func (l *leaderLink) open(leader, addr string) (*outStream, error) {
-	nc, err := l.r.dial(addr)
+	nc, err := dialPeer(l.tls, addr)
 	if err != nil {
 		return nil, err
 	}
 	s := &outStream{link: l, leader: leader, nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc),
-		stall: l.r.cfg.WriteTimeout, calls: make(map[uint64]*streamCall)}
+		stall: l.stall, calls: make(map[uint64]*streamCall)}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	if err := writeFrame(nc, s.bw, &s.wbuf, &peerFrame{typ: frameHello, version: peerVersion, serverID: l.r.cfg.ID}, true); err != nil {
+	if err := writeFrame(nc, s.bw, &s.wbuf, &peerFrame{typ: frameHello, version: peerVersion, serverID: l.self}, true); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -198,12 +225,12 @@ func (l *leaderLink) open(leader, addr string) (*outStream, error) {
 		return nil, err
 	}
 	// The claims first, ahead of every write this replica forwards.
-	if err := l.r.sessions.resendClaims(s); err != nil {
+	if err := l.sessions.resendClaims(s); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	nc.SetDeadline(time.Time{})
-	l.r.readOnly.noteStreamUp()
+	l.readOnly.noteStreamUp()
 	l.wg.Add(1)
 	go s.readLoop()
 	return s, nil
@@ -348,7 +375,7 @@ func (c *streamCall) fail(err error) {
 // readLoop delivers the leader's replies and applies its commit notices.
 func (s *outStream) readLoop() {
 	defer s.link.wg.Done()
-	r := s.link.r
+	l := s.link
 	var buf []byte
 	for {
 		// The read deadline tells a stuck leader; it may only pass
@@ -366,7 +393,7 @@ func (s *outStream) readLoop() {
 				err = fmt.Errorf("%w: the leader sent nothing for %v", ErrTimeout, s.stall)
 			} else {
 				if s.alive() {
-					r.readOnly.noteStreamLost() // the leader closed it, not this replica
+					l.readOnly.noteStreamLost() // the leader closed it, not this replica
 				}
 				err = fmt.Errorf("%w: stream to the leader: %v", ErrTimeout, err)
 			}
@@ -395,7 +422,7 @@ func (s *outStream) readLoop() {
 			}
 			c.reply <- f
 		case frameCommitted:
-			r.fsm.applyAhead(r.raftLogs, f.index, f.term)
+			l.fsm.applyAhead(l.logs, f.index, f.term)
 		default:
 			s.fail(fmt.Errorf("%w: unexpected frame %d from the leader", ErrBadFrame, f.typ))
 			return
@@ -438,14 +465,14 @@ func (l *leaderLink) call(ctx context.Context, f *peerFrame, watch bool) (*peerF
 				return reply, nil
 			case <-ctx.Done():
 				return nil, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
-			case <-l.r.stop:
+			case <-l.stop:
 				return nil, ErrClosed
 			}
 		}
 		if errors.Is(err, ErrClosed) || errors.Is(err, ErrNotLeader) {
 			return nil, err
 		}
-		if l.r.ReadOnly() {
+		if l.readOnlyNow() {
 			return nil, ErrReadOnly
 		}
 		if retry == nil {
@@ -462,7 +489,7 @@ func (l *leaderLink) call(ctx context.Context, f *peerFrame, watch bool) (*peerF
 			}
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %v: %v", ErrTimeout, ctx.Err(), err)
-		case <-l.r.stop:
+		case <-l.stop:
 			return nil, ErrClosed
 		}
 	}

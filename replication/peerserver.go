@@ -40,7 +40,7 @@ type peerServer struct {
 // once; serve starts answering, which must wait until the replica's Raft
 // exists, since every frame uses it.
 func listenPeers(r *Replica, addr string) (*peerServer, error) {
-	ln, err := r.listen(addr)
+	ln, err := listenPeer(r.cfg.TLS, addr)
 	if err != nil {
 		return nil, fmt.Errorf("replication: listen on %s: %w", addr, err)
 	}

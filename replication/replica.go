@@ -269,7 +269,7 @@ func (r *Replica) start() error {
 		if err != nil {
 			return fmt.Errorf("replication: peer address %s: %w", self.RaftAddr, err)
 		}
-		ln, err := r.listen(self.RaftAddr)
+		ln, err := listenPeer(cfg.TLS, self.RaftAddr)
 		if err != nil {
 			return fmt.Errorf("replication: raft transport on %s: %w", self.RaftAddr, err)
 		}
@@ -318,7 +318,10 @@ func (r *Replica) start() error {
 		// Peers forward writes and ask for read indexes as soon as the
 		// port answers; before Raft exists that was a nil dereference.
 		r.peerSrv.serve()
-		r.link = newLeaderLink(r)
+		r.link = &leaderLink{self: cfg.ID, raft: ra, tls: cfg.TLS, stall: cfg.WriteTimeout,
+			members: r.members, readOnly: r.readOnly, readOnlyNow: r.ReadOnly, sessions: r.sessions,
+			streams: r.peerSrv, fsm: f, logs: logs, log: r.log, stop: r.stop, replicaWG: &r.wg,
+			changed: make(chan struct{})}
 		r.sessions.link = r.link
 	}
 	return nil

@@ -31,21 +31,22 @@ func (s *tlsStreamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (n
 
 func (s *tlsStreamLayer) Addr() net.Addr { return s.advertise }
 
-// listen opens a peer listener, with TLS when configured.
-func (r *Replica) listen(addr string) (net.Listener, error) {
+// listenPeer opens a peer listener, with TLS when t is set.
+func listenPeer(t *PeerTLS, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
-	if err != nil || r.cfg.TLS == nil {
+	if err != nil || t == nil {
 		return ln, err
 	}
-	return tls.NewListener(ln, r.cfg.TLS.Server), nil
+	return tls.NewListener(ln, t.Server), nil
 }
 
-// dial opens a connection to a peer's RPC port, with TLS when configured.
-func (r *Replica) dial(addr string) (net.Conn, error) {
-	if r.cfg.TLS == nil {
+// dialPeer opens a connection to a peer's RPC port, with TLS when t is
+// set.
+func dialPeer(t *PeerTLS, addr string) (net.Conn, error) {
+	if t == nil {
 		return net.DialTimeout("tcp", addr, dialTimeout)
 	}
-	return tls.DialWithDialer(&net.Dialer{Timeout: dialTimeout}, "tcp", addr, r.cfg.TLS.Client)
+	return tls.DialWithDialer(&net.Dialer{Timeout: dialTimeout}, "tcp", addr, t.Client)
 }
 
 // tcpStreamLayer is Raft's plain TCP transport on a listener of ours.
