@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -25,29 +26,48 @@ const streamQueue = 256
 // handshakeTimeout bounds the hello exchange that opens a stream.
 const handshakeTimeout = 5 * time.Second
 
-// peerServer accepts followers' streams on the peer port.
+// peerServer accepts followers' streams on the peer port. The streams are
+// its own; what their frames act on (raft, the write path's entry, the
+// sessions, the read index, the membership) comes in leaderSide when serve
+// starts, since every frame needs raft.
 type peerServer struct {
-	r  *Replica
-	ln net.Listener
-	wg sync.WaitGroup
+	self string // this replica's server id, for the hello
+	log  *slog.Logger
+	ln   net.Listener
+	wg   sync.WaitGroup
+	leaderSide
 
 	mu      sync.Mutex
 	streams map[*inStream]struct{}
 	closed  bool
 }
 
+// leaderSide is what the leader's end of the streams acts on.
+type leaderSide struct {
+	raft     *raft.Raft
+	isLeader func() bool
+	// submit hands a forwarded command to raft on this replica, the
+	// leader (the write path's submitLocal).
+	submit   func(Command) *Proposal
+	sessions *sessions
+	reads    *readIndex
+	members  *membership
+}
+
 // listenPeers opens the peer port, so that a taken port fails the start at
 // once; serve starts answering, which must wait until the replica's Raft
 // exists, since every frame uses it.
-func listenPeers(r *Replica, addr string) (*peerServer, error) {
-	ln, err := listenPeer(r.cfg.TLS, addr)
+func listenPeers(t *PeerTLS, addr, self string, log *slog.Logger) (*peerServer, error) {
+	ln, err := listenPeer(t, addr)
 	if err != nil {
 		return nil, fmt.Errorf("replication: listen on %s: %w", addr, err)
 	}
-	return &peerServer{r: r, ln: ln, streams: make(map[*inStream]struct{})}, nil
+	return &peerServer{self: self, log: log, ln: ln, streams: make(map[*inStream]struct{})}, nil
 }
 
-func (s *peerServer) serve() {
+// serve starts accepting streams, whose frames act on d.
+func (s *peerServer) serve(d leaderSide) {
+	s.leaderSide = d
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -126,7 +146,7 @@ func (s *peerServer) close() {
 	select {
 	case <-done:
 	case <-time.After(closeWait):
-		s.r.log.Warn("peer streams still waiting for raft at shutdown; not waiting for them", "after", closeWait)
+		s.log.Warn("peer streams still waiting for raft at shutdown; not waiting for them", "after", closeWait)
 	}
 }
 
@@ -170,9 +190,9 @@ func (st *inStream) close() {
 // readLoop reads the follower's frames and acts on them in order.
 func (st *inStream) readLoop() {
 	defer st.srv.wg.Done()
-	r := st.srv.r
+	srv := st.srv
 	if err := st.handshake(); err != nil {
-		r.log.Debug("peer stream refused", "remote", st.nc.RemoteAddr(), "err", err)
+		srv.log.Debug("peer stream refused", "remote", st.nc.RemoteAddr(), "err", err)
 		st.close()
 		return
 	}
@@ -186,14 +206,14 @@ func (st *inStream) readLoop() {
 		f, buf, err = readFrame(st.br, buf)
 		if err != nil {
 			if errors.Is(err, ErrBadFrame) {
-				r.log.Warn("closing a peer stream", "peer", st.peer, "err", err)
+				srv.log.Warn("closing a peer stream", "peer", st.peer, "err", err)
 			}
 			return
 		}
 		switch f.typ {
 		case frameForward:
 			it := streamItem{id: f.id, n: len(f.commands)}
-			if !r.IsLeader() {
+			if !srv.isLeader() {
 				// Nothing after a refused batch may be accepted, or
 				// the follower's retry would land behind it: the
 				// stream ends here.
@@ -203,7 +223,7 @@ func (st *inStream) readLoop() {
 			}
 			it.props = make([]*Proposal, len(f.commands))
 			for i, b := range f.commands {
-				if err := r.sessions.owners.check(f.owners[i].session, f.owners[i].owner); err != nil {
+				if err := srv.sessions.owners.check(f.owners[i].session, f.owners[i].owner); err != nil {
 					it.props[i] = &Proposal{err: err}
 					continue
 				}
@@ -212,7 +232,7 @@ func (st *inStream) readLoop() {
 					it.props[i] = &Proposal{err: err}
 					continue
 				}
-				it.props[i] = r.submitLocal(cmd)
+				it.props[i] = srv.submit(cmd)
 			}
 			if !st.push(it) {
 				return
@@ -220,24 +240,24 @@ func (st *inStream) readLoop() {
 		case frameReadIndex:
 			// The last index first, then the leadership check: it must
 			// follow the request (Sync).
-			target := r.raft.LastIndex()
-			if !st.push(streamItem{id: f.id, target: target, verified: r.raft.VerifyLeader()}) {
+			target := srv.raft.LastIndex()
+			if !st.push(streamItem{id: f.id, target: target, verified: srv.raft.VerifyLeader()}) {
 				return
 			}
 		case frameTouch:
-			r.sessions.tracker.touchAll(f.sessions)
+			srv.sessions.tracker.touchAll(f.sessions)
 		case frameClaim:
 			// Recorded here, in stream order: the follower's writes
 			// sent before the claim are checked before it, the new
 			// connection's after.
-			if r.IsLeader() {
-				r.sessions.owners.claim(f.session, f.owner)
+			if srv.isLeader() {
+				srv.sessions.owners.claim(f.session, f.owner)
 			}
 		case frameReconfig:
 			st.srv.wg.Add(1)
 			go st.reconfig(f) // rare, and may take a minute: off the stream's order
 		default:
-			r.log.Warn("closing a peer stream: unexpected frame", "peer", st.peer, "type", f.typ)
+			srv.log.Warn("closing a peer stream: unexpected frame", "peer", st.peer, "type", f.typ)
 			return
 		}
 	}
@@ -253,7 +273,7 @@ func (st *inStream) handshake() error {
 		return fmt.Errorf("%w: want hello version %d, got frame %d version %d", ErrBadFrame, peerVersion, f.typ, f.version)
 	}
 	st.peer = f.serverID
-	if err := st.write(&peerFrame{typ: frameHello, version: peerVersion, serverID: st.srv.r.cfg.ID}, true); err != nil {
+	if err := st.write(&peerFrame{typ: frameHello, version: peerVersion, serverID: st.srv.self}, true); err != nil {
 		return err
 	}
 	return st.nc.SetDeadline(time.Time{})
@@ -272,7 +292,7 @@ func (st *inStream) push(it streamItem) bool {
 // it waits on: on commit, on a lost leadership or at shutdown.
 func (st *inStream) replyLoop() {
 	defer st.srv.wg.Done()
-	r := st.srv.r
+	srv := st.srv
 	for {
 		var it streamItem
 		var ok bool
@@ -289,7 +309,7 @@ func (st *inStream) replyLoop() {
 		switch {
 		case it.verified != nil:
 			f = &peerFrame{typ: frameReadIndexReply, id: it.id}
-			idx, err := r.reads.atLeader(it.target, it.verified)
+			idx, err := srv.reads.atLeader(it.target, it.verified)
 			f.code, f.index = codeOf(err), idx
 		default:
 			f = &peerFrame{typ: frameForwardReply, id: it.id}
@@ -315,14 +335,14 @@ func (st *inStream) replyLoop() {
 // reconfig runs a forwarded membership change and answers it.
 func (st *inStream) reconfig(f *peerFrame) {
 	defer st.srv.wg.Done()
-	r := st.srv.r
+	srv := st.srv
 	reply := &peerFrame{typ: frameReconfigReply, id: f.id}
 	var err error
-	if !r.IsLeader() {
+	if !srv.isLeader() {
 		err = ErrNotLeader
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), reconfigTimeout)
-		err = r.members.reconfig(ctx, f.add, f.remove)
+		err = srv.members.reconfig(ctx, f.add, f.remove)
 		cancel()
 	}
 	if err != nil {

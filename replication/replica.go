@@ -284,7 +284,7 @@ func (r *Replica) start() error {
 			MaxPool:               3,
 			Timeout:               10 * time.Second,
 		})
-		if r.peerSrv, err = listenPeers(r, self.RPCAddr); err != nil {
+		if r.peerSrv, err = listenPeers(cfg.TLS, self.RPCAddr, cfg.ID, r.log); err != nil {
 			r.trans.(raft.WithClose).Close()
 			return err
 		}
@@ -317,7 +317,8 @@ func (r *Replica) start() error {
 	if r.peerSrv != nil {
 		// Peers forward writes and ask for read indexes as soon as the
 		// port answers; before Raft exists that was a nil dereference.
-		r.peerSrv.serve()
+		r.peerSrv.serve(leaderSide{raft: ra, isLeader: r.IsLeader, submit: r.submitLocal,
+			sessions: r.sessions, reads: r.reads, members: r.members})
 		r.link = &leaderLink{self: cfg.ID, raft: ra, tls: cfg.TLS, stall: cfg.WriteTimeout,
 			members: r.members, readOnly: r.readOnly, readOnlyNow: r.ReadOnly, sessions: r.sessions,
 			streams: r.peerSrv, fsm: f, logs: logs, log: r.log, stop: r.stop, replicaWG: &r.wg,
