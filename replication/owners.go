@@ -252,5 +252,5 @@ func (r *Replica) DropClaim(session, owner int64) {
 // the write with ErrSessionMoved if another connection has claimed the
 // session since.
 func (r *Replica) SubmitAs(ctx context.Context, owner, session int64, id tree.Identity, op tree.Op) *Proposal {
-	return r.submit(ctx, owner, session, id, op)
+	return r.writes.submit(ctx, owner, session, id, op)
 }

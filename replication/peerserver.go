@@ -47,7 +47,7 @@ type leaderSide struct {
 	raft     *raft.Raft
 	isLeader func() bool
 	// submit hands a forwarded command to raft on this replica, the
-	// leader (the write path's submitLocal).
+	// leader (submitter.local).
 	submit   func(Command) *Proposal
 	sessions *sessions
 	reads    *readIndex

@@ -16,10 +16,34 @@ import (
 // it arrives, so that they take log positions in arrival order, and waits
 // for the outcomes in the same order.
 type Proposal struct {
-	r   *Replica
 	fut raft.ApplyFuture    // submitted on this replica, the leader
 	fwd chan forwardOutcome // forwarded to the leader
-	err error               // set when the write never reached Raft
+	// reads is the read path that a forwarded write's Wait waits on
+	// until this replica applied it.
+	reads *readIndex
+	err   error // set when the write never reached Raft
+}
+
+// submitter is the write path's entry (stages 2 and 4 of
+// docs/write-path.md): on the leader it stamps a write and hands it to
+// raft, on a follower it queues the write for the forwarder. It has no
+// state of its own; it runs on the caller's goroutine (a client
+// connection's reader, a FUSE request's, or a leader's stream reader for
+// a follower's writes), over what it is given here.
+type submitter struct {
+	standalone bool
+	isLeader   func() bool
+	readOnly   func() bool
+	// owners refuses the writes of a moved or closed session on the
+	// leader, and hears of every close it logs.
+	owners *sessionOwners
+	raft   *raft.Raft
+	// fwd queues a follower's writes for the leader; nil when
+	// standalone.
+	fwd          *forwarder
+	reads        *readIndex
+	writeTimeout time.Duration
+	stop         <-chan struct{}
 }
 
 // Submit hands op to the log on behalf of a session and returns without
@@ -28,18 +52,20 @@ type Proposal struct {
 // from a single queue, and a follower forwards them as one ordered stream.
 // The context bounds only the wait for a place in the queue.
 func (r *Replica) Submit(ctx context.Context, session int64, id tree.Identity, op tree.Op) *Proposal {
-	return r.submit(ctx, 0, session, id, op)
+	return r.writes.submit(ctx, 0, session, id, op)
 }
 
-func (r *Replica) submit(ctx context.Context, owner, session int64, id tree.Identity, op tree.Op) *Proposal {
+// submit is Submit on behalf of owner, the client connection (0 for
+// none).
+func (w *submitter) submit(ctx context.Context, owner, session int64, id tree.Identity, op tree.Op) *Proposal {
 	cmd := Command{Session: session, Identity: id, Op: op}
-	if r.IsLeader() || r.standalone() {
-		if err := r.sessions.owners.check(session, owner); err != nil {
+	if w.isLeader() || w.standalone {
+		if err := w.owners.check(session, owner); err != nil {
 			return &Proposal{err: err}
 		}
-		return r.submitLocal(cmd)
+		return w.local(cmd)
 	}
-	if r.ReadOnly() {
+	if w.readOnly() {
 		return &Proposal{err: ErrReadOnly}
 	}
 	data, err := EncodeCommand(cmd)
@@ -48,28 +74,28 @@ func (r *Replica) submit(ctx context.Context, owner, session int64, id tree.Iden
 	}
 	p := &pendingForward{data: data, session: session, owner: owner, done: make(chan forwardOutcome, 1)}
 	select {
-	case r.fwd.queue <- p:
+	case w.fwd.queue <- p:
 	case <-ctx.Done():
 		return &Proposal{err: fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())}
-	case <-r.stop:
+	case <-w.stop:
 		return &Proposal{err: ErrClosed}
 	}
-	return &Proposal{r: r, fwd: p.done}
+	return &Proposal{reads: w.reads, fwd: p.done}
 }
 
-// submitLocal stamps the leader's time into cmd and appends it to the log.
-// The tree never reads a clock, so every replica computes the same ctime
-// and mtime.
-func (r *Replica) submitLocal(cmd Command) *Proposal {
+// local stamps the leader's time into cmd and appends it to the log. The
+// tree never reads a clock, so every replica computes the same ctime and
+// mtime.
+func (w *submitter) local(cmd Command) *Proposal {
 	if c, ok := cmd.Op.(tree.CloseSession); ok {
-		r.sessions.owners.closing(c.ID)
+		w.owners.closing(c.ID)
 	}
 	cmd.Time = time.Now().UnixMilli()
 	data, err := EncodeCommand(cmd)
 	if err != nil {
 		return &Proposal{err: err}
 	}
-	return &Proposal{r: r, fut: r.raft.Apply(data, r.cfg.WriteTimeout)}
+	return &Proposal{fut: w.raft.Apply(data, w.writeTimeout)}
 }
 
 // Wait returns the proposal's result and its zxid (the Raft index of its
@@ -91,7 +117,7 @@ func (p *Proposal) Wait(ctx context.Context) (tree.Result, int64, error) {
 		if out.err != nil {
 			return tree.Result{}, 0, out.err
 		}
-		if err := p.r.reads.wait(ctx, out.index); err != nil {
+		if err := p.reads.wait(ctx, out.index); err != nil {
 			return tree.Result{}, 0, err
 		}
 		return out.result, int64(out.index), nil
@@ -124,15 +150,20 @@ func (p *Proposal) Wait(ctx context.Context) (tree.Result, int64, error) {
 // A write refused because leadership moved (ErrNotLeader) was not applied,
 // so Propose tries again, against the new leader, until ctx ends.
 func (r *Replica) Propose(ctx context.Context, session int64, id tree.Identity, op tree.Op) (tree.Result, error) {
+	return r.writes.propose(ctx, session, id, op)
+}
+
+// propose is Propose's loop, which retries what no leader took.
+func (w *submitter) propose(ctx context.Context, session int64, id tree.Identity, op tree.Op) (tree.Result, error) {
 	for {
-		res, _, err := r.Submit(ctx, session, id, op).Wait(ctx)
+		res, _, err := w.submit(ctx, 0, session, id, op).Wait(ctx)
 		if !errors.Is(err, ErrNotLeader) {
 			return res, err
 		}
 		select {
 		case <-ctx.Done():
 			return res, err
-		case <-r.stop:
+		case <-w.stop:
 			return res, ErrClosed
 		case <-time.After(20 * time.Millisecond):
 		}

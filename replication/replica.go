@@ -89,8 +89,10 @@ type Replica struct {
 	counted  *countingLogs
 	fsm      *fsm
 	raft     *raft.Raft
-	// reads serves Sync and read-your-writes (reads.go).
-	reads *readIndex
+	// writes is the write path's entry (pipeline.go); reads serves Sync
+	// and read-your-writes (reads.go).
+	writes *submitter
+	reads  *readIndex
 	// watches routes every applied batch to the watches of the client
 	// port and of the mount (watches.go).
 	watches *Watches
@@ -184,8 +186,6 @@ func Open(cfg Config) (*Replica, error) {
 	go r.reapLoop()
 	go r.sessions.expireLoop(cfg.SessionTick)
 	if !r.standalone() {
-		r.fwd = &forwarder{queue: make(chan *pendingForward, 4096), link: r.link, readOnly: r.ReadOnly,
-			writeTimeout: cfg.WriteTimeout, stop: r.stop, wg: &r.wg}
 		r.wg.Add(3)
 		go r.fwd.run()
 		go r.sessions.touchLoop(cfg.SessionTick)
@@ -315,15 +315,22 @@ func (r *Replica) start() error {
 	r.raft = ra
 	r.members.raft = ra
 	if r.peerSrv != nil {
-		// Peers forward writes and ask for read indexes as soon as the
-		// port answers; before Raft exists that was a nil dereference.
-		r.peerSrv.serve(leaderSide{raft: ra, isLeader: r.IsLeader, submit: r.submitLocal,
-			sessions: r.sessions, reads: r.reads, members: r.members})
+		// The link and the forwarder are made here and started by Open.
 		r.link = &leaderLink{self: cfg.ID, raft: ra, tls: cfg.TLS, stall: cfg.WriteTimeout,
 			members: r.members, readOnly: r.readOnly, readOnlyNow: r.ReadOnly, sessions: r.sessions,
 			streams: r.peerSrv, fsm: f, logs: logs, log: r.log, stop: r.stop, replicaWG: &r.wg,
 			changed: make(chan struct{})}
 		r.sessions.link = r.link
+		r.fwd = &forwarder{queue: make(chan *pendingForward, 4096), link: r.link, readOnly: r.ReadOnly,
+			writeTimeout: cfg.WriteTimeout, stop: r.stop, wg: &r.wg}
+	}
+	r.writes = &submitter{standalone: r.standalone(), isLeader: r.IsLeader, readOnly: r.ReadOnly,
+		owners: &r.sessions.owners, raft: ra, fwd: r.fwd, reads: r.reads, writeTimeout: cfg.WriteTimeout, stop: r.stop}
+	if r.peerSrv != nil {
+		// Peers forward writes and ask for read indexes as soon as the
+		// port answers; before Raft exists that was a nil dereference.
+		r.peerSrv.serve(leaderSide{raft: ra, isLeader: r.IsLeader, submit: r.writes.local,
+			sessions: r.sessions, reads: r.reads, members: r.members})
 	}
 	return nil
 }
