@@ -19,7 +19,8 @@
 //
 // The files, by stage:
 //
-//   - pipeline.go: Submit and Proposal, a write's entry and its wait.
+//   - pipeline.go: Submit and Proposal, a write's entry (submitter) and
+//     its wait.
 //   - forward.go: a follower's forward queue and its one sending goroutine.
 //   - peerframe.go: the peer stream's frames and outcome codes.
 //   - peerlink.go: the follower's end of the stream (leaderLink, outStream).
@@ -30,10 +31,16 @@
 //   - commit.go: commit notices, and applying ahead of raft.
 //   - sessions.go, owners.go: session ids, activity, expiry and
 //     ownership (sessions; SessionMoved).
-//   - readonly.go: read-only mode for a replica cut off from its quorum.
+//   - readonly.go: read-only mode for a replica cut off from its quorum
+//     (readOnlyMode).
 //   - membership.go (membership), peers.go, dialaddr.go, tls.go: the
 //     ensemble's members, their addresses and reconfiguration.
 //   - command.go: the log's command encoding.
+//
+// Each stage is a type that owns its state and is given what it uses when
+// Open builds the replica; none of them holds the *Replica, which is the
+// facade that zkserver, fusefs and cmd/zkfs call (docs/write-path.md,
+// "Who owns which state").
 //
 // Errors are sentinels (ErrTimeout, ErrNotLeader, ErrClosed, ErrReadOnly,
 // ErrSessionMoved, ErrBadReconfig, and the tree's); the wire package maps

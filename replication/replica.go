@@ -77,7 +77,9 @@ type Config struct {
 }
 
 // Replica is one zkfs server's replicated state: the Raft node, the tree it
-// applies to and the store that keeps both.
+// applies to and the store that keeps both. It is the facade over the
+// write path's stages, each a type of its own that Open builds with what it
+// uses (docs/write-path.md names which goroutine owns each step).
 type Replica struct {
 	cfg   Config
 	log   *slog.Logger
