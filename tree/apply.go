@@ -11,6 +11,9 @@ func (t *Tree) Apply(h Header, op Op) (Result, []Event) {
 	t.lastZxid = h.Zxid
 	t.events = nil
 	var r Result
+	if t.moved(h, op) {
+		return Result{Err: ErrSessionMoved}, nil
+	}
 	switch op := op.(type) {
 	case Create:
 		r = t.applyCreate(h, op)
@@ -28,6 +31,8 @@ func (t *Tree) Apply(h Header, op Op) (Result, []Event) {
 		r = t.applyCreateSession(op)
 	case CloseSession:
 		r = t.applyCloseSession(h, op)
+	case ClaimSession:
+		r = t.applyClaimSession(op)
 	case Reap:
 		r = t.applyReap(h, op)
 	case SetKind:

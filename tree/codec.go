@@ -12,6 +12,7 @@ const (
 	nodeEncodingV1    = 1
 	nodeEncodingV2    = 2 // data as len+1, so empty and none differ
 	sessionEncodingV1 = 1
+	sessionEncodingV2 = 2 // adds the owner (ClaimSession)
 )
 
 // ErrCorruptRecord reports a record value that does not decode. It is not a
@@ -103,22 +104,36 @@ func decodeNodeFields(d *Decoder, r *NodeRecord) {
 }
 
 // EncodeSession encodes a session record; the id is the record's key.
+// A session no connection has claimed is written as version 1, which it
+// was before owners existed, so that its bytes stay the same.
 func EncodeSession(s Session) []byte {
-	b := make([]byte, 0, 8+len(s.Password))
-	b = append(b, sessionEncodingV1)
+	b := make([]byte, 0, 16+len(s.Password))
+	if s.Owner == 0 {
+		b = append(b, sessionEncodingV1)
+	} else {
+		b = append(b, sessionEncodingV2)
+	}
 	b = binary.AppendVarint(b, int64(s.Timeout))
-	return AppendBytes(b, s.Password)
+	b = AppendBytes(b, s.Password)
+	if s.Owner != 0 {
+		b = binary.AppendVarint(b, s.Owner)
+	}
+	return b
 }
 
 // DecodeSession decodes a value written by EncodeSession for session id.
 func DecodeSession(id int64, value []byte) (Session, error) {
 	d := NewDecoder(value, nil)
-	if v := d.Byte(); v != sessionEncodingV1 {
+	v := d.Byte()
+	if v != sessionEncodingV1 && v != sessionEncodingV2 {
 		return Session{}, fmt.Errorf("%w: session encoding version %d", ErrCorruptRecord, v)
 	}
 	s := Session{ID: id}
 	s.Timeout = d.Int32()
 	s.Password = d.Bytes()
+	if v == sessionEncodingV2 {
+		s.Owner = d.Varint()
+	}
 	if d.Err() != nil || len(d.Rest()) != 0 {
 		return Session{}, fmt.Errorf("%w: bad session value", ErrCorruptRecord)
 	}

@@ -31,6 +31,11 @@ var (
 	ErrRuntimeInconsistency = errors.New("tree: runtime inconsistency")
 	// ErrUnimplemented is ZooKeeper's Unimplemented (-6).
 	ErrUnimplemented = errors.New("tree: unimplemented")
+	// ErrSessionMoved is ZooKeeper's SessionMoved (-118): the write came
+	// from a connection that no longer owns its session (ClaimSession).
+	// It is not in the table of numbered errors: the peer stream carries
+	// it as replication's own code, as it did before the tree checked it.
+	ErrSessionMoved = errors.New("tree: session moved to another connection")
 )
 
 // Refinements of ErrBadArguments. They match ErrBadArguments with errors.Is,

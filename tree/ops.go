@@ -8,6 +8,10 @@ type Header struct {
 	Time     int64
 	Session  int64    // the session issuing the command; 0 for the server itself
 	Identity Identity // the caller's identities, for ACL checks
+	// Owner is the client connection that sent the command, 0 for the
+	// server's own commands; a connection that no longer owns the
+	// session gets ErrSessionMoved.
+	Owner int64
 }
 
 // Identity is what a caller has authenticated as.
@@ -78,6 +82,15 @@ type CloseSession struct {
 	ID int64
 }
 
+// ClaimSession makes a client connection (Owner, a token its server gives
+// it) the owner of a session it resumed: from then on the writes of any
+// other connection of the session fail with ErrSessionMoved, on every
+// replica and after any leader change, because the claim is in the log.
+type ClaimSession struct {
+	ID    int64
+	Owner int64
+}
+
 // Reap deletes a container whose last child is gone, or a TTL node whose TTL
 // has passed without children. The replication layer proposes it from a timer;
 // the tree re-checks eligibility at apply time, so a stale Reap is harmless
@@ -101,6 +114,7 @@ func (Check) isOp()         {}
 func (Multi) isOp()         {}
 func (CreateSession) isOp() {}
 func (CloseSession) isOp()  {}
+func (ClaimSession) isOp()  {}
 func (Reap) isOp()          {}
 func (SetKind) isOp()       {}
 

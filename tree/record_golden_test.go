@@ -40,6 +40,7 @@ var goldenSessions = []struct {
 }{
 	{"session", Session{ID: 0x100000000000ab, Timeout: 30000, Password: []byte("0123456789abcdef")}},
 	{"session-no-password", Session{ID: 1, Timeout: 4000}},
+	{"session-owner", Session{ID: 0x200000000000cd, Timeout: 10000, Password: []byte("fedcba9876543210"), Owner: 0x0200019ae2c4a107}},
 }
 
 // goldenDecodeOnly are older encodings that this build no longer writes but
@@ -63,7 +64,7 @@ func TestRecordGolden(t *testing.T) {
 	if *updateGolden {
 		old := readGolden(t, file)
 		var buf bytes.Buffer
-		buf.WriteString("# Tree record values (node encoding 2, session encoding 1; node-v1 is decode-only): name, then hex. Never edit an existing line.\n")
+		buf.WriteString("# Tree record values (node encoding 2; session encoding 1, or 2 with an owner; node-v1 is decode-only): name, then hex. Never edit an existing line.\n")
 		for _, tc := range goldenNodes {
 			fmt.Fprintf(&buf, "%s %x\n", tc.name, encode[tc.name])
 		}

@@ -29,3 +29,31 @@ func (t *Tree) applyCloseSession(h Header, op CloseSession) Result {
 	t.markSession(op.ID)
 	return Result{}
 }
+
+// applyClaimSession records the session's new owner. An unknown session is
+// ErrSessionExpired: the client's resume comes too late.
+func (t *Tree) applyClaimSession(op ClaimSession) Result {
+	s := t.sessions[op.ID]
+	if s == nil {
+		return Result{Err: ErrSessionExpired}
+	}
+	s.Owner = op.Owner
+	t.markSession(op.ID)
+	return Result{}
+}
+
+// moved reports whether a command comes from a connection that no longer
+// owns its session: one with an owner, for a session another connection
+// has claimed since. The session's own lifecycle (create, close, claim)
+// and the server's commands are not checked.
+func (t *Tree) moved(h Header, op Op) bool {
+	if h.Owner == 0 || h.Session == 0 {
+		return false
+	}
+	switch op.(type) {
+	case CreateSession, CloseSession, ClaimSession, Reap:
+		return false
+	}
+	s := t.sessions[h.Session]
+	return s != nil && s.Owner != 0 && s.Owner != h.Owner
+}

@@ -108,4 +108,7 @@ type Session struct {
 	ID       int64
 	Timeout  int32 // negotiated timeout, milliseconds
 	Password []byte
+	// Owner is the client connection that last claimed the session
+	// (ClaimSession), as ZooKeeper's session owner; 0 until one has.
+	Owner int64
 }
