@@ -26,17 +26,27 @@ const (
 	CmdCloseSession  CommandType = 8
 	CmdReap          CommandType = 9
 	CmdSetKind       CommandType = 10
+	CmdClaimSession  CommandType = 11
 )
 
-// commandVersion is the payload version written by this build. Decoders
-// accept every version they know; a newer one stops the replica.
-const commandVersion = 1
+// The payload versions. Version 2 adds the sending connection's owner
+// token after the session; a command without one is still written as
+// version 1, so that its bytes have not changed. Decoders accept every
+// version they know; a newer one stops the replica.
+const (
+	commandVersion1 = 1
+	commandVersion2 = 2
+)
 
 // Command is one entry of the Raft log: an operation and the header fields
 // that the leader fills in. The zxid is not encoded: it is the log index.
 type Command struct {
-	Time     int64
-	Session  int64
+	Time    int64
+	Session int64
+	// Owner is the client connection that sent the command (its
+	// server's token), 0 for the server's own; the tree refuses the
+	// writes of a connection that no longer owns its session.
+	Owner    int64
 	Identity tree.Identity
 	Op       tree.Op
 }
@@ -59,9 +69,16 @@ func EncodeCommand(c Command) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := []byte{byte(t), commandVersion}
+	ver := byte(commandVersion1)
+	if c.Owner != 0 {
+		ver = commandVersion2
+	}
+	b := []byte{byte(t), ver}
 	b = binary.AppendVarint(b, c.Time)
 	b = binary.AppendVarint(b, c.Session)
+	if c.Owner != 0 {
+		b = binary.AppendVarint(b, c.Owner)
+	}
 	b = appendBool(b, c.Identity.Super)
 	b = binary.AppendUvarint(b, uint64(len(c.Identity.IDs)))
 	for _, id := range c.Identity.IDs {
@@ -82,12 +99,15 @@ func DecodeCommand(data []byte) (Command, error) {
 	if _, ok := opCodecs[t]; !ok {
 		return Command{}, fmt.Errorf("%w %d", ErrUnknownCommand, t)
 	}
-	if ver != commandVersion {
+	if ver != commandVersion1 && ver != commandVersion2 {
 		return Command{}, fmt.Errorf("%w: command %d has payload version %d", ErrUnknownCommand, t, ver)
 	}
 	var c Command
 	c.Time = d.Varint()
 	c.Session = d.Varint()
+	if ver == commandVersion2 {
+		c.Owner = d.Varint()
+	}
 	c.Identity.Super = d.Bool()
 	n := d.Count(2)
 	for i := 0; i < n && d.Err() == nil; i++ {
@@ -237,6 +257,16 @@ func init() {
 			},
 			decode: func(d *tree.Decoder, _ int) tree.Op {
 				return tree.CloseSession{ID: d.Varint()}
+			},
+		},
+		CmdClaimSession: {
+			op: tree.ClaimSession{},
+			encode: func(b []byte, op tree.Op, _ int) ([]byte, error) {
+				o := op.(tree.ClaimSession)
+				return binary.AppendVarint(binary.AppendVarint(b, o.ID), o.Owner), nil
+			},
+			decode: func(d *tree.Decoder, _ int) tree.Op {
+				return tree.ClaimSession{ID: d.Varint(), Owner: d.Varint()}
 			},
 		},
 		CmdReap: {

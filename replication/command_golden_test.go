@@ -42,6 +42,8 @@ var goldenCommands = []struct {
 	{"close-session", Command{Time: 14, Session: 0x100000000000ab, Op: tree.CloseSession{ID: 0x100000000000ab}}},
 	{"reap", Command{Time: 15, Op: tree.Reap{Path: "/container"}}},
 	{"set-kind", Command{Time: 16, Session: 9, Op: tree.SetKind{Path: "/app", Kind: tree.KindDir}}},
+	{"claim-session", Command{Time: 17, Session: 0x100000000000ab, Op: tree.ClaimSession{ID: 0x100000000000ab, Owner: 0x0200019ae2c4a107}}},
+	{"set-data-owner", Command{Time: 18, Session: 0x100000000000ab, Owner: 0x0300019ae2c4a10a, Op: tree.SetData{Path: "/app/conf", Data: []byte("v2"), Version: 4}}},
 }
 
 // TestCommandGolden pins the Raft command encoding. Every replica's log
@@ -51,7 +53,7 @@ func TestCommandGolden(t *testing.T) {
 	const file = "testdata/commands.golden"
 	if *updateGolden {
 		var buf bytes.Buffer
-		buf.WriteString("# Raft command encodings, version 1: name, then hex. Never edit an existing line.\n")
+		buf.WriteString("# Raft command encodings, version 1 (version 2 when the command carries an owner): name, then hex. Never edit an existing line.\n")
 		for _, tc := range goldenCommands {
 			b, err := EncodeCommand(tc.cmd)
 			if err != nil {

@@ -129,7 +129,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			f.fatal("replication: cannot apply log entry; stopping the replica", "index", l.Index, "err", err)
 			return out
 		}
-		h := tree.Header{Zxid: int64(l.Index), Time: cmd.Time, Session: cmd.Session, Identity: cmd.Identity}
+		h := tree.Header{Zxid: int64(l.Index), Time: cmd.Time, Session: cmd.Session, Owner: cmd.Owner, Identity: cmd.Identity}
 		res, evs := f.tree.Apply(h, cmd.Op)
 		events = append(events, evs...)
 		if k, ok := cmd.Op.(tree.SetKind); ok && res.Err == nil {

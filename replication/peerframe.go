@@ -21,7 +21,7 @@ import (
 // Frame types are never reused; peerVersion changes when a payload does.
 
 // peerVersion is the stream protocol version both ends announce in hello.
-const peerVersion = 2
+const peerVersion = 3
 
 // maxPeerFrame bounds a frame's length. A forwarded batch is capped well
 // below it (maxForwardBytes) unless one command alone is larger.
@@ -50,10 +50,8 @@ const (
 	// frameCommitted tells a follower the leader's applied index and the
 	// term of its entry (commit.go).
 	frameCommitted frameType = 9
-	// frameClaim makes a client connection its session's owner
-	// (owners.go); it has no reply of its own: the follower sends a
-	// frameReadIndex right behind it and waits for that.
-	frameClaim frameType = 10
+	// Type 10 was frameClaim (version 2), which told the leader of a
+	// session's new owner; a claim is a log entry since version 3.
 )
 
 // ErrBadFrame reports a peer frame that does not decode; the stream that
@@ -161,8 +159,6 @@ type peerFrame struct {
 	owners   []sessionOwner   // forward: one per command
 	outcomes []forwardOutcome // forward reply
 
-	session, owner int64 // claim
-
 	sessions []int64 // touch
 
 	code  peerCode // read index and reconfig replies
@@ -211,8 +207,6 @@ func appendFrame(b []byte, f *peerFrame) []byte {
 		}
 	case frameReadIndex:
 		b = binary.AppendUvarint(b, f.id)
-	case frameClaim:
-		b = binary.AppendVarint(binary.AppendVarint(b, f.session), f.owner)
 	case frameReadIndexReply:
 		b = binary.AppendUvarint(b, f.id)
 		b = append(b, byte(f.code))
@@ -326,8 +320,6 @@ func decodeFrame(body []byte) (*peerFrame, error) {
 		}
 	case frameReadIndex:
 		f.id = d.Uvarint()
-	case frameClaim:
-		f.session, f.owner = d.Varint(), d.Varint()
 	case frameReadIndexReply:
 		f.id = d.Uvarint()
 		f.code = readCode(&d)

@@ -55,7 +55,6 @@ func sampleFrames(t testing.TB) []struct {
 			remove: []string{"2"}}},
 		{"reconfig-reply", &peerFrame{typ: frameReconfigReply, id: 4, code: codeBadReconfig, msg: "server 4 is already a member"}},
 		{"committed", &peerFrame{typ: frameCommitted, index: 1 << 40, term: 7}},
-		{"claim", &peerFrame{typ: frameClaim, session: 0x0200000000000009, owner: -3}},
 	}
 }
 

@@ -47,8 +47,8 @@ type leaderLink struct {
 	members     *membership
 	readOnly    *readOnlyMode
 	readOnlyNow func() bool
-	// sessions' claims go first on each new stream, and to this replica
-	// when it becomes the leader.
+	// sessions' memory of closed sessions is a leader's, and is
+	// dropped when this replica stops leading.
 	sessions *sessions
 	// streams are the followers' streams this replica serves while it
 	// leads, dropped when it stops.
@@ -90,7 +90,6 @@ func (l *leaderLink) follow() {
 	// on this tick, if no write reopened it first.
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	leading := false
 	for {
 		select {
 		case <-l.stop:
@@ -101,19 +100,13 @@ func (l *leaderLink) follow() {
 		_, id := l.raft.LeaderWithID()
 		l.readOnly.noteLeader(id != "")
 		if string(id) == l.self {
-			// This replica leads now: it needs no stream of its own,
-			// and takes its own connections' claims once.
-			if !leading {
-				leading = true
-				l.sessions.takeOwnClaims()
-			}
+			// This replica leads now: it needs no stream of its own.
 			l.drop(errLeaderChanged)
 			continue
 		}
-		leading = false
 		// It does not lead (any more): the followers whose streams it
 		// serves must go to the leader, and a later term starts with no
-		// owners, as a new leader does.
+		// closed sessions in memory, as a new leader does.
 		l.streams.dropAll()
 		l.sessions.owners.reset()
 		if _, err := l.stream(); err != nil && !errors.Is(err, errNoLeader) {
@@ -221,11 +214,6 @@ func (l *leaderLink) open(leader, addr string) (*outStream, error) {
 		err = fmt.Errorf("%w: want hello version %d, got frame %d version %d", ErrBadFrame, peerVersion, f.typ, f.version)
 	}
 	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	// The claims first, ahead of every write this replica forwards.
-	if err := l.sessions.resendClaims(s); err != nil {
 		nc.Close()
 		return nil, err
 	}

@@ -246,13 +246,6 @@ func (st *inStream) readLoop() {
 			}
 		case frameTouch:
 			srv.sessions.tracker.touchAll(f.sessions)
-		case frameClaim:
-			// Recorded here, in stream order: the follower's writes
-			// sent before the claim are checked before it, the new
-			// connection's after.
-			if srv.isLeader() {
-				srv.sessions.owners.claim(f.session, f.owner)
-			}
 		case frameReconfig:
 			st.srv.wg.Add(1)
 			go st.reconfig(f) // rare, and may take a minute: off the stream's order

@@ -321,13 +321,14 @@ func TestGoroutinesFlatUnderLoad(t *testing.T) {
 }
 
 // TestSessionOwnersSurviveLeaderChange moves a session to a connection on
-// one follower, stops the leader, and writes through the session's old
-// connection on the other follower: the new leader, which starts with no
-// owners, has learnt the move from the claim the first follower sends
-// first on its new stream, and refuses the write. (The chaos harness saw
-// the old connection's writes applied after a leader change.)
+// one follower, then stops both the leader and that follower, and writes
+// through the session's old connection on a third: the new leader never
+// hears from the new connection's replica, yet refuses the write, because
+// the claim is in the log. (The chaos harness saw the old connection's
+// writes applied after a leader change when the leader kept the owners in
+// memory and learnt them from the replicas' streams.)
 func TestSessionOwnersSurviveLeaderChange(t *testing.T) {
-	e := newEnsemble(t, 3, 0)
+	e := newEnsemble(t, 5, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	lead := e.leader()
@@ -358,21 +359,7 @@ func TestSessionOwnersSurviveLeaderChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.stop(lead)
-	// Wait for a new leader and for the new connection's replica to be
-	// it or to have its stream to it.
-	for {
-		if ctx.Err() != nil {
-			t.Fatal("no new leader with the moved connection's replica following it")
-		}
-		if newRep.IsLeader() || (oldRep.IsLeader() && newRep.link.current() != nil) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// A round trip on that stream: the leader has read what came first.
-	if err := newRep.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.stop(fi[1])
 	for {
 		err := write(oldRep, old, "/after")
 		if errors.Is(err, ErrTimeout) || errors.Is(err, ErrNotLeader) {
@@ -387,7 +374,16 @@ func TestSessionOwnersSurviveLeaderChange(t *testing.T) {
 		}
 		break
 	}
-	if err := write(newRep, moved, "/moved"); err != nil {
-		t.Errorf("write from the new connection after the leader change: %v", err)
+	if _, _, err := getData(oldRep, "/after"); !errors.Is(err, tree.ErrNoNode) {
+		t.Errorf("the refused write was applied: %v", err)
+	}
+	// The new connection, resumed once more on a surviving replica,
+	// writes.
+	again := e.reps[fi[2]].NewOwner()
+	if err := e.reps[fi[2]].ClaimSession(ctx, id, again); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(e.reps[fi[2]], again, "/moved"); err != nil {
+		t.Errorf("write from the session's newest connection after the leader change: %v", err)
 	}
 }

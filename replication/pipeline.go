@@ -56,9 +56,10 @@ func (r *Replica) Submit(ctx context.Context, session int64, id tree.Identity, o
 }
 
 // submit is Submit on behalf of owner, the client connection (0 for
-// none).
+// none), whose token the command carries for the tree's SessionMoved
+// check.
 func (w *submitter) submit(ctx context.Context, owner, session int64, id tree.Identity, op tree.Op) *Proposal {
-	cmd := Command{Session: session, Identity: id, Op: op}
+	cmd := Command{Session: session, Owner: owner, Identity: id, Op: op}
 	if w.isLeader() || w.standalone {
 		if err := w.owners.check(session, owner); err != nil {
 			return &Proposal{err: err}

@@ -27,13 +27,12 @@ const sessionPasswordLen = 16
 // replica is built. Its goroutines are touchLoop (a follower's reports of
 // activity to the leader) and expireLoop (the leader's expiry); the client
 // port calls the rest from each connection's goroutines, and the leader's
-// stream readers from theirs (touches and claims in stream order).
+// stream readers from theirs (touches in stream order).
 type sessions struct {
 	tracker sessionTracker
-	// owners is the leader's table of session owners, claims this
-	// replica's own connections' claims, sent again to each new leader.
+	// owners is the leader's memory of closed sessions; the owners
+	// themselves are in the tree (owners.go).
 	owners sessionOwners
-	claims localClaims
 	// serverByte is the top byte of this server's session ids and owner
 	// tokens; ownerBase starts this process's owner tokens.
 	serverByte byte
@@ -258,7 +257,7 @@ func (s *sessions) expired(now time.Time) []int64 {
 	var live []tree.Session
 	if leader {
 		s.read(func(t *tree.Tree) { live = t.Sessions() })
-		s.owners.keep(live)
+		s.owners.keep()
 	}
 	tr := &s.tracker
 	tr.mu.Lock()

@@ -348,9 +348,6 @@ func (c *conn) close() {
 		// cons or wchs at once must not find this connection there.
 		c.srv.watches.removeConn(c)
 		c.srv.forget(c)
-		if c.owner != 0 {
-			c.srv.rep.DropClaim(c.session, c.owner)
-		}
 		c.nc.Close()
 	})
 }
