@@ -6,8 +6,10 @@
 // A write enters through Submit, SubmitAs or Propose on any replica. The
 // leader hands it to raft at once; a follower forwards it on its peer
 // stream, one ordered connection to the leader that also carries read
-// indexes (Sync), session activity, session claims, reconfigurations and
-// the leader's commit notices. Every replica applies the log on raft's FSM
+// indexes (Sync), session activity, reconfigurations and the leader's
+// commit notices. A resumed session's claim on its new connection is a
+// write like any other (owners.go), which the tree checks every later
+// write against. Every replica applies the log on raft's FSM
 // goroutine, or ahead of it when a commit notice says the entries are
 // committed (commit.go), and under the tree's write lock routes each
 // batch to the watches (Watches, watches.go: the client port's watches and
