@@ -68,8 +68,20 @@ func (f *fsm) applyAhead(logs raft.LogStore, index, term uint64) {
 		return
 	}
 	var last raft.Log
-	if err := logs.GetLog(index, &last); err != nil || last.Term != term {
-		return // not appended here yet, or another leader's entry
+	if err := logs.GetLog(index, &last); err != nil {
+		// Not appended here yet: the notice overtook the entry, which
+		// raft appends from another connection. Without a retry the
+		// replica would wait for the leader's next message, and if the
+		// leader stops now (as a whole ensemble can, but this replica)
+		// it would serve read-only without a write its clients saw.
+		if index > f.aheadPending.index {
+			f.aheadPending.index, f.aheadPending.term = index, term
+			f.aheadWant.Store(index)
+		}
+		return
+	}
+	if last.Term != term {
+		return // another leader's entry
 	}
 	entries := make([]*raft.Log, 0, index-applied)
 	for i := applied + 1; i < index; i++ {
@@ -81,6 +93,39 @@ func (f *fsm) applyAhead(logs raft.LogStore, index, term uint64) {
 	}
 	entries = append(entries, &last)
 	f.ApplyBatch(entries)
+}
+
+// logStored tells the FSM that the log now reaches last; it wakes
+// retryAhead if a notice waits for that entry. It runs on raft's goroutine
+// after each append, so it only looks at an atomic.
+func (f *fsm) logStored(last uint64) {
+	if want := f.aheadWant.Load(); want != 0 && want <= last {
+		select {
+		case f.aheadKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// retryAhead applies the notices that overtook their entries once the log
+// has them, on a goroutine of its own until stop.
+func (f *fsm) retryAhead(logs raft.LogStore, stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	for {
+		select {
+		case <-f.aheadKick:
+		case <-stop:
+			return
+		}
+		f.aheadMu.Lock()
+		p := f.aheadPending
+		f.aheadPending.index, f.aheadPending.term = 0, 0
+		f.aheadWant.Store(0)
+		f.aheadMu.Unlock()
+		if p.index != 0 {
+			f.applyAhead(logs, p.index, p.term)
+		}
+	}
 }
 
 // stopApplyAhead waits for a notice being applied and refuses later ones,

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -112,5 +114,46 @@ func TestApplyAheadThenRaft(t *testing.T) {
 	res, ok := out[3].(applyResult)
 	if !ok || res.result.Err != nil {
 		t.Errorf("entry 4: %+v, want a successful create", out[3])
+	}
+}
+
+// TestApplyAheadAfterAppend sends the notice before its entry is in the
+// log, as happens when the leader's notice overtakes the AppendEntries
+// that carries the entry: once raft appends it, the replica applies up to
+// the notice without waiting for another message from the leader (which
+// may have stopped meanwhile).
+func TestApplyAheadAfterAppend(t *testing.T) {
+	r := aheadReplica(t)
+	counted := &countingLogs{LogStore: r.store, stored: r.fsm.logStored}
+	logs, err := raft.NewLogCache(16, counted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.raftLogs = logs
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go r.fsm.retryAhead(logs, stop, &wg)
+	defer func() { close(stop); wg.Wait() }()
+
+	appendCreates(t, r, 1, 3, 2)
+	r.fsm.applyAhead(logs, 5, 2)
+	if got := r.AppliedIndex(); got != 0 {
+		t.Fatalf("applied %d before the noticed entry was appended", got)
+	}
+	appendCreates(t, r, 4, 4, 2)
+	if got := r.AppliedIndex(); got != 0 {
+		t.Fatalf("applied %d with entry 5 still missing", got)
+	}
+	appendCreates(t, r, 5, 5, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for r.AppliedIndex() != 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("applied index %d after the noticed entry was appended, want 5", r.AppliedIndex())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, _, err := getData(r, "/n5"); err != nil {
+		t.Errorf("/n5: %v", err)
 	}
 }

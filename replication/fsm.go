@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -55,9 +56,14 @@ type fsm struct {
 	cfg   tree.Config
 
 	// aheadMu lets one commit notice at a time apply ahead of raft;
-	// aheadStopped is set once the replica closes.
+	// aheadStopped is set once the replica closes. aheadPending is a
+	// notice that came before its entry was appended here, and
+	// aheadKick wakes retryAhead once the log has grown past it.
 	aheadMu      sync.Mutex
 	aheadStopped bool
+	aheadPending struct{ index, term uint64 }
+	aheadWant    atomic.Uint64 // aheadPending.index, read without the lock
+	aheadKick    chan struct{}
 
 	mu      sync.RWMutex
 	tree    *tree.Tree
@@ -90,7 +96,7 @@ func newFSM(log *slog.Logger, store *storage.Store, cfg tree.Config) (*fsm, erro
 	if err != nil {
 		return nil, err
 	}
-	f := &fsm{log: log, store: store, cfg: cfg, tree: t, applied: applied, appliedCh: make(chan struct{})}
+	f := &fsm{log: log, store: store, cfg: cfg, tree: t, applied: applied, appliedCh: make(chan struct{}), aheadKick: make(chan struct{}, 1)}
 	f.fatal = func(msg string, args ...any) {
 		log.Error(msg, args...)
 		os.Exit(70)

@@ -14,6 +14,8 @@ type countingLogs struct {
 	raft.LogStore
 	syncs  atomic.Uint64
 	writes atomic.Uint64 // command entries (a multi is one)
+	// stored, if set, hears of the last index of each append.
+	stored func(last uint64)
 }
 
 func (c *countingLogs) StoreLog(l *raft.Log) error {
@@ -32,6 +34,9 @@ func (c *countingLogs) StoreLogs(logs []*raft.Log) error {
 	}
 	c.syncs.Add(1)
 	c.writes.Add(n)
+	if c.stored != nil && len(logs) > 0 {
+		c.stored(logs[len(logs)-1].Index)
+	}
 	return nil
 }
 

@@ -188,7 +188,8 @@ func Open(cfg Config) (*Replica, error) {
 	go r.reapLoop()
 	go r.sessions.expireLoop(cfg.SessionTick)
 	if !r.standalone() {
-		r.wg.Add(3)
+		r.wg.Add(4)
+		go r.fsm.retryAhead(r.raftLogs, r.stop, &r.wg)
 		go r.fwd.run()
 		go r.sessions.touchLoop(cfg.SessionTick)
 		go r.link.follow()
@@ -303,7 +304,7 @@ func (r *Replica) start() error {
 	// Replication to each follower and every replica's apply loop read
 	// back the entries just appended; keeping the newest in memory takes
 	// those reads off Pebble (6% of a leader's CPU under writes).
-	r.counted = &countingLogs{LogStore: r.logs}
+	r.counted = &countingLogs{LogStore: r.logs, stored: f.logStored}
 	logs, err := raft.NewLogCache(logCacheSize, r.counted)
 	if err != nil {
 		return err
