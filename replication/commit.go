@@ -42,8 +42,13 @@ import (
 //     lacks entries the leader compacted, and applying ahead never goes
 //     past this replica's own log.
 //
-// TestApplyAhead and TestApplyAheadThenRaft check the first three rules
-// directly; a chaos run that exercises them under faults is still to do.
+// TestApplyAhead, TestApplyAheadThenRaft and TestApplyAheadAfterAppend
+// check the first three rules directly. Under faults, every chaos run
+// (test/chaos) exercises them, since followers apply ahead on every
+// notice: its register histories are checked for linearizability, with
+// reads through every replica after a sync, and at the end every replica
+// must hold the same registers (checkReplicasAgree), which an entry
+// applied uncommitted, twice or not at all would break for good.
 
 // maxApplyAhead bounds the entries a notice applies at once; a replica
 // further behind is catching up, which raft does well enough.

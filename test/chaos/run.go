@@ -361,6 +361,52 @@ func (rn *run) watchdog(nem *nemesis, stop <-chan struct{}) {
 	}
 }
 
+// checkReplicasAgree reads every register on every replica, after a sync,
+// and records an anomaly for each that differs from the first replica's:
+// an entry applied that was not committed, applied twice or skipped (a
+// follower applies ahead of raft on the leader's commit notices,
+// commit.go) leaves the replicas' trees apart for good.
+func (rn *run) checkReplicasAgree() error {
+	type value struct {
+		data    string
+		version int32
+	}
+	var first map[[2]int]value
+	for _, r := range rn.cluster.nodes {
+		zc, err := dialDirect(r)
+		if err != nil {
+			return err
+		}
+		got := map[[2]int]value{}
+		for g := 0; g < groupCount(rn.cfg.Duration); g++ {
+			for k := 0; k < keysPerGroup; k++ {
+				if _, err := zc.Sync(regPath(g, k)); err != nil {
+					zc.Close()
+					return fmt.Errorf("final sync on replica %d: %w", r.id, err)
+				}
+				data, st, err := zc.Get(regPath(g, k))
+				if err != nil {
+					zc.Close()
+					return fmt.Errorf("final read of %s on replica %d: %w", regPath(g, k), r.id, err)
+				}
+				got[[2]int{g, k}] = value{string(data), st.Version}
+			}
+		}
+		zc.Close()
+		if first == nil {
+			first = got
+			continue
+		}
+		for key, v := range got {
+			if w := first[key]; v != w {
+				rn.rec.anomaly("replicas-diverged", "%s is %q at version %d on replica %d but %q at version %d on replica %d",
+					regPath(key[0], key[1]), v.data, v.version, r.id, w.data, w.version, rn.cluster.nodes[0].id)
+			}
+		}
+	}
+	return nil
+}
+
 // finalChecks reads everything back after the full restart and runs the
 // checkers.
 func (rn *run) finalChecks() error {
@@ -411,6 +457,10 @@ func (rn *run) finalChecks() error {
 	}
 	res, n := checkLinearizability(rn.rec, rn.rec.regs, rn.cfg.CheckTimeout, filepath.Join(rn.cfg.Dir, "linearizability.html"))
 	rn.linear, rn.linearOps = string(res), n
+
+	if err := rn.checkReplicasAgree(); err != nil {
+		return err
+	}
 
 	// Sequential nodes.
 	var listings []map[string]string
