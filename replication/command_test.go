@@ -94,6 +94,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		{Op: tree.Multi{Ops: []tree.Op{tree.Check{Path: "/a", Version: 1}, tree.Delete{Path: "/a", Version: -1}}}},
 		{Op: tree.CreateSession{ID: 9, Timeout: 4000, Password: make([]byte, 16)}},
 		{Identity: tree.Identity{IDs: []tree.ID{{Scheme: "digest", ID: "u:p"}}}, Op: tree.SetACL{Path: "/", ACL: tree.OpenACL, Version: -1}},
+		{Session: 9, Owner: 0x0200000000000007, Op: tree.SetData{Path: "/a", Data: []byte("v"), Version: 3}},
+		{Session: 9, Op: tree.ClaimSession{ID: 9, Owner: 0x0200000000000007}},
 	}
 	for _, c := range seeds {
 		b, err := EncodeCommand(c)
