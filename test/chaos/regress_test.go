@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/go-zookeeper/zk"
 
@@ -151,10 +153,29 @@ func TestMappedReadOfAPausedReplica(t *testing.T) {
 	defer syscall.Munmap(m)
 
 	// Nothing of the file has been read through this mount: the copy's
-	// page fault goes to the stopped replica and waits. A process of its
-	// own resumes the replica after 30 s, should this one freeze.
+	// page fault goes to the stopped replica and waits. mincore says
+	// whether the page is in the page cache already, which would make
+	// the copy not wait and the test prove nothing.
+	resident := make([]byte, 1)
+	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&resident[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	if resident[0]&1 != 0 {
+		t.Fatal("the mapped page is in the page cache before anything read it")
+	}
+	// A process of its own resumes the replica after 30 s, should this
+	// one freeze.
 	if err := syscall.Kill(r.Pid(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
+	}
+	// kill returns once the stop is queued; a thread of the replica that
+	// runs on the other CPU stops a moment later, and could serve the
+	// copy's page fault meanwhile.
+	for deadline := time.Now().Add(10 * time.Second); !allThreadsStopped(r.Pid()); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(r.Pid(), syscall.SIGCONT)
+			t.Fatal("the replica's threads did not all stop within 10 s of SIGSTOP")
+		}
 	}
 	waker := exec.Command("sh", "-c", fmt.Sprintf("sleep 30; kill -CONT %d", r.Pid()))
 	if err := waker.Start(); err != nil {
@@ -196,4 +217,24 @@ func TestMappedReadOfAPausedReplica(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Error("the copy of the mapping did not finish once the replica resumed")
 	}
+}
+
+// allThreadsStopped reports whether every thread of pid is stopped by a
+// signal (state T in /proc/PID/task/TID/stat).
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
