@@ -85,7 +85,9 @@ or install it, as "make install" does, in
 	}
 	var names []string
 	for n := range commands {
-		names = append(names, n)
+		if n != mountGuardCommand {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
 	script := strings.Replace(completionScript, "COMMANDS", strings.Join(names, " "), 1)

@@ -78,6 +78,7 @@ func TestBashCompletion(t *testing.T) {
 			{"zkfs reconfig -", ""}, // checked below: has -add
 			{"zkfs get /ap", "/apps"},
 			{"zkfs ls /apps/w", "/apps/web /apps/worker"},
+			{"zkfs mo", ""}, // mount-guard is the server's, not the user's
 		} {
 			got := complete(shell, tc.line)
 			if tc.line == "zkfs reconfig -" {

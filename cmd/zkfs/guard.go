@@ -12,8 +12,11 @@ import (
 // mount, to abort the mount's FUSE connection if the server dies with a
 // thread stuck on its own mount (fusefs/guard.go).
 func init() {
-	commands["mount-guard"] = runMountGuard
+	commands[mountGuardCommand] = runMountGuard
 }
+
+// mountGuardCommand is the server's own command; completion leaves it out.
+const mountGuardCommand = "mount-guard"
 
 func runMountGuard(args []string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -340,7 +340,7 @@ func startMount(log *slog.Logger, rep *replication.Replica, o serverOptions) (*f
 		Logger:       log,
 		// /proc/self/exe: the guard is this very binary even when a newer
 		// one has replaced it on disk.
-		Guard: []string{"/proc/self/exe", "mount-guard"},
+		Guard: []string{"/proc/self/exe", mountGuardCommand},
 	})
 }
 
