@@ -21,11 +21,15 @@ import (
 // process of its own that the server starts once the mount is up. The
 // kernel signals it (PR_SET_PDEATHSIG) as soon as the server thread that
 // started it exits, which a SIGKILL does at once, even while another
-// thread is stuck. The guard then checks that the server really is dying,
-// and aborts the mount's FUSE connection if it is still there: the stuck
-// thread goes on, the process exits, and the mount answers ENOTCONN until
-// the next server takes it over (New detaches a dead mount). A clean
-// shutdown unmounts first and stops the guard, which then has nothing to do.
+// thread is stuck. The guard then checks that the server really is dying
+// and gives it guardExitWait to finish: a server that exits closes its
+// FUSE device, and the kernel ends the connection the usual way (the
+// mount answers ENOTCONN, as after any crash, until the next server takes
+// it over). Only if a thread of it is still alive then, stuck, does the
+// guard abort the mount's FUSE connection: the stuck thread goes on and
+// the process exits (the mount then answers ECONNABORTED). A clean
+// shutdown unmounts first and stops the guard, which then has nothing to
+// do.
 
 // guardSignal is the signal the kernel sends the guard when its server
 // dies. Not SIGTERM or SIGINT: the guard shares the server's process group
@@ -37,6 +41,11 @@ const guardSignal = syscall.SIGUSR1
 // the server's process dying. A real death shows within milliseconds; a
 // SIGUSR1 from anyone else never does, and is ignored.
 const guardDyingWait = 2 * time.Second
+
+// guardExitWait is how long a dying server may take to exit on its own
+// before the guard takes it for stuck. An exit takes milliseconds; a
+// stuck thread never ends without the abort.
+const guardExitWait = 2 * time.Second
 
 // guard is the running guard process of a mount.
 type guard struct {
@@ -53,6 +62,9 @@ func (m *Mount) startGuard(argv []string) error {
 	if m.dev == 0 {
 		return errors.New("fusefs: the mount's FUSE connection is unknown; no guard")
 	}
+	// go-fuse's direct mount opens /dev/fuse without close-on-exec: a
+	// guard holding it would keep a dead server's connection open.
+	closeFuseOnExec()
 	args := append(append([]string{}, argv[1:]...), strconv.Itoa(os.Getpid()), strconv.FormatUint(m.dev, 10), m.dir)
 	g := &guard{cmd: exec.Command(argv[0], args...), stop: make(chan struct{}), done: make(chan error, 1)}
 	g.cmd.Stderr = os.Stderr
@@ -78,6 +90,33 @@ func (m *Mount) startGuard(argv []string) error {
 	return nil
 }
 
+// fuseDescriptors returns this process's descriptors of /dev/fuse.
+func fuseDescriptors() []int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == "/dev/fuse" {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
+}
+
+// closeFuseOnExec marks this process's /dev/fuse descriptors
+// close-on-exec, so that no child inherits a mount's connection.
+func closeFuseOnExec() {
+	for _, fd := range fuseDescriptors() {
+		syscall.CloseOnExec(fd)
+	}
+}
+
 // stopGuard ends the guard once the mount is gone.
 func (g *guard) stopGuard() {
 	g.cmd.Process.Kill()
@@ -101,6 +140,10 @@ func RunGuard(args []string, log *slog.Logger) error {
 		return fmt.Errorf("mount-guard: device %q: %w", args[1], err)
 	}
 	dir := args[2]
+	// A FUSE connection this process held would outlive its server.
+	for _, fd := range fuseDescriptors() {
+		syscall.Close(fd)
+	}
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	died := make(chan os.Signal, 1)
 	signal.Notify(died, guardSignal)
@@ -114,11 +157,44 @@ func RunGuard(args []string, log *slog.Logger) error {
 			log.Warn("mount-guard: SIGUSR1, but the server lives on; ignored", "pid", pid)
 		}
 	}
+	if waitExited(pid, guardExitWait) {
+		return nil // the kernel ended the connection as the process closed it
+	}
 	if e, ok := mountEntryAt(dir); !ok || e.dev != dev {
 		return nil // unmounted, or another mount took the place
 	}
-	log.Warn("mount-guard: the server died with its mount attached; aborting the FUSE connection, so that nothing stays blocked on it", "pid", pid, "dir", dir, "connection", dev)
+	log.Warn("mount-guard: the killed server is stuck on its own mount; aborting the FUSE connection, so that it and the processes waiting on it go on", "pid", pid, "dir", dir, "connection", dev, "waited", guardExitWait)
 	return abortConnection(dev)
+}
+
+// waitExited reports whether every thread of pid exits within d: the
+// process is gone, or only its main thread is left, a zombie waiting for
+// its parent.
+func waitExited(pid int, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+		if err != nil {
+			return true
+		}
+		if len(tasks) <= 1 && processZombie(pid) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// processZombie reports whether pid's main thread has exited (or pid is
+// gone). The state follows the command name, which is in parentheses and
+// may hold anything.
+func processZombie(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X')
 }
 
 // waitDying reports whether the process shows it is dying within
@@ -139,16 +215,8 @@ func waitDying(pid int) bool {
 // or a SIGKILL waits for it: the states of a process that is exiting,
 // whether or not one of its threads is stuck in the kernel.
 func processDying(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	if processZombie(pid) {
 		return true
-	}
-	// The state follows the command name, which is in parentheses and
-	// may hold anything.
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-		if s := stat[i+2]; s == 'Z' || s == 'X' {
-			return true
-		}
 	}
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {

@@ -138,10 +138,12 @@ func waitingOn(pid int) string {
 
 // TestMountGuard follows the guard process that a server starts beside its
 // mount (fusefs/guard.go): it ignores a SIGUSR1 sent while the server
-// lives, and when the server is killed with its mount attached it aborts
-// the mount's connection and exits. (A kill that catches the server stuck
-// in the kernel is what the guard is for; the chaos harness counts those
-// as wedged kills, which the guard ends.)
+// lives, and when the server is killed and exits as it should, it leaves
+// the connection to the kernel, so that the mount answers ENOTCONN as
+// after any crash, and exits. The
+// abort itself is for a killed server stuck in the kernel, which no test
+// can bring about at will; the chaos harness counts those kills (wedged
+// kills: zero in its 30-minute runs since the guard, docs/reliability.md).
 func TestMountGuard(t *testing.T) {
 	m := startMounted(t)
 	m.ok(t, "echo hello > f")
@@ -153,10 +155,14 @@ func TestMountGuard(t *testing.T) {
 		}
 		return nil
 	})
-	if err := syscall.Kill(guard, syscall.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, "the guard to ignore a SIGUSR1 while its server lives", func() error {
+	// Sent again until the guard says it ignored one: the first may come
+	// before it listens, and a Go program drops an unexpected SIGUSR1.
+	eventually(t, 20*time.Second, "the guard to ignore a SIGUSR1 while its server lives", func() error {
+		if err := logHas(m.Server, "the server lives on; ignored"); err == nil {
+			return nil
+		}
+		syscall.Kill(guard, syscall.SIGUSR1)
+		time.Sleep(200 * time.Millisecond)
 		return logHas(m.Server, "the server lives on; ignored")
 	})
 	if got := m.ok(t, "cat f"); got != "hello\n" {
@@ -165,21 +171,21 @@ func TestMountGuard(t *testing.T) {
 	if err := m.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the guard to abort the killed server's mount", func() error {
-		return logHas(m.Server, "mount-guard: the server died with its mount attached")
-	})
-	eventually(t, 10*time.Second, "the guard to exit", func() error {
+	eventually(t, 10*time.Second, "the guard to exit after its server", func() error {
 		if processAlive(guard) {
 			return errors.New("still running")
 		}
 		return nil
 	})
-	// The aborted mount answers at once, with an error; a new server
-	// takes the mount point over.
-	r := shIn(t, "/", "stat "+m.path("f"))
-	if r.Code == 0 || !strings.Contains(r.Stderr, "not connected") {
-		t.Errorf("stat on the aborted mount: exit %d, stderr %q; want ENOTCONN", r.Code, r.Stderr)
+	// The guard has exited, so its log is complete: it must not have
+	// taken a server that exited for a stuck one.
+	if err := logHas(m.Server, "stuck on its own mount"); err == nil {
+		t.Errorf("the guard aborted the connection of a server that exited by itself")
 	}
+	// statfs always reaches the server (stat may be answered from the
+	// kernel's attribute cache).
+	var sfs syscall.Statfs_t
+	wantErrno(t, "statfs of the mount of a killed server", syscall.Statfs(m.Mnt, &sfs), syscall.ENOTCONN)
 	m.start(t)
 	if got := m.ok(t, "cat f"); got != "hello\n" {
 		t.Errorf("after the restart: %q", got)
