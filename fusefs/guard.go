@@ -42,6 +42,9 @@ const guardSignal = syscall.SIGUSR1
 // SIGUSR1 from anyone else never does, and is ignored.
 const guardDyingWait = 2 * time.Second
 
+// guardPoll is how often the guard looks at its server's process.
+const guardPoll = 250 * time.Millisecond
+
 // guardExitWait is how long a dying server may take to exit on its own
 // before the guard takes it for stuck. An exit takes milliseconds; a
 // stuck thread never ends without the abort.
@@ -147,14 +150,19 @@ func RunGuard(args []string, log *slog.Logger) error {
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	died := make(chan os.Signal, 1)
 	signal.Notify(died, guardSignal)
-	// The server may have died before Notify; then the signal was lost,
-	// but the process shows it.
-	if !processDying(pid) {
-		for range died {
-			if waitDying(pid) {
-				break
+	// The signal comes when the thread that started the guard exits,
+	// after it closed its files if it was the process's last: a last
+	// thread stuck closing a file of its own mount never sends it. So the
+	// guard also looks at the process every guardPoll.
+	poll := time.NewTicker(guardPoll)
+	defer poll.Stop()
+	for !processDying(pid) {
+		select {
+		case <-died:
+			if !waitDying(pid) {
+				log.Warn("mount-guard: SIGUSR1, but the server lives on; ignored", "pid", pid)
 			}
-			log.Warn("mount-guard: SIGUSR1, but the server lives on; ignored", "pid", pid)
+		case <-poll.C:
 		}
 	}
 	if waitExited(pid, guardExitWait) {
@@ -185,6 +193,33 @@ func waitExited(pid int, d time.Duration) bool {
 	}
 }
 
+// pfExiting is the kernel's PF_EXITING task flag: the thread is in
+// do_exit.
+const pfExiting = 0x4
+
+// leaderExiting reports whether pid's main thread has begun to exit, as
+// the flags in /proc/PID/stat say: a main thread stuck in do_exit (the
+// process's last thread, closing a file of its own mount) shows it. Only
+// the main thread is looked at: other threads of a live process may end,
+// but Go's main thread ends only with the process.
+func leaderExiting(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	// After the command: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfExiting != 0
+}
+
 // processZombie reports whether pid's main thread has exited (or pid is
 // gone). The state follows the command name, which is in parentheses and
 // may hold anything.
@@ -211,11 +246,11 @@ func waitDying(pid int) bool {
 	}
 }
 
-// processDying reports whether pid is gone, its main thread has exited,
-// or a SIGKILL waits for it: the states of a process that is exiting,
-// whether or not one of its threads is stuck in the kernel.
+// processDying reports whether pid is gone, its main thread has exited or
+// is exiting, or a SIGKILL waits for it: the states of a process that is
+// exiting, whether or not one of its threads is stuck in the kernel.
 func processDying(pid int) bool {
-	if processZombie(pid) {
+	if processZombie(pid) || leaderExiting(pid) {
 		return true
 	}
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
