@@ -201,10 +201,13 @@ func runStat(o *clientOptions, path string, watch bool) error {
 			ch   <-chan zk.Event
 			err  error
 		)
-		if watch {
+		ok, stat, err = c.Exists(path)
+		if watch && err == nil && ok {
+			// The watch is set only on a node that exists: this command
+			// ends at once on a missing node, and a watch left registered
+			// in go-zookeeper at Close makes it set the watch again on a
+			// last reconnection, whose goroutines race (v1.0.4).
 			ok, stat, ch, err = c.ExistsW(path)
-		} else {
-			ok, stat, err = c.Exists(path)
 		}
 		if err == nil && !ok {
 			err = zk.ErrNoNode
