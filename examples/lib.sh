@@ -3,6 +3,14 @@
 # real deployment has /mnt/zk on every host), whose client ports are $ZK1,
 # $ZK2 and $ZK3, with `zkfs` on PATH and a scratch directory $WORK.
 set -euo pipefail
+
+# bash cannot trap a signal that was ignored when it started, as SIGHUP is
+# under nohup, and the examples' programs reload on signals: start again
+# with every signal at its default.
+if [ -z "${ZKFS_EXAMPLE_SIGNALS:-}" ] &&
+	[ "$(awk '/^SigIgn:/ {print $2}' /proc/$$/status)" != 0000000000000000 ]; then
+	ZKFS_EXAMPLE_SIGNALS=default exec env --default-signal bash "$0" "$@"
+fi
 : "${MNT1:?} ${MNT2:?} ${MNT3:?} ${ZK1:?} ${ZK2:?} ${ZK3:?} ${WORK:?}"
 
 # wait_until CMD...: runs CMD until it succeeds; gives up after 30 s.

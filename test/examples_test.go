@@ -13,8 +13,8 @@ import (
 )
 
 // TestExamples runs every examples/*/run.sh on one three-replica ensemble
-// with mounts, as their READMEs describe, and compares what each prints
-// with its expected.out, which its README shows.
+// with mounts, as their READMEs describe, under nohup, and compares what
+// each prints with its expected.out, which its README shows.
 func TestExamples(t *testing.T) {
 	scripts, err := filepath.Glob("../examples/*/run.sh")
 	if err != nil || len(scripts) == 0 {
@@ -43,7 +43,10 @@ func TestExamples(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "bash", "run.sh")
+			// Under nohup, as scripts often are started, SIGHUP is
+			// ignored, and bash cannot trap a signal ignored at its
+			// start: lib.sh must undo that.
+			cmd := exec.CommandContext(ctx, "nohup", "bash", "run.sh")
 			cmd.Dir = dir
 			cmd.Env = append(slices.Clip(env), "WORK="+t.TempDir()) // a copy: the subtests run at once
 			var stdout, stderr bytes.Buffer
