@@ -92,8 +92,10 @@ type Mount struct {
 	metrics   *opMetrics
 	root      *Dir
 	notifier  *notifier
-	locks     *lockTable
-	session   atomic.Int64
+	// removeFence ends the client port's wait for the notifier.
+	removeFence func()
+	locks       *lockTable
+	session     atomic.Int64
 
 	pending pendingCreates
 
@@ -264,6 +266,9 @@ func New(o Options) (*Mount, error) {
 	// mountCounted; changes applied meanwhile wait in its queue.
 	m.wg.Add(1)
 	go m.notifier.run()
+	// A write acknowledged on the client port waits for its
+	// invalidations here, as a commit through the mount does.
+	m.removeFence = m.rep.AddFence(m.notifier.waitFor)
 	m.server = server
 	m.log.Info("mounted", "uid", m.uid, "gid", m.gid, "session", fmt.Sprintf("0x%x", id))
 	return m, nil
@@ -397,6 +402,9 @@ func (m *Mount) Unmount() error {
 
 func (m *Mount) shutdown() {
 	m.closed.Store(true)
+	if m.removeFence != nil {
+		m.removeFence()
+	}
 	select {
 	case <-m.stop:
 	default:

@@ -102,6 +102,11 @@ type watcher struct {
 	// (one saw 13 of 200).
 	pos  int64
 	last []byte
+	// zxid is the newest event queued. A reader that hears of a change
+	// and looks at it through this mount must not find the kernel's
+	// caches still holding what came before, so a read returns only
+	// once the notifier has dealt with it.
+	zxid int64
 }
 
 // openWatcher registers the watch of an @watch file opened on dir. On a
@@ -141,6 +146,9 @@ var _ replication.Watcher = (*watcher)(nil)
 // sees a change in the tree before its event is queued; it only appends to
 // a buffer.
 func (w *watcher) WatchEvent(ev tree.Event) {
+	w.mu.Lock()
+	w.zxid = max(w.zxid, ev.Zxid)
+	w.mu.Unlock()
 	w.queue(fmt.Appendf(nil, "0x%x %s %s\n", ev.Zxid, ev.Type, ev.Path))
 }
 
@@ -230,7 +238,11 @@ func (w *watcher) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRe
 				w.buf = nil
 				w.lost = false
 			}
+			zxid := w.zxid
 			w.mu.Unlock()
+			if zxid > 0 {
+				w.m.notifier.waitFor(uint64(zxid))
+			}
 			return fuse.ReadResultData(out), 0
 		}
 		closed := w.closed

@@ -98,7 +98,9 @@ type Replica struct {
 	// watches routes every applied batch to the watches of the client
 	// port and of the mount (watches.go).
 	watches *Watches
-	trans   raft.Transport
+	// fences are waited on before a write is acknowledged (fence.go).
+	fences fences
+	trans  raft.Transport
 
 	// sessions owns session ids, activity, expiry and owners
 	// (sessions.go, owners.go).

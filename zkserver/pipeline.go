@@ -83,6 +83,9 @@ func (c *conn) answerWrite(s *slot) bool {
 		c.close()
 		return false
 	}
+	// The mount of this replica must show the write before the client
+	// hears of it (replication.AwaitFences).
+	c.srv.rep.AwaitFences(uint64(zxid))
 	body, rerr := s.finish(res)
 	c.out.pushWriteReply(zxid, c.replyFrame(s, zxid, body, rerr))
 	return true
