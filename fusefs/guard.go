@@ -52,15 +52,19 @@ const guardExitWait = 2 * time.Second
 
 // guard is the running guard process of a mount.
 type guard struct {
-	cmd  *exec.Cmd
-	stop chan struct{} // closed to let the guard's thread go
-	done chan error    // the guard's exit
+	stop chan struct{} // closed to end the guard
+	done chan struct{} // closed once the guard process has exited
 }
+
+// guardRestartWait spaces the starts of a guard that keeps exiting.
+const guardRestartWait = time.Second
 
 // startGuard starts the mount's guard: argv runs the guard (the zkfs
 // binary's hidden mount-guard command, Options.Guard), to which the
 // server's pid, the connection's device number and the mount point are
-// appended, the form RunGuard parses. Unmount stops it.
+// appended, the form RunGuard parses. A guard that exits while the mount
+// lives (a signal that came before the Go runtime could catch it kills
+// it) is started again. Unmount stops it.
 func (m *Mount) startGuard(argv []string) error {
 	if m.dev == 0 {
 		return errors.New("fusefs: the mount's FUSE connection is unknown; no guard")
@@ -69,22 +73,44 @@ func (m *Mount) startGuard(argv []string) error {
 	// guard holding it would keep a dead server's connection open.
 	closeFuseOnExec()
 	args := append(append([]string{}, argv[1:]...), strconv.Itoa(os.Getpid()), strconv.FormatUint(m.dev, 10), m.dir)
-	g := &guard{cmd: exec.Command(argv[0], args...), stop: make(chan struct{}), done: make(chan error, 1)}
-	g.cmd.Stderr = os.Stderr
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: guardSignal}
+	g := &guard{stop: make(chan struct{}), done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
+		defer close(g.done)
 		// The kernel ties the death signal to the thread that forks,
 		// not to the process: this thread must live as long as the
 		// server, so it stays locked to this goroutine, which waits.
 		runtime.LockOSThread()
-		if err := g.cmd.Start(); err != nil {
-			started <- err
-			return
+		for first := true; ; first = false {
+			cmd := exec.Command(argv[0], args...)
+			cmd.Stderr = os.Stderr
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: guardSignal}
+			err := cmd.Start()
+			if first {
+				started <- err
+			}
+			if err != nil {
+				if !first {
+					m.log.Warn("the mount's guard did not start again; the mount is unguarded", "err", err)
+				}
+				return
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-g.stop:
+				cmd.Process.Kill()
+				<-exited
+				return
+			case err := <-exited:
+				m.log.Warn("the mount's guard exited; starting it again", "err", err)
+			}
+			select {
+			case <-g.stop:
+				return
+			case <-time.After(guardRestartWait):
+			}
 		}
-		started <- nil
-		go func() { g.done <- g.cmd.Wait() }()
-		<-g.stop
 	}()
 	if err := <-started; err != nil {
 		return fmt.Errorf("fusefs: starting the mount's guard: %w", err)
@@ -122,9 +148,8 @@ func closeFuseOnExec() {
 
 // stopGuard ends the guard once the mount is gone.
 func (g *guard) stopGuard() {
-	g.cmd.Process.Kill()
-	<-g.done
 	close(g.stop)
+	<-g.done
 }
 
 // RunGuard is the guard process: args are the server's pid, the FUSE

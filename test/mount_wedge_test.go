@@ -155,8 +155,11 @@ func TestMountGuard(t *testing.T) {
 		}
 		return nil
 	})
-	// Sent again until the guard says it ignored one: the first may come
-	// before it listens, and a Go program drops an unexpected SIGUSR1.
+	// A SIGUSR1 before the Go runtime catches signals would kill the
+	// guard (the server would start another).
+	waitCatches(t, guard, syscall.SIGUSR1)
+	// Sent again until the guard says it ignored one: until it listens,
+	// the Go runtime drops an unexpected SIGUSR1.
 	eventually(t, 20*time.Second, "the guard to ignore a SIGUSR1 while its server lives", func() error {
 		if err := logHas(m.Server, "the server lives on; ignored"); err == nil {
 			return nil
@@ -168,6 +171,18 @@ func TestMountGuard(t *testing.T) {
 	if got := m.ok(t, "cat f"); got != "hello\n" {
 		t.Errorf("the mount after a stray SIGUSR1 to its guard: %q", got)
 	}
+	// A guard that dies while its server lives is started again.
+	old := guard
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "a new guard after the first was killed", func() error {
+		if guard = childRunning(pid, "mount-guard"); guard == 0 || guard == old {
+			return errors.New("none")
+		}
+		return logHas(m.Server, "the mount's guard exited; starting it again")
+	})
+	waitCatches(t, guard, syscall.SIGUSR1)
 	if err := m.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +205,30 @@ func TestMountGuard(t *testing.T) {
 	if got := m.ok(t, "cat f"); got != "hello\n" {
 		t.Errorf("after the restart: %q", got)
 	}
+}
+
+// waitCatches waits until pid's signal handlers catch sig (SigCgt in
+// /proc/PID/status), as a Go program's do once its runtime is up.
+func waitCatches(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	eventually(t, 20*time.Second, fmt.Sprintf("process %d to catch %v", pid, sig), func() error {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+				mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				if err != nil {
+					return err
+				}
+				if mask&(1<<(uint(sig)-1)) != 0 {
+					return nil
+				}
+			}
+		}
+		return errors.New("not caught yet")
+	})
 }
 
 // childRunning returns the pid of a running child of parent whose command
