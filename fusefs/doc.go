@@ -61,7 +61,9 @@
 // follows the apply by the notifier's queue (microseconds on an idle
 // replica). Reads do not wait for it: a read after a change sees the new
 // version even before fstat does. A commit through the mount waits for
-// its own invalidation before close returns.
+// its own invalidation before close returns, a write through this
+// replica's client port before its reply (replication.AwaitFences), and
+// an @watch line before its reader gets it.
 //
 // mmap works for reading, MAP_SHARED and MAP_PRIVATE
 // (FUSE_DIRECT_IO_ALLOW_MMAP): the mapped pages are filled by reads on the
