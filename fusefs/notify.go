@@ -266,8 +266,14 @@ func (m *Mount) invalidateAll() {
 // waits for the next leader. It reports false when the leader could not be
 // asked (the replica is cut off): the answer is then only this replica's
 // view, which the kernel must not cache.
+//
+// An interrupt of the lookup does not cut the wait short: the kernel sends
+// one whenever a signal with a handler reaches the waiting thread (a Go
+// program's runtime gets SIGURG and SIGCHLD all the time), and the caller
+// still waits for, and uses, the answer. Cut short, it was ENOENT for a
+// directory made on the leader a moment before.
 func (m *Mount) confirmMissing(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, missTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), missTimeout)
 	defer cancel()
 	var retry *time.Timer
 	for {
