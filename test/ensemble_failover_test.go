@@ -201,7 +201,7 @@ func TestEnsembleLeaderLossUnderClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 20*time.Second, "the restarted member's mount", func() error {
-			if !isMounted(leader.Mnt) {
+			if !mountAnswers(leader.Mnt) {
 				return errors.New("not mounted")
 			}
 			return nil

@@ -140,7 +140,7 @@ func (e *testEnsemble) startAll(ms ...*member) {
 	// quorum, as long as a start may.
 	for _, m := range ms {
 		deadline := time.Now().Add(60 * time.Second)
-		for !isMounted(m.Mnt) {
+		for !mountAnswers(m.Mnt) {
 			if time.Now().After(deadline) {
 				e.t.Fatalf("server %d: no mount at %s", m.ID, m.Mnt)
 			}
@@ -442,7 +442,7 @@ func TestEnsembleReconfigAddAndRemove(t *testing.T) {
 	// The mount appears just after the client port: writing before it
 	// would land in the directory underneath.
 	eventually(t, 10*time.Second, "server 4's mount", func() error {
-		if !isMounted(m4.Mnt) {
+		if !mountAnswers(m4.Mnt) {
 			return errors.New("not mounted yet")
 		}
 		return nil

@@ -81,7 +81,7 @@ func (m *mounted) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for !isMounted(m.Mnt) {
+	for !mountAnswers(m.Mnt) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no mount at %s\n%s", m.Mnt, m.LogTail(4000))
 		}
@@ -91,6 +91,19 @@ func (m *mounted) start(t *testing.T) {
 
 // path returns a path inside the mount.
 func (m *mounted) path(rel string) string { return filepath.Join(m.Mnt, rel) }
+
+// fuseSuperMagic is a FUSE file system's type in statfs.
+const fuseSuperMagic = 0x65735546
+
+// mountAnswers reports whether a live FUSE mount answers at dir. A server
+// started on a mount point where its killed predecessor left a stale
+// mount detaches that one before it mounts: /proc/mounts lists a FUSE
+// mount at dir all along, but a script run in between finds the bare
+// directory underneath.
+func mountAnswers(dir string) bool {
+	var st syscall.Statfs_t
+	return syscall.Statfs(dir, &st) == nil && st.Type == fuseSuperMagic
+}
 
 // isMounted reports whether a FUSE file system is mounted at dir.
 func isMounted(dir string) bool {
