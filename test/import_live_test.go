@@ -19,10 +19,14 @@ import (
 // mirrored renders what a live copy keeps of a subtree: per persistent
 // node its data, ACL, number of persistent children and count of child
 // creates (which numbers the next sequential child). Zxids, times and
-// versions are the destination's own.
-func mirrored(t *testing.T, c *zk.Conn, root string) string {
-	t.Helper()
-	tree := dumpTree(t, c, root)
+// versions are the destination's own. A walk that fails, as one over a
+// tree the follower is still changing can (a child deleted between its
+// listing and its read), is returned as the error.
+func mirrored(c *zk.Conn, root string) (string, error) {
+	tree, err := walkTree(c, root)
+	if err != nil {
+		return "", err
+	}
 	var lines []string
 	for p, n := range tree {
 		if n.stat.EphemeralOwner != 0 {
@@ -39,7 +43,7 @@ func mirrored(t *testing.T, c *zk.Conn, root string) string {
 		lines = append(lines, fmt.Sprintf("%s %v children=%d creates=%d", p, n, kids, creates))
 	}
 	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	return strings.Join(lines, "\n"), nil
 }
 
 // outputLines collects a process's output lines for polling.
@@ -121,16 +125,26 @@ func TestImportZooKeeperFollow(t *testing.T) {
 	if err := dst.AddAuth("digest", []byte("super:secret")); err != nil {
 		t.Fatal(err)
 	}
+	// same polls both sides until they agree. Either may still be
+	// changing (zkfs while the import follows, ZooKeeper while the export
+	// does), so a walk that fails is retried too.
 	same := func(what string) {
 		t.Helper()
 		var want, got string
+		var err error
 		deadline := time.Now().Add(60 * time.Second)
 		for {
-			want, got = mirrored(t, src, "/data"), mirrored(t, dst, "/data")
-			if want == got || time.Now().After(deadline) {
+			want, err = mirrored(src, "/data")
+			if err == nil {
+				got, err = mirrored(dst, "/data")
+			}
+			if (err == nil && want == got) || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
 		}
 		if want != got {
 			t.Fatalf("%s: zkfs differs from ZooKeeper:\n%s", what, lineDiff(want, got))

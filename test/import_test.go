@@ -31,31 +31,47 @@ func (n znode) String() string {
 }
 
 // dumpTree reads every node under root (included) through c, which must be
-// allowed to read them all.
+// allowed to read them all, and fails the test on any error.
 func dumpTree(t *testing.T, c *zk.Conn, root string) map[string]znode {
 	t.Helper()
+	out, err := walkTree(c, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// walkTree reads every node under root (included) through c. Its error
+// names the call that failed; ErrNoNode among them means the tree changed
+// under the walk, which a caller polling a tree that still changes retries.
+func walkTree(c *zk.Conn, root string) (map[string]znode, error) {
 	out := map[string]znode{}
-	var walk func(p string)
-	walk = func(p string) {
+	var walk func(p string) error
+	walk = func(p string) error {
 		data, st, err := c.Get(p)
 		if err != nil {
-			t.Fatalf("get %s: %v", p, err)
+			return fmt.Errorf("get %s: %w", p, err)
 		}
 		acl, _, err := c.GetACL(p)
 		if err != nil {
-			t.Fatalf("getACL %s: %v", p, err)
+			return fmt.Errorf("getACL %s: %w", p, err)
 		}
 		out[p] = znode{data: data, stat: *st, acl: acl}
 		kids, _, err := c.Children(p)
 		if err != nil {
-			t.Fatalf("children %s: %v", p, err)
+			return fmt.Errorf("children %s: %w", p, err)
 		}
 		for _, k := range kids {
-			walk(strings.TrimSuffix(p, "/") + "/" + k)
+			if err := walk(strings.TrimSuffix(p, "/") + "/" + k); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	walk(root)
-	return out
+	if err := walk(root); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // fillZooKeeper creates, under prefix, every kind of node a migration
