@@ -130,25 +130,20 @@ func TestImportZooKeeperFollow(t *testing.T) {
 	// does), so a walk that fails is retried too.
 	same := func(what string) {
 		t.Helper()
-		var want, got string
-		var err error
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			want, err = mirrored(src, "/data")
-			if err == nil {
-				got, err = mirrored(dst, "/data")
+		eventually(t, 60*time.Second, what, func() error {
+			want, err := mirrored(src, "/data")
+			if err != nil {
+				return err
 			}
-			if (err == nil && want == got) || time.Now().After(deadline) {
-				break
+			got, err := mirrored(dst, "/data")
+			if err != nil {
+				return err
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if want != got {
-			t.Fatalf("%s: zkfs differs from ZooKeeper:\n%s", what, lineDiff(want, got))
-		}
+			if want != got {
+				return fmt.Errorf("zkfs differs from ZooKeeper:\n%s", lineDiff(want, got))
+			}
+			return nil
+		})
 	}
 	same("after the first pass")
 
